@@ -1,0 +1,333 @@
+//! keyward's crypto core: the WASI 0.2 component that plays the HSM.
+//!
+//! It holds the key store's domain key in its own linear memory and performs
+//! every operation that touches key material (see `wit/crypto.wit`). The pure
+//! cryptography lives in [`crypto`], where it is tested natively against
+//! known-answer vectors; this file is the component glue and the instance
+//! state.
+
+pub mod crypto;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crypto::{NONCE_LEN, Opaque, SALT_LEN, SecretKey};
+use zeroize::Zeroizing;
+
+#[cfg(target_arch = "wasm32")]
+#[expect(
+    unsafe_code,
+    reason = "wit-bindgen's generated glue for the canonical ABI"
+)]
+mod bindings {
+    #[cfg(not(feature = "test-hooks"))]
+    wit_bindgen::generate!({ path: "../wit", world: "crypto-core" });
+    #[cfg(feature = "test-hooks")]
+    wit_bindgen::generate!({ path: "../wit", world: "crypto-core-testing" });
+
+    use super::Component;
+    export!(Component);
+}
+
+/// The component's export type.
+#[cfg(target_arch = "wasm32")]
+struct Component;
+
+/// How many unwrapped backing keys an instance keeps, so that a hot key is
+/// not unwrapped on every call. Past this the cache starts over.
+const KEY_CACHE_LIMIT: usize = 4096;
+
+/// What a started instance holds.
+struct State {
+    domain: SecretKey,
+    /// Unwrapped backing keys by (label, wrapped blob). The blob carries a
+    /// random nonce, so equal blobs mean equal material.
+    keys: HashMap<(Vec<u8>, Vec<u8>), SecretKey>,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Failures of the core, mirrored one to one by the WIT `error` variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    /// `start` has not succeeded.
+    NotStarted,
+    /// `start` was already called.
+    AlreadyStarted,
+    /// The master key or the sealed domain key is wrong.
+    InvalidDomainKey,
+    /// A wrapped key does not open under the domain key and label.
+    InvalidWrappedKey,
+    /// A ciphertext body failed authentication.
+    InvalidCiphertext,
+    /// An argument is out of range.
+    InvalidArgument(String),
+    /// The random source failed.
+    EntropyUnavailable,
+}
+
+fn random<const N: usize>() -> Result<[u8; N], CoreError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| CoreError::EntropyUnavailable)?;
+    Ok(bytes)
+}
+
+fn random_key() -> Result<SecretKey, CoreError> {
+    Ok(SecretKey::from_bytes(*Zeroizing::new(random()?)))
+}
+
+fn master_key(bytes: &[u8]) -> Result<SecretKey, CoreError> {
+    SecretKey::from_slice(bytes).ok_or(CoreError::InvalidDomainKey)
+}
+
+fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T, CoreError>) -> Result<T, CoreError> {
+    STATE.with_borrow_mut(|state| match state {
+        Some(state) => f(state),
+        None => Err(CoreError::NotStarted),
+    })
+}
+
+fn backing_key<'s>(
+    state: &'s mut State,
+    label: &[u8],
+    blob: &[u8],
+) -> Result<&'s SecretKey, CoreError> {
+    let cache_key = (label.to_vec(), blob.to_vec());
+    if !state.keys.contains_key(&cache_key) {
+        let key = crypto::unwrap_backing_key(&state.domain, label, blob)
+            .map_err(|Opaque| CoreError::InvalidWrappedKey)?;
+        if state.keys.len() >= KEY_CACHE_LIMIT {
+            state.keys.clear();
+        }
+        state.keys.insert(cache_key.clone(), key);
+    }
+    state
+        .keys
+        .get(&cache_key)
+        .ok_or(CoreError::InvalidWrappedKey)
+}
+
+fn check_length(name: &str, length: usize, max: usize) -> Result<(), CoreError> {
+    if (1..=max).contains(&length) {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidArgument(format!(
+            "`{name}` must be between 1 and {max} bytes"
+        )))
+    }
+}
+
+/// The operations of the core, independent of the WIT glue.
+pub mod ops {
+    use super::*;
+
+    /// See `create-domain-key` in the WIT.
+    pub fn create_domain_key(master: &[u8]) -> Result<Vec<u8>, CoreError> {
+        let master = master_key(master)?;
+        let domain = random_key()?;
+        crypto::seal_domain_key(&master, &domain, random()?)
+            .map_err(|Opaque| CoreError::InvalidDomainKey)
+    }
+
+    /// See `start` in the WIT.
+    pub fn start(master: &[u8], sealed: &[u8]) -> Result<(), CoreError> {
+        STATE.with_borrow_mut(|state| {
+            if state.is_some() {
+                return Err(CoreError::AlreadyStarted);
+            }
+            let domain = crypto::open_domain_key(&master_key(master)?, sealed)
+                .map_err(|Opaque| CoreError::InvalidDomainKey)?;
+            *state = Some(State {
+                domain,
+                keys: HashMap::new(),
+            });
+            Ok(())
+        })
+    }
+
+    /// See `generate-key` in the WIT.
+    pub fn generate_key(label: &[u8]) -> Result<Vec<u8>, CoreError> {
+        with_state(|state| {
+            let material = random_key()?;
+            crypto::wrap_backing_key(&state.domain, label, &material, random::<NONCE_LEN>()?)
+                .map_err(|Opaque| CoreError::InvalidWrappedKey)
+        })
+    }
+
+    /// See `encrypt` in the WIT.
+    pub fn encrypt(
+        label: &[u8],
+        blob: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
+        check_length("plaintext", plaintext.len(), crypto::MAX_PLAINTEXT)?;
+        with_state(|state| {
+            let key = backing_key(state, label, blob)?;
+            crypto::seal_message(key, random::<SALT_LEN>()?, aad, plaintext)
+                .map_err(|Opaque| CoreError::InvalidArgument("`plaintext` is too long".into()))
+        })
+    }
+
+    /// See `decrypt` in the WIT.
+    pub fn decrypt(
+        label: &[u8],
+        blob: &[u8],
+        aad: &[u8],
+        body: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        with_state(|state| {
+            let key = backing_key(state, label, blob)?;
+            crypto::open_message(key, aad, body).map_err(|Opaque| CoreError::InvalidCiphertext)
+        })
+    }
+
+    /// See `generate-data-key` in the WIT. Returns the plaintext and the body.
+    pub fn generate_data_key(
+        label: &[u8],
+        blob: &[u8],
+        aad: &[u8],
+        length: u32,
+    ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CoreError> {
+        let length = usize::try_from(length).unwrap_or(usize::MAX);
+        check_length("length", length, 1024)?;
+        let mut plaintext = Zeroizing::new(vec![0u8; length]);
+        getrandom::fill(&mut plaintext).map_err(|_| CoreError::EntropyUnavailable)?;
+        let body = encrypt(label, blob, aad, &plaintext)?;
+        Ok((plaintext, body))
+    }
+
+    /// See `re-encrypt` in the WIT.
+    pub fn re_encrypt(
+        source: (&[u8], &[u8]),
+        source_aad: &[u8],
+        body: &[u8],
+        destination: (&[u8], &[u8]),
+        destination_aad: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
+        let plaintext = decrypt(source.0, source.1, source_aad, body)?;
+        encrypt(destination.0, destination.1, destination_aad, &plaintext)
+    }
+
+    /// See `random-bytes` in the WIT.
+    pub fn random_bytes(length: u32) -> Result<Vec<u8>, CoreError> {
+        let length = usize::try_from(length).unwrap_or(usize::MAX);
+        check_length("length", length, 1024)?;
+        let mut bytes = vec![0u8; length];
+        getrandom::fill(&mut bytes).map_err(|_| CoreError::EntropyUnavailable)?;
+        Ok(bytes)
+    }
+
+    /// See `reveal-key` in the WIT (test hooks only).
+    #[cfg(feature = "test-hooks")]
+    pub fn reveal_key(label: &[u8], blob: &[u8]) -> Result<Vec<u8>, CoreError> {
+        with_state(|state| Ok(backing_key(state, label, blob)?.expose().to_vec()))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    use super::bindings::exports::keyward::crypto::core::Guest;
+    use super::bindings::keyward::crypto::types::{DataKey, Error, WrappedKey};
+    use super::{Component, CoreError, ops};
+
+    impl From<CoreError> for Error {
+        fn from(error: CoreError) -> Self {
+            match error {
+                CoreError::NotStarted => Error::NotStarted,
+                CoreError::AlreadyStarted => Error::AlreadyStarted,
+                CoreError::InvalidDomainKey => Error::InvalidDomainKey,
+                CoreError::InvalidWrappedKey => Error::InvalidWrappedKey,
+                CoreError::InvalidCiphertext => Error::InvalidCiphertext,
+                CoreError::InvalidArgument(what) => Error::InvalidArgument(what),
+                CoreError::EntropyUnavailable => Error::EntropyUnavailable,
+            }
+        }
+    }
+
+    impl Guest for Component {
+        fn create_domain_key(master_key: Vec<u8>) -> Result<Vec<u8>, Error> {
+            let master_key = zeroize::Zeroizing::new(master_key);
+            Ok(ops::create_domain_key(&master_key)?)
+        }
+
+        fn start(master_key: Vec<u8>, sealed_domain_key: Vec<u8>) -> Result<(), Error> {
+            let master_key = zeroize::Zeroizing::new(master_key);
+            Ok(ops::start(&master_key, &sealed_domain_key)?)
+        }
+
+        fn generate_key(label: Vec<u8>) -> Result<Vec<u8>, Error> {
+            Ok(ops::generate_key(&label)?)
+        }
+
+        fn encrypt(key: WrappedKey, aad: Vec<u8>, plaintext: Vec<u8>) -> Result<Vec<u8>, Error> {
+            let plaintext = zeroize::Zeroizing::new(plaintext);
+            Ok(ops::encrypt(&key.label, &key.blob, &aad, &plaintext)?)
+        }
+
+        fn decrypt(key: WrappedKey, aad: Vec<u8>, body: Vec<u8>) -> Result<Vec<u8>, Error> {
+            // The plaintext goes to the caller, who asked for it; the
+            // canonical ABI copies it out of this Vec.
+            Ok(ops::decrypt(&key.label, &key.blob, &aad, &body)?.to_vec())
+        }
+
+        fn generate_data_key(
+            key: WrappedKey,
+            aad: Vec<u8>,
+            length: u32,
+            with_plaintext: bool,
+        ) -> Result<DataKey, Error> {
+            let (plaintext, body) = ops::generate_data_key(&key.label, &key.blob, &aad, length)?;
+            Ok(DataKey {
+                plaintext: with_plaintext.then(|| plaintext.to_vec()),
+                body,
+            })
+        }
+
+        fn re_encrypt(
+            source: WrappedKey,
+            source_aad: Vec<u8>,
+            body: Vec<u8>,
+            destination: WrappedKey,
+            destination_aad: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            Ok(ops::re_encrypt(
+                (&source.label, &source.blob),
+                &source_aad,
+                &body,
+                (&destination.label, &destination.blob),
+                &destination_aad,
+            )?)
+        }
+
+        fn random_bytes(length: u32) -> Result<Vec<u8>, Error> {
+            Ok(ops::random_bytes(length)?)
+        }
+    }
+
+    #[cfg(feature = "test-hooks")]
+    impl super::bindings::exports::keyward::crypto::testing::Guest for Component {
+        fn reveal_key(key: WrappedKey) -> Result<Vec<u8>, Error> {
+            Ok(ops::reveal_key(&key.label, &key.blob)?)
+        }
+
+        #[expect(clippy::panic, reason = "the hook exists to trap the instance")]
+        fn fault() {
+            panic!("fault injected by the test hook");
+        }
+
+        fn spin() {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+
+        fn grow_memory(pages: u32) -> bool {
+            let pages = usize::try_from(pages).unwrap_or(usize::MAX);
+            core::arch::wasm32::memory_grow(0, pages) != usize::MAX
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The `keyward` command line: the KMS operations on the embedded store, in
+//! the AWS CLI's style (binary parameters as base64 or `fileb://`, JSON
+//! output with AWS's field names).
+//!
+//! Output is compact JSON when stdout is not a terminal, and an indented,
+//! human-readable form when it is; `--output` overrides either.
+
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::authz::Principal;
+use crate::model::{
+    CreateKeyRequest, DataKeySpec, DecryptRequest, DescribeKeyRequest, EncryptRequest,
+    EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest, KeySpec, KeyUsage,
+    ListKeysRequest, ReEncryptRequest, SecretBytes,
+};
+use crate::service::{Caller, Config, Kms, KmsError};
+
+/// The account whose root the CLI acts as unless told otherwise.
+pub const DEFAULT_ACCOUNT: &str = "111122223333";
+
+/// keyward: a key management service that works like AWS KMS.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// The data directory (database and master key).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_DATA_DIR",
+        default_value = "./keyward-data"
+    )]
+    data_dir: PathBuf,
+    /// The region requests are addressed to.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The principal the CLI acts as (an account root, user or role ARN).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_PRINCIPAL",
+        default_value = "arn:aws:iam::111122223333:root"
+    )]
+    principal: String,
+    /// Output format; `auto` is JSON when piped and text on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Auto)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the data directory, the master key file (mode 0600) and the
+    /// key store.
+    Init,
+    /// Create a KMS key.
+    CreateKey {
+        /// A description of the key.
+        #[arg(long)]
+        description: Option<String>,
+        /// The key spec (SYMMETRIC_DEFAULT).
+        #[arg(long, value_parser = parse_enum::<KeySpec>)]
+        key_spec: Option<KeySpec>,
+        /// The key usage (ENCRYPT_DECRYPT).
+        #[arg(long, value_parser = parse_enum::<KeyUsage>)]
+        key_usage: Option<KeyUsage>,
+    },
+    /// Show a key's metadata.
+    DescribeKey {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List the keys of the account in the region.
+    ListKeys {
+        /// Page size (1..=1000).
+        #[arg(long)]
+        limit: Option<i64>,
+        /// The NextMarker of the previous page.
+        #[arg(long)]
+        marker: Option<String>,
+    },
+    /// Encrypt up to 4096 bytes.
+    Encrypt {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The plaintext: `fileb://PATH` for raw bytes, else base64.
+        #[arg(long)]
+        plaintext: String,
+        #[command(flatten)]
+        context: ContextArg,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+    /// Decrypt a ciphertext.
+    Decrypt {
+        /// The ciphertext: `fileb://PATH` for raw bytes, else base64.
+        #[arg(long)]
+        ciphertext_blob: String,
+        /// If given, the key the ciphertext must be under.
+        #[arg(long)]
+        key_id: Option<String>,
+        #[command(flatten)]
+        context: ContextArg,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+    /// Decrypt and encrypt again under another key, inside the crypto core.
+    ReEncrypt {
+        /// The ciphertext: `fileb://PATH` for raw bytes, else base64.
+        #[arg(long)]
+        ciphertext_blob: String,
+        /// The key to encrypt under.
+        #[arg(long)]
+        destination_key_id: String,
+        /// The context the ciphertext was encrypted with (JSON or k=v,k=v).
+        #[arg(long, value_parser = parse_context)]
+        source_encryption_context: Option<EncryptionContext>,
+        /// The context for the new ciphertext (JSON or k=v,k=v).
+        #[arg(long, value_parser = parse_context)]
+        destination_encryption_context: Option<EncryptionContext>,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+    /// Generate a data key, returned in plaintext and encrypted.
+    GenerateDataKey {
+        #[command(flatten)]
+        spec: DataKeyArgs,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+    /// Generate a data key, returned only encrypted.
+    GenerateDataKeyWithoutPlaintext {
+        #[command(flatten)]
+        spec: DataKeyArgs,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+    /// Generate random bytes.
+    GenerateRandom {
+        /// How many (1..=1024).
+        #[arg(long)]
+        number_of_bytes: i64,
+        #[command(flatten)]
+        blob_out: BlobOut,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ContextArg {
+    /// The encryption context, as JSON (`{"k":"v"}`) or `k=v,k2=v2`.
+    #[arg(long, value_parser = parse_context)]
+    encryption_context: Option<EncryptionContext>,
+}
+
+#[derive(Debug, Args)]
+struct BlobOut {
+    /// Write the main binary field (CiphertextBlob, or Plaintext for
+    /// decrypt and generate-random) raw to this file instead of printing it.
+    #[arg(long)]
+    outfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DataKeyArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    key_id: String,
+    /// AES_256 or AES_128.
+    #[arg(long, value_parser = parse_enum::<DataKeySpec>)]
+    key_spec: Option<DataKeySpec>,
+    /// The length in bytes (1..=1024), instead of --key-spec.
+    #[arg(long)]
+    number_of_bytes: Option<i64>,
+    #[command(flatten)]
+    context: ContextArg,
+}
+
+impl DataKeyArgs {
+    fn into_request(self) -> GenerateDataKeyRequest {
+        GenerateDataKeyRequest {
+            key_id: self.key_id,
+            encryption_context: self.context.encryption_context,
+            number_of_bytes: self.number_of_bytes,
+            key_spec: self.key_spec,
+            ..Default::default()
+        }
+    }
+}
+
+fn parse_enum<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a valid value"))
+}
+
+/// An encryption context from JSON or from `k=v,k2=v2`.
+fn parse_context(text: &str) -> Result<EncryptionContext, String> {
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text)
+            .map_err(|e| format!("invalid JSON encryption context: {e}"));
+    }
+    text.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("`{pair}` is not `key=value`"))
+        })
+        .collect()
+}
+
+/// A binary parameter: `fileb://PATH` reads raw bytes, `file://PATH` reads
+/// base64 text, anything else is base64 itself (as the AWS CLI v2 does).
+fn read_blob(parameter: &str, value: &str) -> Result<Vec<u8>, CliError> {
+    let text = if let Some(path) = value.strip_prefix("fileb://") {
+        return std::fs::read(path)
+            .map_err(|e| CliError::Usage(format!("{parameter}: cannot read `{path}`: {e}")));
+    } else if let Some(path) = value.strip_prefix("file://") {
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("{parameter}: cannot read `{path}`: {e}")))?
+    } else {
+        value.to_owned()
+    };
+    STANDARD.decode(text.trim()).map_err(|_| {
+        CliError::Usage(format!(
+            "{parameter} is not base64 (use fileb://PATH for raw bytes)"
+        ))
+    })
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{code}: {error}", code = .0.code(), error = .0)]
+    Kms(#[from] KmsError),
+    #[error(transparent)]
+    Open(#[from] crate::service::OpenError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl CliError {
+    /// The AWS CLI's exit codes: 252 for bad parameters, 254 for a service
+    /// error, 255 for anything else.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 252,
+            Self::Kms(_) => 254,
+            Self::Open(_) | Self::Io(_) => 255,
+        }
+    }
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let global = cli.global;
+    let config = Config {
+        regions: vec![global.region.clone()],
+        ..Config::new(&global.data_dir)
+    };
+    let format = match global.output {
+        OutputFormat::Auto if std::io::stdout().is_terminal() => OutputFormat::Text,
+        OutputFormat::Auto => OutputFormat::Json,
+        other => other,
+    };
+    if let Command::Init = cli.command {
+        Kms::init(&config)?;
+        let done = serde_json::json!({ "DataDir": global.data_dir.display().to_string(), "Initialized": true });
+        return output::print(&done, format);
+    }
+
+    let principal =
+        Principal::parse(&global.principal).map_err(|e| CliError::Usage(e.to_string()))?;
+    let caller = Caller::new(principal, global.region.clone());
+    let (kms, initialized) = Kms::open_or_init(config)?;
+    if initialized {
+        eprintln!(
+            "keyward: initialised a new key store in {} (master key in {}/master.key)",
+            global.data_dir.display(),
+            global.data_dir.display()
+        );
+    }
+
+    match cli.command {
+        Command::Init => Ok(()),
+        Command::CreateKey {
+            description,
+            key_spec,
+            key_usage,
+        } => {
+            let request = CreateKeyRequest {
+                description,
+                key_spec,
+                key_usage,
+                ..Default::default()
+            };
+            output::print(&kms.create_key(&caller, request)?, format)
+        }
+        Command::DescribeKey { key_id } => {
+            let request = DescribeKeyRequest {
+                key_id,
+                ..Default::default()
+            };
+            output::print(&kms.describe_key(&caller, request)?, format)
+        }
+        Command::ListKeys { limit, marker } => output::print(
+            &kms.list_keys(&caller, ListKeysRequest { limit, marker })?,
+            format,
+        ),
+        Command::Encrypt {
+            key_id,
+            plaintext,
+            context,
+            blob_out,
+        } => {
+            let request = EncryptRequest {
+                key_id,
+                plaintext: SecretBytes::new(read_blob("--plaintext", &plaintext)?),
+                encryption_context: context.encryption_context,
+                ..Default::default()
+            };
+            let response = kms.encrypt(&caller, request)?;
+            emit(
+                &response,
+                "CiphertextBlob",
+                &response.ciphertext_blob,
+                blob_out,
+                format,
+            )
+        }
+        Command::Decrypt {
+            ciphertext_blob,
+            key_id,
+            context,
+            blob_out,
+        } => {
+            let request = DecryptRequest {
+                ciphertext_blob: read_blob("--ciphertext-blob", &ciphertext_blob)?,
+                key_id,
+                encryption_context: context.encryption_context,
+                ..Default::default()
+            };
+            let response = kms.decrypt(&caller, request)?;
+            emit(
+                &response,
+                "Plaintext",
+                response.plaintext.expose(),
+                blob_out,
+                format,
+            )
+        }
+        Command::ReEncrypt {
+            ciphertext_blob,
+            destination_key_id,
+            source_encryption_context,
+            destination_encryption_context,
+            blob_out,
+        } => {
+            let request = ReEncryptRequest {
+                ciphertext_blob: read_blob("--ciphertext-blob", &ciphertext_blob)?,
+                destination_key_id,
+                source_encryption_context,
+                destination_encryption_context,
+                ..Default::default()
+            };
+            let response = kms.re_encrypt(&caller, request)?;
+            emit(
+                &response,
+                "CiphertextBlob",
+                &response.ciphertext_blob,
+                blob_out,
+                format,
+            )
+        }
+        Command::GenerateDataKey { spec, blob_out } => {
+            let response = kms.generate_data_key(&caller, spec.into_request())?;
+            emit(
+                &response,
+                "CiphertextBlob",
+                &response.ciphertext_blob,
+                blob_out,
+                format,
+            )
+        }
+        Command::GenerateDataKeyWithoutPlaintext { spec, blob_out } => {
+            let response = kms.generate_data_key_without_plaintext(&caller, spec.into_request())?;
+            emit(
+                &response,
+                "CiphertextBlob",
+                &response.ciphertext_blob,
+                blob_out,
+                format,
+            )
+        }
+        Command::GenerateRandom {
+            number_of_bytes,
+            blob_out,
+        } => {
+            let request = GenerateRandomRequest {
+                number_of_bytes: Some(number_of_bytes),
+                custom_key_store_id: None,
+            };
+            let response = kms.generate_random(&caller, request)?;
+            emit(
+                &response,
+                "Plaintext",
+                response.plaintext.expose(),
+                blob_out,
+                format,
+            )
+        }
+    }
+}
+
+/// Prints a response, or, with `--outfile`, writes `field` raw to the file
+/// and prints the rest.
+fn emit<T: Serialize>(
+    response: &T,
+    field: &str,
+    bytes: &[u8],
+    blob_out: BlobOut,
+    format: OutputFormat,
+) -> Result<(), CliError> {
+    let mut value = serde_json::to_value(response).map_err(|e| CliError::Io(e.to_string()))?;
+    if let Some(path) = blob_out.outfile {
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))?;
+        if let Some(object) = value.as_object_mut() {
+            object.remove(field);
+        }
+    }
+    output::print(&value, format)
+}

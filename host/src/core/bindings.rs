@@ -1,0 +1,21 @@
+//! Generated bindings for the crypto-core world. Nothing here is written by
+//! hand but the names the rest of `core` uses.
+
+#[cfg(not(feature = "test-hooks"))]
+mod generated {
+    wasmtime::component::bindgen!({ path: "../wit", world: "crypto-core" });
+
+    pub type Bindings = CryptoCore;
+    pub type BindingsPre<T> = CryptoCorePre<T>;
+}
+
+#[cfg(feature = "test-hooks")]
+mod generated {
+    wasmtime::component::bindgen!({ path: "../wit", world: "crypto-core-testing" });
+
+    pub type Bindings = CryptoCoreTesting;
+    pub type BindingsPre<T> = CryptoCoreTestingPre<T>;
+}
+
+pub use generated::keyward::crypto::types::{DataKey, Error as GuestError, WrappedKey};
+pub use generated::{Bindings, BindingsPre};

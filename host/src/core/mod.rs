@@ -1,0 +1,445 @@
+//! The guest pool: the one place the host talks to the crypto core.
+//!
+//! One [`Engine`] per process compiles the embedded component once (and
+//! caches the compiled code on disk through wasmtime's own cache, so that a
+//! restart skips compilation). Each [`CorePool`] holds long-lived instances
+//! started with its key store's sealed domain key; a call checks one out, and
+//! an instance that traps is dropped and replaced.
+//!
+//! This module is the trust boundary of DESIGN.md §2: what crosses it is
+//! wrapped key material, caller plaintexts and ciphertexts, data keys and
+//! random bytes. Backing key plaintext never does.
+
+mod bindings;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use zeroize::Zeroizing;
+
+use bindings::{Bindings, BindingsPre};
+pub use bindings::{DataKey, GuestError, WrappedKey};
+
+/// The crypto-core component, built from `guest/` by the build script.
+const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyward_guest.wasm"));
+
+/// How often the epoch ticker advances the engine's epoch.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Settings of a guest pool.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Number of instances; defaults to the available parallelism.
+    pub instances: usize,
+    /// Linear-memory cap per instance, in bytes.
+    pub memory_limit: usize,
+    /// Wall-clock budget of one guest call, enforced by epoch interruption.
+    pub call_deadline: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            instances: std::thread::available_parallelism().map_or(2, usize::from),
+            memory_limit: 64 << 20,
+            call_deadline: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A failure of the guest itself, as opposed to an error the guest returned:
+/// the instance trapped (fault, memory cap, deadline) or could not be made.
+/// The instance involved has been discarded.
+#[derive(Debug, thiserror::Error)]
+#[error("the crypto core failed")]
+pub struct CoreFault(#[source] pub wasmtime::Error);
+
+/// The process-wide engine and the compiled component.
+struct Compiled {
+    engine: Engine,
+    component: Component,
+}
+
+static COMPILED: OnceLock<Result<Compiled, String>> = OnceLock::new();
+
+/// Where wasmtime caches compiled code: `$KEYWARD_CACHE_DIR`, else the user's
+/// cache directory, else a folder in the temporary directory.
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KEYWARD_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("keyward").join("wasmtime")
+}
+
+fn compile() -> Result<Compiled, String> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let mut cache = CacheConfig::new();
+    cache.with_directory(cache_dir());
+    match Cache::new(cache) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => tracing::warn!("compiling without a code cache: {e:#}"),
+    }
+    let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+    let component = Component::new(&engine, GUEST_WASM).map_err(|e| format!("{e:#}"))?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("keyward-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| format!("starting the epoch ticker: {e}"))?;
+    Ok(Compiled { engine, component })
+}
+
+fn compiled() -> Result<&'static Compiled, CoreFault> {
+    COMPILED
+        .get_or_init(compile)
+        .as_ref()
+        .map_err(|e| CoreFault(wasmtime::Error::msg(e.clone())))
+}
+
+/// The per-instance host state: a WASI context with nothing in it (no files,
+/// no environment, no network; only clocks and randomness) and the limits.
+struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One live instance of the crypto core.
+struct Instance {
+    store: Store<HostState>,
+    bindings: Bindings,
+}
+
+/// The instances of one key store's crypto core.
+pub struct CorePool {
+    pre: BindingsPre<HostState>,
+    engine: Engine,
+    config: CoreConfig,
+    master_key: Zeroizing<Vec<u8>>,
+    sealed_domain_key: Vec<u8>,
+    idle: Mutex<Idle>,
+    returned: Condvar,
+}
+
+struct Idle {
+    instances: Vec<Instance>,
+    /// Instances in existence, idle or checked out.
+    live: usize,
+}
+
+impl std::fmt::Debug for CorePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CorePool")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CorePool {
+    /// Creates a new domain key inside a fresh guest and returns it sealed
+    /// under `master_key`. Used once, when a key store is initialised.
+    pub fn create_domain_key(master_key: &[u8]) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        let compiled = compiled()?;
+        let pre = BindingsPre::new(instance_pre(compiled)?).map_err(CoreFault)?;
+        let mut instance = instantiate(&pre, &compiled.engine, &CoreConfig::default())?;
+        instance
+            .bindings
+            .keyward_crypto_core()
+            .call_create_domain_key(&mut instance.store, master_key)
+            .map_err(CoreFault)
+    }
+
+    /// Opens a pool whose instances start with `sealed_domain_key`, checking
+    /// that it opens under `master_key`.
+    pub fn new(
+        config: CoreConfig,
+        master_key: Zeroizing<Vec<u8>>,
+        sealed_domain_key: Vec<u8>,
+    ) -> Result<Result<Arc<Self>, GuestError>, CoreFault> {
+        let compiled = compiled()?;
+        let pre = BindingsPre::new(instance_pre(compiled)?).map_err(CoreFault)?;
+        let pool = Arc::new(Self {
+            pre,
+            engine: compiled.engine.clone(),
+            config,
+            master_key,
+            sealed_domain_key,
+            idle: Mutex::new(Idle {
+                instances: Vec::new(),
+                live: 0,
+            }),
+            returned: Condvar::new(),
+        });
+        // Start one instance now, so that a wrong master key fails here.
+        let first = match pool.start_instance()? {
+            Ok(instance) => instance,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut idle = pool.lock();
+        idle.instances.push(first);
+        idle.live = 1;
+        drop(idle);
+        Ok(Ok(pool))
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Idle> {
+        // A panic while holding this lock cannot leave `Idle` inconsistent
+        // (every update is a single push, pop or counter change).
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn start_instance(&self) -> Result<Result<Instance, GuestError>, CoreFault> {
+        let mut instance = instantiate(&self.pre, &self.engine, &self.config)?;
+        instance.store.set_epoch_deadline(self.deadline_ticks());
+        let started = instance
+            .bindings
+            .keyward_crypto_core()
+            .call_start(
+                &mut instance.store,
+                &self.master_key,
+                &self.sealed_domain_key,
+            )
+            .map_err(CoreFault)?;
+        Ok(started.map(|()| instance))
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_millis().max(1);
+        u64::try_from(self.config.call_deadline.as_millis() / tick)
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Checks out an instance, making one if the pool is below its size and
+    /// none is idle, or waiting for one to come back.
+    fn checkout(&self) -> Result<Instance, CoreFault> {
+        let mut idle = self.lock();
+        loop {
+            if let Some(instance) = idle.instances.pop() {
+                return Ok(instance);
+            }
+            if idle.live < self.config.instances.max(1) {
+                idle.live += 1;
+                drop(idle);
+                let made = self.start_instance().and_then(|started| {
+                    started.map_err(|e| {
+                        CoreFault(wasmtime::Error::msg(format!("starting an instance: {e}")))
+                    })
+                });
+                if made.is_err() {
+                    self.lock().live -= 1;
+                    self.returned.notify_one();
+                }
+                return made;
+            }
+            idle = self
+                .returned
+                .wait(idle)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn give_back(&self, instance: Option<Instance>) {
+        let mut idle = self.lock();
+        match instance {
+            Some(instance) => idle.instances.push(instance),
+            None => idle.live -= 1,
+        }
+        drop(idle);
+        self.returned.notify_one();
+    }
+
+    /// Runs one guest call on an instance. The outer result is a trap (the
+    /// instance is discarded and the next call gets a fresh one); the inner
+    /// one is the error the guest returned.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, GuestError>>,
+    ) -> Result<Result<T, GuestError>, CoreFault> {
+        let mut instance = self.checkout()?;
+        instance.store.set_epoch_deadline(self.deadline_ticks());
+        let outcome = f(&mut instance.store, &instance.bindings);
+        match outcome {
+            Ok(result) => {
+                self.give_back(Some(instance));
+                Ok(result)
+            }
+            Err(trap) => {
+                tracing::warn!("crypto core instance trapped and was discarded: {trap:#}");
+                self.give_back(None);
+                Err(CoreFault(trap))
+            }
+        }
+    }
+
+    /// Generates backing key material bound to `label`, returned wrapped.
+    pub fn generate_key(&self, label: &[u8]) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| b.keyward_crypto_core().call_generate_key(store, label))
+    }
+
+    /// Encrypts `plaintext` under `key`, authenticating `aad`.
+    pub fn encrypt(
+        &self,
+        key: &WrappedKey,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_encrypt(store, key, aad, plaintext)
+        })
+    }
+
+    /// Decrypts a ciphertext body under `key` and `aad`.
+    pub fn decrypt(
+        &self,
+        key: &WrappedKey,
+        aad: &[u8],
+        body: &[u8],
+    ) -> Result<Result<Zeroizing<Vec<u8>>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            let result = b
+                .keyward_crypto_core()
+                .call_decrypt(store, key, aad, body)?;
+            Ok(result.map(Zeroizing::new))
+        })
+    }
+
+    /// Generates a data key of `length` bytes sealed under `key`.
+    pub fn generate_data_key(
+        &self,
+        key: &WrappedKey,
+        aad: &[u8],
+        length: u32,
+        with_plaintext: bool,
+    ) -> Result<Result<DataKey, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_generate_data_key(store, key, aad, length, with_plaintext)
+        })
+    }
+
+    /// Re-seals a body from one key and AAD to another inside the guest.
+    pub fn re_encrypt(
+        &self,
+        source: &WrappedKey,
+        source_aad: &[u8],
+        body: &[u8],
+        destination: &WrappedKey,
+        destination_aad: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core().call_re_encrypt(
+                store,
+                source,
+                source_aad,
+                body,
+                destination,
+                destination_aad,
+            )
+        })
+    }
+
+    /// Returns `length` random bytes from the guest.
+    pub fn random_bytes(&self, length: u32) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| b.keyward_crypto_core().call_random_bytes(store, length))
+    }
+}
+
+/// Test-only calls, present when the guest is built with its `testing`
+/// interface (cargo feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+impl CorePool {
+    /// Reveals the plaintext backing material of `key`. Exists only so that
+    /// tests can prove the material never reaches storage.
+    pub fn reveal_key(&self, key: &WrappedKey) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| b.keyward_crypto_testing().call_reveal_key(store, key))
+    }
+
+    /// Makes the guest trap.
+    pub fn inject_fault(&self) -> Result<(), CoreFault> {
+        self.call(|store, b| b.keyward_crypto_testing().call_fault(store).map(Ok))?
+            .map_err(|e| CoreFault(wasmtime::Error::msg(e.to_string())))
+    }
+
+    /// Makes the guest loop until the call deadline stops it.
+    pub fn spin(&self) -> Result<(), CoreFault> {
+        self.call(|store, b| b.keyward_crypto_testing().call_spin(store).map(Ok))?
+            .map_err(|e| CoreFault(wasmtime::Error::msg(e.to_string())))
+    }
+
+    /// Asks the guest to grow its memory by `pages`; returns whether it could.
+    pub fn grow_memory(&self, pages: u32) -> Result<bool, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_testing()
+                .call_grow_memory(store, pages)
+                .map(Ok)
+        })?
+        .map_err(|e| CoreFault(wasmtime::Error::msg(e.to_string())))
+    }
+}
+
+fn instance_pre(
+    compiled: &Compiled,
+) -> Result<wasmtime::component::InstancePre<HostState>, CoreFault> {
+    let mut linker = Linker::<HostState>::new(&compiled.engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(CoreFault)?;
+    linker
+        .instantiate_pre(&compiled.component)
+        .map_err(CoreFault)
+}
+
+fn instantiate(
+    pre: &BindingsPre<HostState>,
+    engine: &Engine,
+    config: &CoreConfig,
+) -> Result<Instance, CoreFault> {
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(config.memory_limit)
+        .instances(4)
+        .build();
+    let state = HostState {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        limits,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(u64::MAX / 2);
+    let bindings = pre.instantiate(&mut store).map_err(CoreFault)?;
+    Ok(Instance { store, bindings })
+}

@@ -1,0 +1,12 @@
+#![doc = include_str!("../../README.md")]
+
+pub mod authz;
+pub mod cli;
+pub mod clock;
+pub mod core;
+pub mod model;
+pub mod service;
+pub mod store;
+
+pub use authz::Principal;
+pub use service::{Caller, Config, Kms, KmsError, KmsResult, OpenError};

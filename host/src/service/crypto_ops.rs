@@ -1,0 +1,387 @@
+//! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext and GenerateRandom.
+
+use super::ciphertext::{self, Header};
+use super::error::InternalError;
+use super::keys::material_label;
+use super::{Caller, Kms, KmsError, KmsResult};
+use crate::authz::Action;
+use crate::core::{GuestError, WrappedKey};
+use crate::model::{
+    DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
+    EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextResponse, GenerateRandomRequest, GenerateRandomResponse,
+    KeyUsage, ReEncryptRequest, ReEncryptResponse, SecretBytes,
+};
+use crate::store::KeyRecord;
+
+/// AWS's Encrypt limit.
+const MAX_PLAINTEXT: usize = 4096;
+/// AWS's limit on a `CiphertextBlob`.
+const MAX_CIPHERTEXT: usize = 6144;
+/// Data keys and random strings: 1..=1024 bytes.
+const MAX_RANDOM: i64 = 1024;
+/// At most this many grant tokens, each at most this long.
+const MAX_GRANT_TOKENS: usize = 10;
+const MAX_GRANT_TOKEN_LEN: usize = 8192;
+/// The largest encryption context, counting the bytes of every key and value.
+const MAX_CONTEXT_BYTES: usize = 8192;
+
+pub(super) fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
+    if tokens.len() > MAX_GRANT_TOKENS {
+        return Err(KmsError::validation(format!(
+            "`GrantTokens` holds at most {MAX_GRANT_TOKENS} tokens"
+        )));
+    }
+    if tokens
+        .iter()
+        .any(|t| t.is_empty() || t.len() > MAX_GRANT_TOKEN_LEN)
+    {
+        return Err(KmsError::validation(format!(
+            "each grant token must be between 1 and {MAX_GRANT_TOKEN_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_context(name: &str, context: Option<&EncryptionContext>) -> KmsResult<()> {
+    let size: usize = context
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if size > MAX_CONTEXT_BYTES {
+        return Err(KmsError::validation(format!(
+            "`{name}` must be at most {MAX_CONTEXT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_ciphertext_size(blob: &[u8]) -> KmsResult<()> {
+    if blob.is_empty() || blob.len() > MAX_CIPHERTEXT {
+        return Err(KmsError::validation(format!(
+            "`CiphertextBlob` must be between 1 and {MAX_CIPHERTEXT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Symmetric keys encrypt and decrypt with `SYMMETRIC_DEFAULT` only.
+fn check_symmetric_use(
+    key: &KeyRecord,
+    algorithm: Option<EncryptionAlgorithmSpec>,
+) -> KmsResult<()> {
+    if key.key_usage != KeyUsage::EncryptDecrypt {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "key `{}` has key usage `{}`, not `ENCRYPT_DECRYPT`",
+            key.arn, key.key_usage
+        )));
+    }
+    match algorithm {
+        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
+        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
+            "encryption algorithm `{other}` is not compatible with key `{}`",
+            key.arn
+        ))),
+    }
+}
+
+fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
+    if dry_run == Some(true) {
+        return Err(KmsError::DryRunOperation);
+    }
+    Ok(())
+}
+
+/// `NumberOfBytes` or `KeySpec`, exactly one, as a length.
+fn data_key_length(number_of_bytes: Option<i64>, key_spec: Option<DataKeySpec>) -> KmsResult<u32> {
+    match (number_of_bytes, key_spec) {
+        (Some(n), None) if (1..=MAX_RANDOM).contains(&n) => Ok(u32::try_from(n).unwrap_or(1)),
+        (Some(_), None) => Err(KmsError::validation(format!(
+            "`NumberOfBytes` must be between 1 and {MAX_RANDOM}"
+        ))),
+        (None, Some(DataKeySpec::Aes256)) => Ok(32),
+        (None, Some(DataKeySpec::Aes128)) => Ok(16),
+        _ => Err(KmsError::validation(
+            "specify either `NumberOfBytes` or `KeySpec`, not both or neither",
+        )),
+    }
+}
+
+/// Maps a guest error on a path where only a damaged ciphertext can cause
+/// one to the opaque `InvalidCiphertextException`; anything else is ours.
+fn decrypt_error(error: GuestError) -> KmsError {
+    match error {
+        GuestError::InvalidCiphertext => KmsError::InvalidCiphertext,
+        other => KmsError::Internal(InternalError::Guest(other)),
+    }
+}
+
+fn internal(error: GuestError) -> KmsError {
+    KmsError::Internal(InternalError::Guest(error))
+}
+
+impl Kms {
+    /// The wrapped material of one version of `key`, for the guest.
+    fn wrapped_key(&self, key: &KeyRecord, version: u32) -> KmsResult<Option<WrappedKey>> {
+        let material = self.store.material(&key.region, &key.key_id, version)?;
+        Ok(material.map(|m| WrappedKey {
+            label: material_label(&key.arn, version),
+            blob: m.wrapped,
+        }))
+    }
+
+    /// The current material of `key` and the header new ciphertexts get.
+    fn current_material(&self, key: &KeyRecord) -> KmsResult<(WrappedKey, Vec<u8>)> {
+        let wrapped = self.wrapped_key(key, key.current_version)?.ok_or_else(|| {
+            KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
+                format!(
+                    "key `{}` has no material version {}",
+                    key.arn, key.current_version
+                ),
+            )))
+        })?;
+        let header = Header {
+            key_arn: key.arn.clone(),
+            version: key.current_version,
+        };
+        Ok((wrapped, header.encode()))
+    }
+
+    /// Parses a ciphertext and finds its key: `IncorrectKeyException` if the
+    /// caller named another key, then the pipeline gate for `action`.
+    fn ciphertext_key<'b>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        blob: &'b [u8],
+        named: Option<&str>,
+    ) -> KmsResult<(Header, &'b [u8], &'b [u8], KeyRecord)> {
+        check_ciphertext_size(blob)?;
+        let (header, header_bytes, body) =
+            Header::parse(blob).map_err(|_| KmsError::InvalidCiphertext)?;
+        if let Some(named) = named {
+            let named_key = self.resolve(caller, named)?;
+            if named_key.arn != header.key_arn {
+                return Err(KmsError::IncorrectKey(format!(
+                    "the ciphertext was not encrypted under key `{named}`"
+                )));
+            }
+        }
+        let key = self.admit(caller, action, &header.key_arn)?;
+        Ok((header, header_bytes, body, key))
+    }
+
+    /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
+    pub fn encrypt(&self, caller: &Caller, request: EncryptRequest) -> KmsResult<EncryptResponse> {
+        self.run(caller, "Encrypt", || {
+            if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
+                return Err(KmsError::validation(format!(
+                    "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
+                )));
+            }
+            check_context("EncryptionContext", request.encryption_context.as_ref())?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let key = self.admit(caller, Action::Encrypt, &request.key_id)?;
+            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let (wrapped, header) = self.current_material(&key)?;
+            let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
+            let body = self
+                .core
+                .encrypt(&wrapped, &aad, request.plaintext.expose())?
+                .map_err(internal)?;
+            Ok(EncryptResponse {
+                ciphertext_blob: [header, body].concat(),
+                key_id: key.arn,
+                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
+    }
+
+    /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
+    /// agree. Every failure to open is the one `InvalidCiphertextException`.
+    pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
+        self.run(caller, "Decrypt", || {
+            check_context("EncryptionContext", request.encryption_context.as_ref())?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let (header, header_bytes, body, key) = self.ciphertext_key(
+                caller,
+                Action::Decrypt,
+                &request.ciphertext_blob,
+                request.key_id.as_deref(),
+            )?;
+            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let wrapped = self
+                .wrapped_key(&key, header.version)?
+                .ok_or(KmsError::InvalidCiphertext)?;
+            let aad = ciphertext::aad(header_bytes, request.encryption_context.as_ref());
+            let plaintext = self
+                .core
+                .decrypt(&wrapped, &aad, body)?
+                .map_err(decrypt_error)?;
+            Ok(DecryptResponse {
+                key_id: key.arn,
+                plaintext: SecretBytes::from(plaintext),
+                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
+    }
+
+    /// `ReEncrypt`: decrypt and encrypt again inside the guest, so that the
+    /// plaintext never reaches the host.
+    pub fn re_encrypt(
+        &self,
+        caller: &Caller,
+        request: ReEncryptRequest,
+    ) -> KmsResult<ReEncryptResponse> {
+        self.run(caller, "ReEncrypt", || {
+            check_context(
+                "SourceEncryptionContext",
+                request.source_encryption_context.as_ref(),
+            )?;
+            check_context(
+                "DestinationEncryptionContext",
+                request.destination_encryption_context.as_ref(),
+            )?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let (header, header_bytes, body, source) = self.ciphertext_key(
+                caller,
+                Action::ReEncryptFrom,
+                &request.ciphertext_blob,
+                request.source_key_id.as_deref(),
+            )?;
+            check_symmetric_use(&source, request.source_encryption_algorithm)?;
+            let destination =
+                self.admit(caller, Action::ReEncryptTo, &request.destination_key_id)?;
+            check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let source_key = self
+                .wrapped_key(&source, header.version)?
+                .ok_or(KmsError::InvalidCiphertext)?;
+            let source_aad =
+                ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
+            let (destination_key, destination_header) = self.current_material(&destination)?;
+            let destination_aad = ciphertext::aad(
+                &destination_header,
+                request.destination_encryption_context.as_ref(),
+            );
+            let new_body = self
+                .core
+                .re_encrypt(
+                    &source_key,
+                    &source_aad,
+                    body,
+                    &destination_key,
+                    &destination_aad,
+                )?
+                .map_err(decrypt_error)?;
+            Ok(ReEncryptResponse {
+                ciphertext_blob: [destination_header, new_body].concat(),
+                source_key_id: source.arn,
+                key_id: destination.arn,
+                source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
+    }
+
+    /// The shared body of the two GenerateDataKey operations.
+    fn generate_data_key_inner(
+        &self,
+        caller: &Caller,
+        action: Action,
+        request: &GenerateDataKeyRequest,
+    ) -> KmsResult<(Option<SecretBytes>, Vec<u8>, String)> {
+        let length = data_key_length(request.number_of_bytes, request.key_spec)?;
+        check_context("EncryptionContext", request.encryption_context.as_ref())?;
+        check_grant_tokens(&request.grant_tokens)?;
+        let key = self.admit(caller, action, &request.key_id)?;
+        check_symmetric_use(&key, None)?;
+        check_dry_run(request.dry_run)?;
+        let (wrapped, header) = self.current_material(&key)?;
+        let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
+        let with_plaintext = action == Action::GenerateDataKey;
+        let data_key = self
+            .core
+            .generate_data_key(&wrapped, &aad, length, with_plaintext)?
+            .map_err(internal)?;
+        Ok((
+            data_key.plaintext.map(SecretBytes::from),
+            [header, data_key.body].concat(),
+            key.arn,
+        ))
+    }
+
+    /// `GenerateDataKey`: a random data key, returned in plaintext and
+    /// encrypted under the KMS key.
+    pub fn generate_data_key(
+        &self,
+        caller: &Caller,
+        request: GenerateDataKeyRequest,
+    ) -> KmsResult<GenerateDataKeyResponse> {
+        self.run(caller, "GenerateDataKey", || {
+            let (plaintext, ciphertext_blob, key_id) =
+                self.generate_data_key_inner(caller, Action::GenerateDataKey, &request)?;
+            let plaintext = plaintext.ok_or_else(|| {
+                KmsError::Internal(InternalError::Guest(GuestError::InvalidArgument(
+                    "the crypto core returned no plaintext data key".into(),
+                )))
+            })?;
+            Ok(GenerateDataKeyResponse {
+                ciphertext_blob,
+                plaintext,
+                key_id,
+            })
+        })
+    }
+
+    /// `GenerateDataKeyWithoutPlaintext`: the encrypted data key only; the
+    /// plaintext never leaves the guest.
+    pub fn generate_data_key_without_plaintext(
+        &self,
+        caller: &Caller,
+        request: GenerateDataKeyRequest,
+    ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
+        self.run(caller, "GenerateDataKeyWithoutPlaintext", || {
+            let (_, ciphertext_blob, key_id) = self.generate_data_key_inner(
+                caller,
+                Action::GenerateDataKeyWithoutPlaintext,
+                &request,
+            )?;
+            Ok(GenerateDataKeyWithoutPlaintextResponse {
+                ciphertext_blob,
+                key_id,
+            })
+        })
+    }
+
+    /// `GenerateRandom`: 1..=1024 random bytes from the guest.
+    pub fn generate_random(
+        &self,
+        caller: &Caller,
+        request: GenerateRandomRequest,
+    ) -> KmsResult<GenerateRandomResponse> {
+        self.run(caller, "GenerateRandom", || {
+            let length = match request.number_of_bytes {
+                Some(n) if (1..=MAX_RANDOM).contains(&n) => u32::try_from(n).unwrap_or(1),
+                _ => {
+                    return Err(KmsError::validation(format!(
+                        "`NumberOfBytes` must be between 1 and {MAX_RANDOM}"
+                    )));
+                }
+            };
+            if let Some(store) = request.custom_key_store_id {
+                return Err(KmsError::CustomKeyStoreNotFound(format!(
+                    "custom key store `{store}` does not exist"
+                )));
+            }
+            let bytes = self.core.random_bytes(length)?.map_err(internal)?;
+            Ok(GenerateRandomResponse {
+                plaintext: SecretBytes::from(bytes),
+            })
+        })
+    }
+}

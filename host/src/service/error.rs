@@ -1,0 +1,107 @@
+//! The one error type of the service, named after the KMS exceptions. The
+//! wire layer turns [`KmsError::code`] into `__type`.
+
+use crate::core::{CoreFault, GuestError};
+use crate::store::StoreError;
+
+/// An error of a KMS operation.
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    /// `NotFoundException`: the key (or alias) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// `DisabledException`: the key is disabled.
+    #[error("{0}")]
+    Disabled(String),
+    /// `KMSInvalidStateException`: the key's state does not allow this.
+    #[error("{0}")]
+    InvalidState(String),
+    /// `InvalidCiphertextException`. Opaque on purpose: it never says which
+    /// check failed.
+    #[error(
+        "the ciphertext is invalid, or was not encrypted under this key and encryption context"
+    )]
+    InvalidCiphertext,
+    /// `IncorrectKeyException`: the ciphertext is not under the named key.
+    #[error("{0}")]
+    IncorrectKey(String),
+    /// `ValidationException`: a parameter is out of range or malformed.
+    #[error("{0}")]
+    Validation(String),
+    /// `InvalidKeyUsageException`: the key cannot do this operation.
+    #[error("{0}")]
+    InvalidKeyUsage(String),
+    /// `AccessDeniedException`: authorization refused the request.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// `InvalidMarkerException`: a pagination marker is not one we issued.
+    #[error("{0}")]
+    InvalidMarker(String),
+    /// `UnsupportedOperationException`: valid, but keyward does not do it.
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    /// `CustomKeyStoreNotFoundException`.
+    #[error("{0}")]
+    CustomKeyStoreNotFound(String),
+    /// `DryRunOperationException`: the request would have succeeded.
+    #[error("the request would have succeeded, but `DryRun` was set")]
+    DryRunOperation,
+    /// `KMSInternalException`: a failure of keyward itself.
+    #[error("the service failed internally")]
+    Internal(#[source] InternalError),
+}
+
+/// What went wrong inside keyward. Never shown to the caller beyond
+/// `KMSInternalException`; logged for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The crypto core trapped or could not start.
+    #[error(transparent)]
+    Core(#[from] CoreFault),
+    /// The crypto core returned an error the request could not cause.
+    #[error("the crypto core refused the call: {0}")]
+    Guest(GuestError),
+}
+
+impl KmsError {
+    /// The AWS exception name, as the wire protocol's `__type`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NotFoundException",
+            Self::Disabled(_) => "DisabledException",
+            Self::InvalidState(_) => "KMSInvalidStateException",
+            Self::InvalidCiphertext => "InvalidCiphertextException",
+            Self::IncorrectKey(_) => "IncorrectKeyException",
+            Self::Validation(_) => "ValidationException",
+            Self::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            Self::AccessDenied(_) => "AccessDeniedException",
+            Self::InvalidMarker(_) => "InvalidMarkerException",
+            Self::UnsupportedOperation(_) => "UnsupportedOperationException",
+            Self::CustomKeyStoreNotFound(_) => "CustomKeyStoreNotFoundException",
+            Self::DryRunOperation => "DryRunOperationException",
+            Self::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    pub(crate) fn validation(message: impl Into<String>) -> Self {
+        Self::Validation(message.into())
+    }
+}
+
+impl From<StoreError> for KmsError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(InternalError::Store(error))
+    }
+}
+
+impl From<CoreFault> for KmsError {
+    fn from(error: CoreFault) -> Self {
+        Self::Internal(InternalError::Core(error))
+    }
+}
+
+/// The result of a KMS operation.
+pub type KmsResult<T> = Result<T, KmsError>;

@@ -1,0 +1,220 @@
+//! Key management operations: CreateKey, DescribeKey, ListKeys.
+
+use super::{Caller, Kms, KmsError, KmsResult, key_arn};
+use crate::authz::Action;
+use crate::model::{
+    CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
+    EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
+    ListKeysRequest, ListKeysResponse, OriginType,
+};
+use crate::service::error::InternalError;
+use crate::store::{KeyRecord, Material, Page};
+
+/// AWS's limit on a key description, in characters.
+const MAX_DESCRIPTION: usize = 8192;
+/// `ListKeys` page sizes.
+const DEFAULT_LIST_LIMIT: i64 = 100;
+const MAX_LIST_LIMIT: i64 = 1000;
+
+/// The label that binds a wrapped material version to its key: the guest
+/// refuses to open the blob under any other label.
+pub(super) fn material_label(arn: &str, version: u32) -> Vec<u8> {
+    format!("{arn}#{version}").into_bytes()
+}
+
+/// A key's `KeyMetadata`.
+pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "epoch milliseconds fit an f64 exactly until the year 287396"
+    )]
+    let creation_date = key.created_ms as f64 / 1000.0;
+    KeyMetadata {
+        aws_account_id: key.account.clone(),
+        key_id: key.key_id.clone(),
+        arn: key.arn.clone(),
+        creation_date,
+        enabled: key.state == KeyState::Enabled,
+        description: key.description.clone(),
+        key_usage: key.key_usage,
+        key_state: key.state,
+        origin: key.origin,
+        key_manager: key.key_manager,
+        customer_master_key_spec: key.key_spec,
+        key_spec: key.key_spec,
+        encryption_algorithms: vec![EncryptionAlgorithmSpec::SymmetricDefault],
+        multi_region: key.multi_region,
+    }
+}
+
+fn not_yet(what: &str) -> KmsError {
+    KmsError::UnsupportedOperation(format!("keyward does not support {what} yet"))
+}
+
+impl Kms {
+    /// `CreateKey`: a symmetric encryption key whose material is generated
+    /// inside the guest and stored only wrapped.
+    pub fn create_key(
+        &self,
+        caller: &Caller,
+        request: CreateKeyRequest,
+    ) -> KmsResult<CreateKeyResponse> {
+        self.run(caller, "CreateKey", || {
+            let description = request.description.unwrap_or_default();
+            if description.chars().count() > MAX_DESCRIPTION {
+                return Err(KmsError::validation(format!(
+                    "`Description` must be at most {MAX_DESCRIPTION} characters"
+                )));
+            }
+            let key_spec = match (request.key_spec, request.customer_master_key_spec) {
+                (Some(_), Some(_)) => {
+                    return Err(KmsError::validation(
+                        "specify `KeySpec` or `CustomerMasterKeySpec`, not both",
+                    ));
+                }
+                (Some(spec), None) | (None, Some(spec)) => spec,
+                (None, None) => KeySpec::SymmetricDefault,
+            };
+            if key_spec != KeySpec::SymmetricDefault {
+                return Err(not_yet(&format!("key spec `{key_spec}`")));
+            }
+            let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+            if key_usage != KeyUsage::EncryptDecrypt {
+                return Err(KmsError::validation(format!(
+                    "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
+                )));
+            }
+            match request.origin.unwrap_or(OriginType::AwsKms) {
+                OriginType::AwsKms => {}
+                OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
+                    return Err(KmsError::validation(
+                        "this origin requires a `CustomKeyStoreId`",
+                    ));
+                }
+                OriginType::External => {
+                    return Err(not_yet("imported key material (`Origin` `EXTERNAL`)"));
+                }
+            }
+            if let Some(store) = request.custom_key_store_id {
+                return Err(KmsError::CustomKeyStoreNotFound(format!(
+                    "custom key store `{store}` does not exist"
+                )));
+            }
+            if request.xks_key_id.is_some() {
+                return Err(KmsError::validation(
+                    "`XksKeyId` requires an external key store",
+                ));
+            }
+            if request.policy.is_some() {
+                return Err(not_yet("key policies (`Policy`)"));
+            }
+            if request.tags.is_some_and(|tags| !tags.is_empty()) {
+                return Err(not_yet("tags (`Tags`)"));
+            }
+            if request.multi_region == Some(true) {
+                return Err(not_yet("multi-region keys"));
+            }
+
+            let account = caller.principal.account().to_owned();
+            let key_id = uuid::Uuid::new_v4().to_string();
+            let arn = key_arn(&caller.region, &account, &key_id);
+            let version = 1;
+            let wrapped = self
+                .core
+                .generate_key(&material_label(&arn, version))?
+                .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+            let now = self.now_ms();
+            let record = KeyRecord {
+                key_id,
+                region: caller.region.clone(),
+                account,
+                arn,
+                description,
+                created_ms: now,
+                state: KeyState::Enabled,
+                key_spec,
+                key_usage,
+                origin: OriginType::AwsKms,
+                key_manager: KeyManager::Customer,
+                multi_region: false,
+                current_version: version,
+            };
+            let material = Material {
+                version,
+                wrapped,
+                created_ms: now,
+            };
+            self.store.insert_key(&record, &material)?;
+            Ok(CreateKeyResponse {
+                key_metadata: metadata(&record),
+            })
+        })
+    }
+
+    /// `DescribeKey`.
+    pub fn describe_key(
+        &self,
+        caller: &Caller,
+        request: DescribeKeyRequest,
+    ) -> KmsResult<DescribeKeyResponse> {
+        self.run(caller, "DescribeKey", || {
+            super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
+            let key = self.admit(caller, Action::DescribeKey, &request.key_id)?;
+            Ok(DescribeKeyResponse {
+                key_metadata: metadata(&key),
+            })
+        })
+    }
+
+    /// `ListKeys`: the caller's keys in the request region, in pages.
+    pub fn list_keys(
+        &self,
+        caller: &Caller,
+        request: ListKeysRequest,
+    ) -> KmsResult<ListKeysResponse> {
+        self.run(caller, "ListKeys", || {
+            let limit = request.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+            if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+                return Err(KmsError::validation(format!(
+                    "`Limit` must be between 1 and {MAX_LIST_LIMIT}"
+                )));
+            }
+            let marker = request.marker.as_deref();
+            if let Some(marker) = marker
+                && !super::is_key_id(marker)
+            {
+                return Err(KmsError::InvalidMarker(format!(
+                    "marker `{marker}` is not valid"
+                )));
+            }
+            // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
+            let limit = usize::try_from(limit).unwrap_or(1);
+            let mut keys = self.store.list_keys(
+                &caller.region,
+                caller.principal.account(),
+                Page {
+                    after: marker,
+                    limit: limit + 1,
+                },
+            )?;
+            let truncated = keys.len() > limit;
+            keys.truncate(limit);
+            let next_marker = if truncated {
+                keys.last().map(|k| k.key_id.clone())
+            } else {
+                None
+            };
+            Ok(ListKeysResponse {
+                keys: keys
+                    .into_iter()
+                    .map(|k| KeyListEntry {
+                        key_id: k.key_id,
+                        key_arn: k.arn,
+                    })
+                    .collect(),
+                next_marker,
+                truncated,
+            })
+        })
+    }
+}

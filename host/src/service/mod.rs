@@ -1,0 +1,412 @@
+//! The KMS operations and the one request pipeline they all go through.
+//!
+//! Every operation on a key passes the same gate, [`Kms::admit`]:
+//!
+//! 1. resolve the key (key id, key ARN, alias name or alias ARN) in the
+//!    caller's region;
+//! 2. check the key's state against the operation (AWS's key-state table);
+//! 3. authorize (`authz`);
+//!
+//! and only then calls the crypto core and builds the response. Operations
+//! without a key (`ListKeys`, `GenerateRandom`, `CreateKey`) go through the
+//! same request wrapper, [`Kms::run`], which checks the region and will record
+//! the audit event.
+
+mod ciphertext;
+mod crypto_ops;
+mod error;
+mod keys;
+#[cfg(feature = "test-hooks")]
+mod testing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::{InternalError, KmsError, KmsResult};
+#[cfg(feature = "test-hooks")]
+pub use testing::Testing;
+
+use crate::authz::{self, Action, Principal};
+use crate::clock::{Clock, SystemClock};
+use crate::core::{CoreConfig, CorePool, GuestError};
+use crate::model::KeyState;
+use crate::store::{DataDir, KeyRecord, SqliteStore, Store, StoreError};
+
+/// How a [`Kms`] is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory (database and master key).
+    pub data_dir: PathBuf,
+    /// The regions this service serves; requests for any other are refused.
+    pub regions: Vec<String>,
+    /// The guest pool's settings.
+    pub core: CoreConfig,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// The defaults for a data directory: region `us-east-1`, a pool sized
+    /// to the machine, the system clock.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            regions: vec!["us-east-1".to_owned()],
+            core: CoreConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Who is calling, and from where: the authenticated principal and the
+/// request's region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The authenticated principal.
+    pub principal: Principal,
+    /// The region the request is addressed to.
+    pub region: String,
+}
+
+impl Caller {
+    /// A caller in `region`.
+    pub fn new(principal: Principal, region: impl Into<String>) -> Self {
+        Self {
+            principal,
+            region: region.into(),
+        }
+    }
+}
+
+/// Why a [`Kms`] could not be opened or initialised.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory has no key store yet.
+    #[error("`{0}` is not an initialised keyward data directory (run `keyward init`)")]
+    NotInitialized(String),
+    /// `init` found an existing key store.
+    #[error("`{0}` is already initialised")]
+    AlreadyInitialized(String),
+    /// The master key does not open the store's domain key.
+    #[error("the master key does not open this key store's domain key")]
+    WrongMasterKey,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The crypto core could not start.
+    #[error(transparent)]
+    Core(#[from] crate::core::CoreFault),
+    /// The crypto core refused to create a domain key.
+    #[error("the crypto core refused to create a domain key: {0}")]
+    Guest(GuestError),
+}
+
+/// The key management service: one store, one guest pool, every operation.
+#[derive(Debug)]
+pub struct Kms {
+    store: Arc<dyn Store>,
+    core: Arc<CorePool>,
+    regions: Vec<String>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Kms {
+    /// Initialises a new key store in `config.data_dir`: the directory, the
+    /// master key file (mode 0600), the database and a new domain key,
+    /// created and sealed inside the guest.
+    pub fn init(config: &Config) -> Result<(), OpenError> {
+        let dir = DataDir::new(&config.data_dir);
+        let shown = dir.path().display().to_string();
+        if dir.is_initialized() {
+            return Err(OpenError::AlreadyInitialized(shown));
+        }
+        dir.create().map_err(|e| match e {
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                OpenError::AlreadyInitialized(shown.clone())
+            }
+            other => OpenError::Store(other),
+        })?;
+        let master = dir.master_key()?;
+        let sealed = CorePool::create_domain_key(&master)?.map_err(OpenError::Guest)?;
+        let store = SqliteStore::open(&dir.database())?;
+        if store.sealed_domain_key()?.is_some() {
+            return Err(OpenError::AlreadyInitialized(shown));
+        }
+        store.set_sealed_domain_key(&sealed)?;
+        Ok(())
+    }
+
+    /// Opens an initialised key store.
+    pub fn open(config: Config) -> Result<Self, OpenError> {
+        let dir = DataDir::new(&config.data_dir);
+        if !dir.is_initialized() {
+            return Err(OpenError::NotInitialized(dir.path().display().to_string()));
+        }
+        let store = SqliteStore::open(&dir.database())?;
+        let sealed = store
+            .sealed_domain_key()?
+            .ok_or_else(|| OpenError::NotInitialized(dir.path().display().to_string()))?;
+        let master = dir.master_key()?;
+        let core = CorePool::new(config.core, master, sealed)?.map_err(|e| match e {
+            GuestError::InvalidDomainKey => OpenError::WrongMasterKey,
+            other => OpenError::Guest(other),
+        })?;
+        Ok(Self {
+            store: Arc::new(store),
+            core,
+            regions: config.regions,
+            clock: config.clock,
+        })
+    }
+
+    /// Opens the key store, initialising it first if the data directory has
+    /// none. The flag says whether it did.
+    pub fn open_or_init(config: Config) -> Result<(Self, bool), OpenError> {
+        let initialized = if DataDir::new(&config.data_dir).is_initialized() {
+            false
+        } else {
+            Self::init(&config)?;
+            true
+        };
+        Ok((Self::open(config)?, initialized))
+    }
+
+    /// The regions this service serves.
+    pub fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    /// Test-only access to the crypto core (cargo feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
+    pub fn testing(&self) -> Testing<'_> {
+        Testing::new(self)
+    }
+
+    /// The request wrapper every operation runs in: it checks that the
+    /// region is served, and logs internal failures for the operator (the
+    /// caller sees only `KMSInternalException`).
+    fn run<T>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        body: impl FnOnce() -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        let result = if self.regions.contains(&caller.region) {
+            body()
+        } else {
+            Err(KmsError::validation(format!(
+                "region `{}` is not served by this keyward server",
+                caller.region
+            )))
+        };
+        if let Err(KmsError::Internal(e)) = &result {
+            tracing::error!(operation, error = ?e, "internal failure");
+        }
+        result
+    }
+
+    /// The gate of the pipeline: resolve the key, check its state for
+    /// `action`, authorize. Returns the key only if all three pass.
+    fn admit(&self, caller: &Caller, action: Action, key_ref: &str) -> KmsResult<KeyRecord> {
+        let key = self.resolve(caller, key_ref)?;
+        check_state(action, &key)?;
+        let decision = authz::authorize(&caller.principal, &caller.region, action, &key);
+        if !decision.allowed {
+            return Err(KmsError::AccessDenied(authz::denial_message(
+                &caller.principal,
+                action,
+                &key.arn,
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Finds the key a `KeyId` parameter names.
+    fn resolve(&self, caller: &Caller, key_ref: &str) -> KmsResult<KeyRecord> {
+        match KeyRef::parse(key_ref, &caller.region)? {
+            KeyRef::Key {
+                region,
+                account,
+                key_id,
+            } => {
+                // A bare key id names a key of the caller's own account.
+                let account = account.unwrap_or(caller.principal.account());
+                let key = self.store.key(region, key_id)?;
+                match key {
+                    Some(key) if key.account == account => Ok(key),
+                    _ => Err(KmsError::NotFound(format!(
+                        "key `{key_ref}` does not exist"
+                    ))),
+                }
+            }
+            KeyRef::Alias { name } => {
+                Err(KmsError::NotFound(format!("alias `{name}` is not found")))
+            }
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// The key states in which `action` may run (AWS's "key states" table);
+/// anything else fails with the state's error.
+fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
+    let arn = &key.arn;
+    match (action, key.state) {
+        (Action::DescribeKey, _) | (_, KeyState::Enabled) => Ok(()),
+        (_, KeyState::Disabled) => Err(KmsError::Disabled(format!("key `{arn}` is disabled"))),
+        (_, KeyState::PendingDeletion) => Err(KmsError::InvalidState(format!(
+            "key `{arn}` is pending deletion"
+        ))),
+        (_, KeyState::PendingImport) => Err(KmsError::InvalidState(format!(
+            "key `{arn}` is pending import"
+        ))),
+        (_, state) => Err(KmsError::InvalidState(format!(
+            "key `{arn}` is in state `{state}`"
+        ))),
+    }
+}
+
+/// The longest `KeyId` AWS accepts.
+const MAX_KEY_ID_LEN: usize = 2048;
+
+/// What a `KeyId` parameter names.
+#[derive(Debug, PartialEq, Eq)]
+enum KeyRef<'a> {
+    /// A key, by id or ARN. `account` is set when an ARN named it; a bare
+    /// id means the caller's account.
+    Key {
+        region: &'a str,
+        account: Option<&'a str>,
+        key_id: &'a str,
+    },
+    /// An alias, by name (`alias/…`) or ARN.
+    Alias { name: &'a str },
+}
+
+impl<'a> KeyRef<'a> {
+    fn parse(text: &'a str, request_region: &'a str) -> KmsResult<Self> {
+        if text.is_empty() || text.len() > MAX_KEY_ID_LEN {
+            return Err(KmsError::validation(format!(
+                "`KeyId` must be between 1 and {MAX_KEY_ID_LEN} characters"
+            )));
+        }
+        if text.starts_with("alias/") {
+            return Ok(Self::Alias { name: text });
+        }
+        if let Some(rest) = text.strip_prefix("arn:aws:kms:") {
+            let invalid = || KmsError::NotFound(format!("invalid arn `{text}`"));
+            let mut parts = rest.splitn(3, ':');
+            let (Some(region), Some(account), Some(resource)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(invalid());
+            };
+            if region.is_empty() || !authz::is_account_id(account) {
+                return Err(invalid());
+            }
+            if resource.starts_with("alias/") {
+                return Ok(Self::Alias { name: resource });
+            }
+            let key_id = resource
+                .strip_prefix("key/")
+                .filter(|id| is_key_id(id))
+                .ok_or_else(invalid)?;
+            return Ok(Self::Key {
+                region,
+                account: Some(account),
+                key_id,
+            });
+        }
+        if is_key_id(text) {
+            return Ok(Self::Key {
+                region: request_region,
+                account: None,
+                key_id: text,
+            });
+        }
+        Err(KmsError::NotFound(format!("invalid keyId `{text}`")))
+    }
+}
+
+/// A key id: a lowercase UUID, or `mrk-` and 32 hex digits.
+fn is_key_id(text: &str) -> bool {
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if let Some(rest) = text.strip_prefix("mrk-") {
+        return rest.len() == 32 && hex(rest);
+    }
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| hex(g))
+}
+
+/// The ARN of a key.
+fn key_arn(region: &str, account: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{key_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_refs_parse() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            KeyRef::parse(id, "us-east-1").unwrap(),
+            KeyRef::Key {
+                region: "us-east-1",
+                account: None,
+                key_id: id
+            }
+        );
+        let arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{id}");
+        assert_eq!(
+            KeyRef::parse(&arn, "us-east-1").unwrap(),
+            KeyRef::Key {
+                region: "eu-west-1",
+                account: Some("111122223333"),
+                key_id: id
+            }
+        );
+        assert_eq!(
+            KeyRef::parse("alias/x", "us-east-1").unwrap(),
+            KeyRef::Alias { name: "alias/x" }
+        );
+        assert_eq!(
+            KeyRef::parse("arn:aws:kms:us-east-1:111122223333:alias/x", "us-east-1").unwrap(),
+            KeyRef::Alias { name: "alias/x" }
+        );
+        assert!(matches!(
+            KeyRef::parse("", "us-east-1"),
+            Err(KmsError::Validation(_))
+        ));
+        assert!(matches!(
+            KeyRef::parse(&"a".repeat(2049), "us-east-1"),
+            Err(KmsError::Validation(_))
+        ));
+        for bad in [
+            "not-a-key",
+            "1234ABCD-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:1:key/x",
+            "mrk-12",
+        ] {
+            assert!(
+                matches!(KeyRef::parse(bad, "us-east-1"), Err(KmsError::NotFound(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn mrk_ids_are_key_ids() {
+        assert!(is_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
+        assert!(!is_key_id("mrk-1234abcd12ab34cd56ef1234567890a"));
+    }
+}

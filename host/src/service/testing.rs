@@ -1,0 +1,64 @@
+//! Test-only access to the crypto core, compiled only with the cargo feature
+//! `test-hooks` (which every normal build leaves off).
+
+use super::keys::material_label;
+use super::{Kms, KmsError, KmsResult};
+use crate::core::{CoreFault, WrappedKey};
+use crate::service::error::InternalError;
+
+/// Hooks into a [`Kms`]'s crypto core for tests.
+#[derive(Debug)]
+pub struct Testing<'k> {
+    kms: &'k Kms,
+}
+
+impl<'k> Testing<'k> {
+    pub(super) fn new(kms: &'k Kms) -> Self {
+        Self { kms }
+    }
+
+    /// The plaintext backing material of one version of a key, revealed by
+    /// the guest's test-only export.
+    pub fn reveal_backing_key(
+        &self,
+        region: &str,
+        key_id: &str,
+        version: u32,
+    ) -> KmsResult<Vec<u8>> {
+        let key = self
+            .kms
+            .store
+            .key(region, key_id)?
+            .ok_or_else(|| KmsError::NotFound(format!("key `{key_id}` does not exist")))?;
+        let material = self
+            .kms
+            .store
+            .material(region, key_id, version)?
+            .ok_or_else(|| {
+                KmsError::NotFound(format!("version {version} of `{key_id}` does not exist"))
+            })?;
+        let wrapped = WrappedKey {
+            label: material_label(&key.arn, version),
+            blob: material.wrapped,
+        };
+        self.kms
+            .core
+            .reveal_key(&wrapped)?
+            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))
+    }
+
+    /// Makes the guest trap.
+    pub fn inject_fault(&self) -> Result<(), CoreFault> {
+        self.kms.core.inject_fault()
+    }
+
+    /// Makes the guest loop until its call deadline stops it.
+    pub fn spin(&self) -> Result<(), CoreFault> {
+        self.kms.core.spin()
+    }
+
+    /// Asks the guest to grow its memory by `pages` (64 KiB each).
+    pub fn grow_memory(&self, pages: u32) -> Result<bool, CoreFault> {
+        self.kms.core.grow_memory(pages)
+    }
+}

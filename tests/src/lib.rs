@@ -1,0 +1,1 @@
+//! keyward's integration tests live in `tests/all`; this library is empty.

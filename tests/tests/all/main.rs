@@ -1,0 +1,17 @@
+//! keyward's integration tests: one binary, one module per area, through
+//! public interfaces only (the library API and the CLI).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "integration tests fail by panicking"
+)]
+
+mod cli;
+mod crypto;
+mod custody;
+mod faults;
+mod keys;
+mod support;
+mod validation;

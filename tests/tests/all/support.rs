@@ -1,0 +1,111 @@
+//! Shared set-up for the integration tests.
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use keyward::model::{CreateKeyRequest, EncryptRequest, EncryptionContext, SecretBytes};
+use keyward::{Caller, Config, Kms, KmsResult, Principal};
+
+/// The account the tests act as.
+pub const ACCOUNT: &str = "111122223333";
+/// Another account, which owns nothing.
+pub const OTHER_ACCOUNT: &str = "444455556666";
+/// The region the tests use.
+pub const REGION: &str = "us-east-1";
+
+/// A key store in a temporary directory and a caller (the account root).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub kms: Kms,
+    pub caller: Caller,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    pub fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path());
+        adjust(&mut config);
+        let (kms, initialized) = Kms::open_or_init(config).unwrap();
+        assert!(initialized);
+        Self {
+            dir,
+            kms,
+            caller: root(ACCOUNT),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        data_dir(self.dir.path())
+    }
+
+    /// Creates a key and returns its id.
+    pub fn key(&self) -> String {
+        self.kms
+            .create_key(&self.caller, CreateKeyRequest::default())
+            .unwrap()
+            .key_metadata
+            .key_id
+    }
+
+    /// Encrypts `plaintext` under `key_id` with `context`.
+    pub fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: &[u8],
+        context: Option<EncryptionContext>,
+    ) -> Vec<u8> {
+        self.kms
+            .encrypt(
+                &self.caller,
+                EncryptRequest {
+                    key_id: key_id.to_owned(),
+                    plaintext: SecretBytes::new(plaintext),
+                    encryption_context: context,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .ciphertext_blob
+    }
+}
+
+pub fn data_dir(root: &Path) -> PathBuf {
+    root.join("data")
+}
+
+pub fn config(root: &Path) -> Config {
+    Config {
+        regions: vec![REGION.to_owned(), "eu-west-1".to_owned()],
+        ..Config::new(data_dir(root))
+    }
+}
+
+/// The root of `account`, calling in [`REGION`].
+pub fn root(account: &str) -> Caller {
+    Caller::new(Principal::account_root(account).unwrap(), REGION)
+}
+
+/// The AWS error code of a result that must be an error.
+pub fn code<T: Debug>(result: KmsResult<T>) -> &'static str {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(e) => e.code(),
+    }
+}
+
+/// An encryption context from pairs.
+pub fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
