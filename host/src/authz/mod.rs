@@ -6,6 +6,8 @@
 //! region) and account ownership (a key's own account may use it; every other
 //! account is denied). Every decision carries the ids of the rules behind it.
 
+use std::collections::BTreeMap;
+
 use crate::store::KeyRecord;
 
 /// What kind of principal made a request.
@@ -25,6 +27,7 @@ pub struct Principal {
     arn: String,
     account: String,
     kind: PrincipalKind,
+    tags: BTreeMap<String, String>,
 }
 
 /// A principal ARN that keyward does not understand.
@@ -59,7 +62,19 @@ impl Principal {
             arn: arn.to_owned(),
             account: account.to_owned(),
             kind,
+            tags: BTreeMap::new(),
         })
+    }
+
+    /// The same principal with these tags (IAM principal tags).
+    pub fn with_tags(mut self, tags: BTreeMap<String, String>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The principal's tags.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
     }
 
     /// The principal's ARN.

@@ -6,6 +6,7 @@
 //! human-readable form when it is; `--output` overrides either.
 
 mod output;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -38,15 +39,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-struct GlobalArgs {
-    /// The data directory (database and master key).
-    #[arg(
-        long,
-        global = true,
-        env = "KEYWARD_DATA_DIR",
-        default_value = "./keyward-data"
-    )]
-    data_dir: PathBuf,
+pub(crate) struct GlobalArgs {
+    /// The data directory (database and master key) [default: ./keyward-data]
+    #[arg(long, global = true, env = "KEYWARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// The region requests are addressed to.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
@@ -75,6 +71,8 @@ enum Command {
     /// Create the data directory, the master key file (mode 0600) and the
     /// key store.
     Init,
+    /// Serve the AWS KMS JSON protocol over HTTP(S), with SigV4.
+    Serve(serve::ServeArgs),
     /// Create a KMS key.
     CreateKey {
         /// A description of the key.
@@ -252,7 +250,7 @@ fn read_blob(parameter: &str, value: &str) -> Result<Vec<u8>, CliError> {
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(crate) enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("{code}: {error}", code = .0.code(), error = .0)]
@@ -294,11 +292,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl GlobalArgs {
+    /// The data directory: the flag, else `./keyward-data`.
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// The data directory when none is given.
+pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
+    if let Command::Serve(args) = cli.command {
+        return serve::run(&global, args);
+    }
+    let data_dir = global.data_dir();
     let config = Config {
         regions: vec![global.region.clone()],
-        ..Config::new(&global.data_dir)
+        ..Config::new(&data_dir)
     };
     let format = match global.output {
         OutputFormat::Auto if std::io::stdout().is_terminal() => OutputFormat::Text,
@@ -307,7 +321,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
     };
     if let Command::Init = cli.command {
         Kms::init(&config)?;
-        let done = serde_json::json!({ "DataDir": global.data_dir.display().to_string(), "Initialized": true });
+        let done =
+            serde_json::json!({ "DataDir": data_dir.display().to_string(), "Initialized": true });
         return output::print(&done, format);
     }
 
@@ -318,13 +333,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
     if initialized {
         eprintln!(
             "keyward: initialised a new key store in {} (master key in {}/master.key)",
-            global.data_dir.display(),
-            global.data_dir.display()
+            data_dir.display(),
+            data_dir.display()
         );
     }
 
     match cli.command {
-        Command::Init => Ok(()),
+        Command::Init | Command::Serve(_) => Ok(()),
         Command::CreateKey {
             description,
             key_spec,

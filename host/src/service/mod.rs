@@ -58,22 +58,28 @@ impl Config {
     }
 }
 
-/// Who is calling, and from where: the authenticated principal and the
-/// request's region.
+/// Who is calling, and from where: the authenticated principal, the
+/// request's region and the transport facts that policies can test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The authenticated principal.
     pub principal: Principal,
     /// The region the request is addressed to.
     pub region: String,
+    /// The peer address, for requests that came over the network.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS. False for in-process calls.
+    pub secure_transport: bool,
 }
 
 impl Caller {
-    /// A caller in `region`.
+    /// An in-process caller in `region` (no source address, no TLS).
     pub fn new(principal: Principal, region: impl Into<String>) -> Self {
         Self {
             principal,
             region: region.into(),
+            source_ip: None,
+            secure_transport: false,
         }
     }
 }

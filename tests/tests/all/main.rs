@@ -12,6 +12,7 @@ mod cli;
 mod crypto;
 mod custody;
 mod faults;
+mod http;
 mod keys;
 mod support;
 mod validation;

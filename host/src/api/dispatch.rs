@@ -1,0 +1,168 @@
+//! `X-Amz-Target: TrentService.<Operation>` → the library call, with AWS's
+//! JSON shapes, and the one place errors become `__type`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::service::{Caller, Kms, KmsError, KmsResult};
+
+/// An error as the wire protocol reports it.
+#[derive(Debug)]
+pub struct WireError {
+    /// The HTTP status.
+    pub status: u16,
+    /// `__type`.
+    pub code: &'static str,
+    /// `message`.
+    pub message: String,
+}
+
+impl WireError {
+    /// A client error (HTTP 400).
+    pub fn client(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON body AWS sends for this error.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::json!({ "__type": self.code, "message": self.message })
+            .to_string()
+            .into_bytes()
+    }
+}
+
+impl From<KmsError> for WireError {
+    fn from(error: KmsError) -> Self {
+        let status = match error {
+            KmsError::Internal(_) => 500,
+            _ => 400,
+        };
+        Self {
+            status,
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Parses a request body: malformed JSON or a wrong type is a
+/// `SerializationException`, an unknown enum value a `ValidationException`.
+fn parse<R: DeserializeOwned>(body: &[u8]) -> Result<R, WireError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with("unknown variant") {
+            WireError::client(
+                "ValidationException",
+                format!("1 validation error detected: {text}"),
+            )
+        } else {
+            WireError::client(
+                "SerializationException",
+                format!("the request body could not be read: {text}"),
+            )
+        }
+    })
+}
+
+fn call<R: DeserializeOwned, S: Serialize>(
+    body: &[u8],
+    run: impl FnOnce(R) -> KmsResult<S>,
+) -> Result<Vec<u8>, WireError> {
+    let request = parse(body)?;
+    let response = run(request)?;
+    serde_json::to_vec(&response).map_err(|e| WireError {
+        status: 500,
+        code: "KMSInternalException",
+        message: format!("the response could not be written: {e}"),
+    })
+}
+
+macro_rules! operations {
+    ($($name:literal => $method:ident,)+) => {
+        /// Every operation the wire protocol serves, by its AWS name.
+        pub const OPERATIONS: &[&str] = &[$($name,)+];
+
+        /// Runs the operation `name` with a JSON request body.
+        pub fn dispatch(kms: &Kms, caller: &Caller, name: &str, body: &[u8]) -> Result<Vec<u8>, WireError> {
+            match name {
+                $($name => call(body, |request| kms.$method(caller, request)),)+
+                _ => Err(WireError::client(
+                    "UnknownOperationException",
+                    format!("operation `{name}` is not known"),
+                )),
+            }
+        }
+    };
+}
+
+operations! {
+    "CreateKey" => create_key,
+    "DescribeKey" => describe_key,
+    "ListKeys" => list_keys,
+    "Encrypt" => encrypt,
+    "Decrypt" => decrypt,
+    "ReEncrypt" => re_encrypt,
+    "GenerateDataKey" => generate_data_key,
+    "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext,
+    "GenerateRandom" => generate_random,
+}
+
+/// Operations that change state: run off the async workers, since they
+/// wait for an fsync.
+pub fn is_mutation(name: &str) -> bool {
+    matches!(name, "CreateKey")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_in_the_readme_coverage_table_is_served() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("## API coverage"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("## "))
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(' ').next())
+            .filter(|name| name.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            .filter(|name| *name != "Operation")
+            .collect();
+        assert!(!table.is_empty());
+        for name in &table {
+            assert!(
+                OPERATIONS.contains(name),
+                "{name} is in the README but not served"
+            );
+        }
+        for name in OPERATIONS {
+            assert!(
+                table.contains(name),
+                "{name} is served but not in the README"
+            );
+        }
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        let bad_json = parse::<crate::model::EncryptRequest>(b"{not json").unwrap_err();
+        assert_eq!(bad_json.code, "SerializationException");
+        let wrong_type = parse::<crate::model::EncryptRequest>(br#"{"KeyId": 1}"#).unwrap_err();
+        assert_eq!(wrong_type.code, "SerializationException");
+        let bad_enum =
+            parse::<crate::model::CreateKeyRequest>(br#"{"KeySpec": "NOPE"}"#).unwrap_err();
+        assert_eq!(bad_enum.code, "ValidationException");
+        assert!(parse::<crate::model::ListKeysRequest>(b"").is_ok());
+    }
+}

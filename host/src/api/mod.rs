@@ -1,0 +1,289 @@
+//! The AWS KMS JSON 1.1 wire protocol over HTTP(S): `POST /` with
+//! `X-Amz-Target: TrentService.<Operation>`, SigV4-authenticated, binary
+//! fields in base64, errors as `{"__type": …, "message": …}`.
+//!
+//! A request goes: size limit → SigV4 (`sigv4`) → target → JSON → the
+//! library call (`dispatch`) → JSON. The peer address becomes the caller's
+//! source IP, and the caller's `secure_transport` is true only over TLS.
+
+pub mod client;
+pub mod dispatch;
+pub mod identities;
+pub mod sigv4;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub use dispatch::{OPERATIONS, WireError};
+pub use identities::Identities;
+
+use crate::service::{Caller, Kms};
+
+/// Bodies larger than this are refused before they are read further.
+pub const MAX_BODY: usize = 1 << 20;
+/// The target prefix of the KMS JSON protocol.
+const TARGET_PREFIX: &str = "TrentService.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// How the server listens and whom it accepts.
+#[derive(Debug)]
+pub struct ServerConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// TLS, if the server should speak HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The access keys the server accepts.
+    pub identities: Identities,
+}
+
+struct State {
+    kms: Arc<Kms>,
+    identities: Identities,
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    state: Arc<State>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listening socket.
+    pub async fn bind(kms: Arc<Kms>, config: ServerConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            state: Arc::new(State {
+                kms,
+                identities: config.identities,
+            }),
+            listener,
+            tls: config.tls.map(TlsAcceptor::from),
+        })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves connections until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => return,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("accepting a connection failed: {e}");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&self.state);
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            serve_connection(TokioIo::new(stream), state, peer, true).await
+                        }
+                        Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                    },
+                    None => serve_connection(TokioIo::new(stream), state, peer, false).await,
+                }
+            });
+        }
+    }
+}
+
+async fn serve_connection<I>(io: I, state: Arc<State>, peer: SocketAddr, secure: bool)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(state, peer, secure, request).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!("connection from {peer} ended: {e}");
+    }
+}
+
+fn respond(status: u16, request_id: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(CONTENT_TYPE),
+    );
+    if let Ok(id) = http::HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn error_response(error: &WireError, request_id: &str) -> Response<Full<Bytes>> {
+    respond(error.status, request_id, error.body())
+}
+
+async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    secure: bool,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    match handle_inner(state, peer, secure, request).await {
+        Ok(body) => respond(200, &request_id, body),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+async fn handle_inner(
+    state: Arc<State>,
+    peer: SocketAddr,
+    secure: bool,
+    request: Request<Incoming>,
+) -> Result<Vec<u8>, WireError> {
+    let (parts, body) = request.into_parts();
+    if parts.method != http::Method::POST || parts.uri.path() != "/" {
+        return Err(WireError::client(
+            "UnknownOperationException",
+            "the KMS protocol is POST / with an X-Amz-Target header",
+        ));
+    }
+    let too_large = || WireError {
+        status: 413,
+        code: "ValidationException",
+        message: format!("the request body is larger than {MAX_BODY} bytes"),
+    };
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| too_large())?
+        .to_bytes();
+
+    let authenticated = sigv4::authenticate(&parts, &body, &state.identities, SystemTime::now())
+        .map_err(|e| WireError::client(e.code(), e.to_string()))?;
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .ok_or_else(|| {
+            WireError::client(
+                "UnknownOperationException",
+                "no `X-Amz-Target: TrentService.<Operation>` header",
+            )
+        })?
+        .to_owned();
+    let caller = Caller {
+        principal: authenticated.principal,
+        region: authenticated.region,
+        source_ip: Some(peer.ip()),
+        secure_transport: secure,
+    };
+    if dispatch::is_mutation(&operation) {
+        // Mutations wait for an fsync: keep them off the async workers.
+        tokio::task::spawn_blocking(move || {
+            dispatch::dispatch(&state.kms, &caller, &operation, &body)
+        })
+        .await
+        .map_err(|e| WireError {
+            status: 500,
+            code: "KMSInternalException",
+            message: format!("the request failed: {e}"),
+        })?
+    } else {
+        dispatch::dispatch(&state.kms, &caller, &operation, &body)
+    }
+}
+
+/// A server running on its own thread and runtime, for tests and embedding.
+/// Dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Starts `kms` behind a server configured by `config`.
+    pub fn start(kms: Arc<Kms>, config: ServerConfig) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let server = runtime.block_on(Server::bind(kms, config))?;
+        let addr = server.local_addr()?;
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("keyward-server".into())
+            .spawn(move || {
+                runtime.block_on(server.run(async {
+                    let _ = stopped.await;
+                }));
+            })?;
+        Ok(Self {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

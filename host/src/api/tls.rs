@@ -1,0 +1,101 @@
+//! TLS for `keyward serve`: a certificate and key from PEM files, or a
+//! self-signed certificate for local use, written so that clients can trust
+//! it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read or written.
+    #[error("cannot use `{path}`")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The certificate or key is not usable.
+    #[error("the TLS certificate or key is not usable: {0}")]
+    Invalid(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
+    move |source| TlsError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A rustls server configuration from PEM files.
+pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let cert_pem = std::fs::read(cert).map_err(io(cert))?;
+    let key_pem = std::fs::read(key).map_err(io(key))?;
+    server_config(&cert_pem, &key_pem)
+}
+
+fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::Invalid("no certificate in the PEM file".into()));
+    }
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| TlsError::Invalid(e.to_string()))?
+        .ok_or_else(|| TlsError::Invalid("no private key in the PEM file".into()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Invalid(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Where the self-signed certificate lives in a data directory.
+pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
+    let dir = data_dir.join("tls");
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, created in
+/// `<data dir>/tls/` on first use (key mode 0600) and reused afterwards.
+/// Returns the configuration and the certificate's path, for clients to
+/// trust.
+pub fn self_signed(data_dir: &Path) -> Result<(Arc<ServerConfig>, PathBuf), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let (cert_path, key_path) = self_signed_paths(data_dir);
+    if !cert_path.is_file() || !key_path.is_file() {
+        let dir = cert_path.parent().unwrap_or(data_dir);
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let certified = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| TlsError::Invalid(e.to_string()))?;
+        let mut key_file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key_path)
+            .map_err(io(&key_path))?;
+        key_file
+            .write_all(certified.signing_key.serialize_pem().as_bytes())
+            .map_err(io(&key_path))?;
+        std::fs::write(&cert_path, certified.cert.pem()).map_err(io(&cert_path))?;
+    }
+    Ok((from_pem_files(&cert_path, &key_path)?, cert_path))
+}

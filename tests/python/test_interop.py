@@ -1,0 +1,179 @@
+"""Unmodified AWS clients against keyward: boto3, the AWS CLI and the AWS
+Encryption SDK, changed only in their endpoint."""
+
+import base64
+import json
+import subprocess
+
+import boto3
+import botocore.exceptions
+import botocore.session
+import pytest
+
+from conftest import Keyward
+
+
+def code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def new_key(kms, description="boto3"):
+    return kms.create_key(Description=description)["KeyMetadata"]
+
+
+def test_create_describe_and_list_keys(kms):
+    created = [new_key(kms, f"key {i}") for i in range(3)]
+    meta = created[0]
+    assert meta["KeyState"] == "Enabled" and meta["Enabled"] is True
+    assert meta["Arn"] == f"arn:aws:kms:us-east-1:111122223333:key/{meta['KeyId']}"
+    assert meta["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert meta["CreationDate"].year >= 2024
+    described = kms.describe_key(KeyId=meta["Arn"])["KeyMetadata"]
+    assert described["Description"] == "key 0"
+
+    seen, marker = [], None
+    while True:
+        page = kms.list_keys(Limit=1, **({"Marker": marker} if marker else {}))
+        seen += [k["KeyId"] for k in page["Keys"]]
+        if not page["Truncated"]:
+            break
+        marker = page["NextMarker"]
+    assert {k["KeyId"] for k in created} <= set(seen)
+    assert len(seen) == len(set(seen))
+    # The paginator the SDK ships agrees.
+    paged = [k["KeyId"] for p in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 2}) for k in p["Keys"]]
+    assert paged == seen
+
+
+def test_encrypt_decrypt_and_context_binding(kms):
+    key = new_key(kms)["KeyId"]
+    for size in (1, 32, 4096):
+        plaintext = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+        blob = kms.encrypt(KeyId=key, Plaintext=plaintext, EncryptionContext={"app": "py"})["CiphertextBlob"]
+        out = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "py"})
+        assert out["Plaintext"] == plaintext
+        assert out["KeyId"].endswith(key)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "other"})
+    assert code(e) == "InvalidCiphertextException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.decrypt(CiphertextBlob=blob, KeyId=new_key(kms)["KeyId"], EncryptionContext={"app": "py"})
+    assert code(e) == "IncorrectKeyException"
+
+
+def test_re_encrypt_and_data_keys(kms):
+    a, b = new_key(kms)["KeyId"], new_key(kms)["KeyId"]
+    blob = kms.encrypt(KeyId=a, Plaintext=b"move me")["CiphertextBlob"]
+    moved = kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=b, DestinationEncryptionContext={"k": "v"})
+    assert moved["SourceKeyId"].endswith(a) and moved["KeyId"].endswith(b)
+    assert kms.decrypt(CiphertextBlob=moved["CiphertextBlob"], EncryptionContext={"k": "v"})["Plaintext"] == b"move me"
+
+    dk = kms.generate_data_key(KeyId=a, KeySpec="AES_128")
+    assert len(dk["Plaintext"]) == 16
+    assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
+    dk = kms.generate_data_key(KeyId=a, NumberOfBytes=64)
+    assert len(dk["Plaintext"]) == 64
+    wp = kms.generate_data_key_without_plaintext(KeyId=a, KeySpec="AES_256")
+    assert "Plaintext" not in wp
+    assert len(kms.decrypt(CiphertextBlob=wp["CiphertextBlob"])["Plaintext"]) == 32
+    assert len(kms.generate_random(NumberOfBytes=1024)["Plaintext"]) == 1024
+
+
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        (lambda kms: kms.encrypt(KeyId="alias/nope", Plaintext=b"x"), "NotFoundException"),
+        (lambda kms: kms.describe_key(KeyId="00000000-0000-0000-0000-000000000000"), "NotFoundException"),
+        (lambda kms: kms.encrypt(KeyId=new_key(kms)["KeyId"], Plaintext=b"x" * 4097), "ValidationException"),
+        (lambda kms: kms.generate_random(NumberOfBytes=1025), "ValidationException"),
+        (lambda kms: kms.generate_data_key(KeyId=new_key(kms)["KeyId"], NumberOfBytes=0), "ValidationException"),
+        (
+            lambda kms: kms.generate_data_key(KeyId=new_key(kms)["KeyId"], NumberOfBytes=16, KeySpec="AES_256"),
+            "ValidationException",
+        ),
+        (lambda kms: kms.decrypt(CiphertextBlob=b"not a ciphertext"), "InvalidCiphertextException"),
+        (lambda kms: kms.list_keys(Marker="bogus"), "InvalidMarkerException"),
+        (lambda kms: kms.create_key(KeySpec="RSA_2048"), "UnsupportedOperationException"),
+    ],
+)
+def test_bad_input_gets_aws_error_codes(kms, call, expected):
+    # boto3 validates some ranges client-side; those never reach the server.
+    with pytest.raises((botocore.exceptions.ClientError, botocore.exceptions.ParamValidationError)) as e:
+        call(kms)
+    if isinstance(e.value, botocore.exceptions.ClientError):
+        assert code(e) == expected
+
+
+def test_every_bit_flip_is_invalid_ciphertext(kms):
+    key = new_key(kms)["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"flip")["CiphertextBlob"]
+    for bit in range(0, len(blob) * 8, 7):
+        bad = bytearray(blob)
+        bad[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            kms.decrypt(CiphertextBlob=bytes(bad))
+        assert code(e) == "InvalidCiphertextException"
+
+
+def test_aws_cli_round_trips_a_file(keyward, tmp_path):
+    env = keyward.env()
+    def aws(*args):
+        out = subprocess.run(["aws", "kms", *args, "--output", "json"], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+    key = aws("create-key", "--description", "cli")["KeyMetadata"]["KeyId"]
+    source = tmp_path / "in.bin"
+    source.write_bytes(bytes(range(256)) * 4)
+    blob = aws("encrypt", "--key-id", key, "--plaintext", f"fileb://{source}",
+               "--encryption-context", "purpose=cli")["CiphertextBlob"]
+    sealed = tmp_path / "sealed.bin"
+    sealed.write_bytes(base64.b64decode(blob))
+    plain = aws("decrypt", "--ciphertext-blob", f"fileb://{sealed}", "--encryption-context", "purpose=cli")["Plaintext"]
+    assert base64.b64decode(plain) == source.read_bytes()
+    # Errors come back with their AWS names.
+    out = subprocess.run(["aws", "kms", "describe-key", "--key-id", "alias/missing"], env=env,
+                         capture_output=True, text=True)
+    # AWS CLI v1 exits 255 on a service error, v2 254.
+    assert out.returncode in (254, 255) and "NotFoundException" in out.stderr
+
+
+def test_encryption_sdk_encrypts_and_decrypts_through_keyward(keyward, kms):
+    import aws_encryption_sdk
+    from aws_encryption_sdk import CommitmentPolicy
+    from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
+
+    arn = new_key(kms, "esdk")["Arn"]
+    client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+    provider = StrictAwsKmsMasterKeyProvider(key_ids=[arn], botocore_session=botocore.session.Session())
+    message = b"a message larger than KMS's 4 KiB limit " * 1000
+    ciphertext, header = client.encrypt(source=message, key_provider=provider, encryption_context={"tenant": "acme"})
+    assert header.encryption_context["tenant"] == "acme"
+    plaintext, decrypt_header = client.decrypt(source=ciphertext, key_provider=provider)
+    assert plaintext == message
+    assert decrypt_header.encryption_context["tenant"] == "acme"
+
+
+def test_tls_with_the_self_signed_certificate():
+    server = Keyward(tls=True)
+    try:
+        assert server.endpoint.startswith("https://localhost:")
+        kms = server.client()
+        key = new_key(kms, "tls")["KeyId"]
+        blob = kms.encrypt(KeyId=key, Plaintext=b"over tls")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"over tls"
+        # Without trusting the certificate, the client refuses the server.
+        untrusting = server.session().client("kms", endpoint_url=server.endpoint)
+        with pytest.raises(botocore.exceptions.SSLError):
+            untrusting.list_keys()
+    finally:
+        server.stop()
+
+
+def test_wrong_secret_is_rejected(keyward):
+    client = boto3.client(
+        "kms", region_name="us-east-1", endpoint_url=keyward.endpoint,
+        aws_access_key_id="AKIAUNKNOWNUNKNOWN12", aws_secret_access_key="x" * 40,
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.list_keys()
+    assert code(e) == "UnrecognizedClientException"

@@ -1,0 +1,489 @@
+//! The wire protocol, driven by the official AWS SDK for Rust (`aws-sdk-kms`)
+//! and by raw HTTP for what an SDK would never send.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_kms::config::{BehaviorVersion, Region};
+use aws_sdk_kms::error::ProvideErrorMetadata;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use keyward::api::client::Signer;
+use keyward::api::{Identities, RunningServer, ServerConfig};
+use keyward::{Kms, Principal};
+
+use crate::support::{OTHER_ACCOUNT, config};
+
+const ROOT_KEY: &str = "AKIAKEYWARDTESTROOT1";
+const ROOT_SECRET: &str = "root/secret/for/tests/only/0123456789abcd";
+const MALLORY_KEY: &str = "AKIAKEYWARDTESTMALLO";
+const MALLORY_SECRET: &str = "mallory/secret/for/tests/only/0123456789a";
+
+struct Server {
+    _dir: tempfile::TempDir,
+    server: RunningServer,
+    cert_pem: Option<Vec<u8>>,
+}
+
+impl Server {
+    fn start(with_tls: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (kms, _) = Kms::open_or_init(config(dir.path())).unwrap();
+        let mut identities = Identities::default();
+        identities.insert(
+            ROOT_KEY,
+            ROOT_SECRET.into(),
+            Principal::account_root("111122223333").unwrap(),
+        );
+        identities.insert(
+            MALLORY_KEY,
+            MALLORY_SECRET.into(),
+            Principal::parse(&format!("arn:aws:iam::{OTHER_ACCOUNT}:user/mallory")).unwrap(),
+        );
+        let (tls, cert_pem) = if with_tls {
+            let (tls, cert) = keyward::api::tls::self_signed(&dir.path().join("data")).unwrap();
+            (Some(tls), Some(std::fs::read(cert).unwrap()))
+        } else {
+            (None, None)
+        };
+        let server = RunningServer::start(
+            Arc::new(kms),
+            ServerConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                tls,
+                identities,
+            },
+        )
+        .unwrap();
+        Self {
+            _dir: dir,
+            server,
+            cert_pem,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    fn client(&self, access_key: &str, secret: &str) -> aws_sdk_kms::Client {
+        let (endpoint, http_client) = match &self.cert_pem {
+            Some(pem) => {
+                let tls_context = TlsContext::builder()
+                    .with_trust_store(TrustStore::empty().with_pem_certificate(pem.clone()))
+                    .build()
+                    .unwrap();
+                let client = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .tls_context(tls_context)
+                    .build_https();
+                (format!("https://localhost:{}", self.addr().port()), client)
+            }
+            None => (
+                format!("http://{}", self.addr()),
+                aws_smithy_http_client::Builder::new().build_http(),
+            ),
+        };
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(access_key, secret, None, None, "tests"))
+            .http_client(http_client)
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn round_trip(client: &aws_sdk_kms::Client) {
+    let key = client.create_key().description("sdk").send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let encrypted = client
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"from the rust sdk".to_vec()))
+        .encryption_context("app", "tests")
+        .send()
+        .await
+        .unwrap();
+    let decrypted = client
+        .decrypt()
+        .ciphertext_blob(encrypted.ciphertext_blob().unwrap().clone())
+        .encryption_context("app", "tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        decrypted.plaintext().unwrap().as_ref(),
+        b"from the rust sdk"
+    );
+    assert!(decrypted.key_id().unwrap().ends_with(&key_id));
+
+    let data_key = client
+        .generate_data_key()
+        .key_id(&key_id)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data_key.plaintext().unwrap().as_ref().len(), 32);
+    let reopened = client
+        .decrypt()
+        .ciphertext_blob(data_key.ciphertext_blob().unwrap().clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.plaintext().unwrap().as_ref(),
+        data_key.plaintext().unwrap().as_ref()
+    );
+
+    let listed = client.list_keys().send().await.unwrap();
+    assert!(
+        listed
+            .keys()
+            .iter()
+            .any(|k| k.key_id() == Some(key_id.as_str()))
+    );
+    let described = client.describe_key().key_id(&key_id).send().await.unwrap();
+    let metadata = described.key_metadata().unwrap();
+    assert_eq!(metadata.aws_account_id(), Some("111122223333"));
+    assert!(metadata.creation_date().is_some());
+}
+
+#[test]
+fn the_rust_sdk_creates_encrypts_decrypts_and_generates_data_keys() {
+    let server = Server::start(false);
+    runtime().block_on(round_trip(&server.client(ROOT_KEY, ROOT_SECRET)));
+}
+
+#[test]
+fn the_rust_sdk_works_over_tls_with_the_self_signed_certificate() {
+    let server = Server::start(true);
+    runtime().block_on(round_trip(&server.client(ROOT_KEY, ROOT_SECRET)));
+}
+
+#[test]
+fn the_rust_sdk_sees_aws_errors() {
+    let server = Server::start(false);
+    runtime().block_on(async {
+        let root = server.client(ROOT_KEY, ROOT_SECRET);
+        let key = root.create_key().send().await.unwrap();
+        let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+
+        // Another account is denied.
+        let mallory = server.client(MALLORY_KEY, MALLORY_SECRET);
+        let denied = mallory
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(denied.code(), Some("AccessDeniedException"), "{denied:?}");
+        assert!(
+            denied
+                .message()
+                .unwrap()
+                .contains("arn:aws:iam::444455556666:user/mallory")
+        );
+
+        // A wrong secret is a bad signature; an unknown key is unrecognized.
+        let forged = server.client(ROOT_KEY, "not the secret");
+        let error = forged.list_keys().send().await.unwrap_err();
+        assert_eq!(error.code(), Some("InvalidSignatureException"), "{error:?}");
+        let stranger = server.client("AKIANOBODYKNOWSTHIS1", ROOT_SECRET);
+        let error = stranger.list_keys().send().await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some("UnrecognizedClientException"),
+            "{error:?}"
+        );
+
+        // Service errors keep their names.
+        let missing = root
+            .describe_key()
+            .key_id("alias/missing")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(missing.into_service_error().is_not_found_exception());
+        let invalid = root
+            .decrypt()
+            .ciphertext_blob(Blob::new(b"garbage".to_vec()))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            invalid
+                .into_service_error()
+                .is_invalid_ciphertext_exception()
+        );
+        let too_long = root
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new(vec![0u8; 4097]))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(too_long.code(), Some("ValidationException"));
+    });
+}
+
+/// Sends raw HTTP/1.1 and returns (status, body as JSON).
+fn raw(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = String::from("POST / HTTP/1.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !headers.iter().any(|(n, _)| n == "host") {
+        request.push_str(&format!("host: {addr}\r\n"));
+    }
+    request.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn signed(
+    addr: SocketAddr,
+    operation: &str,
+    body: &[u8],
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    Signer::new(ROOT_KEY, ROOT_SECRET, "us-east-1")
+        .headers(&addr.to_string(), operation, body, time)
+        .unwrap()
+}
+
+#[test]
+fn bad_requests_get_aws_error_types_and_the_server_keeps_serving() {
+    let server = Server::start(false);
+    let addr = server.addr();
+    let now = SystemTime::now();
+    let still_serving = || {
+        let body = br#"{"NumberOfBytes": 8}"#;
+        let (status, json) = raw(
+            addr,
+            &signed(addr, "GenerateRandom", body, SystemTime::now()),
+            body,
+        );
+        assert_eq!(status, 200, "{json}");
+        assert!(json["Plaintext"].is_string());
+    };
+    still_serving();
+
+    let check =
+        |what: &str, headers: Vec<(String, String)>, body: &[u8], status: u16, code: &str| {
+            let (got_status, json) = raw(addr, &headers, body);
+            assert_eq!(json["__type"], code, "{what}: {json}");
+            assert_eq!(got_status, status, "{what}");
+            assert!(json["message"].is_string(), "{what}");
+            still_serving();
+        };
+
+    // A target header the signature does not cover is tampering.
+    let body = b"{}";
+    let renamed: Vec<_> = signed(addr, "ListKeys", body, now)
+        .into_iter()
+        .map(|(n, v)| {
+            if n == "x-amz-target" {
+                ("x-amz-targe".into(), v)
+            } else {
+                (n, v)
+            }
+        })
+        .collect();
+    check(
+        "renamed target",
+        renamed,
+        body,
+        400,
+        "InvalidSignatureException",
+    );
+    check(
+        "no target",
+        signed_without_target(addr, body, now),
+        body,
+        400,
+        "UnknownOperationException",
+    );
+    check(
+        "unknown operation",
+        signed(addr, "FlyToTheMoon", body, now),
+        body,
+        400,
+        "UnknownOperationException",
+    );
+    let bad_json = b"{\"KeyId\": ";
+    check(
+        "invalid JSON",
+        signed(addr, "DescribeKey", bad_json, now),
+        bad_json,
+        400,
+        "SerializationException",
+    );
+    let wrong_type = br#"{"KeyId": 12}"#;
+    check(
+        "wrong field type",
+        signed(addr, "DescribeKey", wrong_type, now),
+        wrong_type,
+        400,
+        "SerializationException",
+    );
+    let bad_enum = br#"{"KeySpec": "AES_512"}"#;
+    check(
+        "unknown enum value",
+        signed(addr, "CreateKey", bad_enum, now),
+        bad_enum,
+        400,
+        "ValidationException",
+    );
+    let oversized = vec![b' '; (1 << 20) + 1];
+    check(
+        "oversized body",
+        signed(addr, "ListKeys", &oversized, now),
+        &oversized,
+        413,
+        "ValidationException",
+    );
+    let plain = vec![
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
+        (
+            "x-amz-target".to_owned(),
+            "TrentService.ListKeys".to_owned(),
+        ),
+    ];
+    check(
+        "unsigned",
+        plain,
+        body,
+        400,
+        "MissingAuthenticationTokenException",
+    );
+    let stale = now - Duration::from_secs(6 * 60);
+    check(
+        "expired",
+        signed(addr, "ListKeys", body, stale),
+        body,
+        400,
+        "InvalidSignatureException",
+    );
+    let future = now + Duration::from_secs(6 * 60);
+    check(
+        "from the future",
+        signed(addr, "ListKeys", body, future),
+        body,
+        400,
+        "InvalidSignatureException",
+    );
+    let mut tampered = signed(addr, "ListKeys", body, now);
+    let tampered_body = br#"{"Limit": 1}"#;
+    tampered.retain(|(n, _)| n != "content-length");
+    check(
+        "tampered body",
+        tampered,
+        tampered_body,
+        400,
+        "InvalidSignatureException",
+    );
+    let empty_key_id = br#"{"KeyId": ""}"#;
+    check(
+        "empty key id",
+        signed(addr, "DescribeKey", empty_key_id, now),
+        empty_key_id,
+        400,
+        "ValidationException",
+    );
+}
+
+/// A request signed without any `X-Amz-Target` header.
+fn signed_without_target(addr: SocketAddr, body: &[u8], time: SystemTime) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4::SigningParams;
+    let base = vec![
+        ("host".to_owned(), addr.to_string()),
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        "/",
+        base.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let identity = Credentials::new(ROOT_KEY, ROOT_SECRET, None, None, "tests").into();
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("kms")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap();
+    let (instructions, _) = sign(request, &params.into()).unwrap().into_parts();
+    let mut out = base;
+    for (name, value) in instructions.headers() {
+        out.push((name.to_owned(), value.to_owned()));
+    }
+    out
+}
+
+#[test]
+fn the_request_region_comes_from_the_credential_scope() {
+    let server = Server::start(false);
+    let addr = server.addr();
+    let body = b"{}";
+    let create = |region: &str| {
+        let headers = Signer::new(ROOT_KEY, ROOT_SECRET, region)
+            .headers(&addr.to_string(), "CreateKey", body, SystemTime::now())
+            .unwrap();
+        raw(addr, &headers, body)
+    };
+    let (status, json) = create("eu-west-1");
+    assert_eq!(status, 200, "{json}");
+    assert!(
+        json["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:eu-west-1:")
+    );
+    let (status, json) = create("ap-south-1");
+    assert_eq!(status, 400);
+    assert_eq!(json["__type"], "ValidationException");
+}
