@@ -12,8 +12,8 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keyward::model::{
-    CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
-    SecretBytes,
+    CreateKeyRequest, DataKeySpec, DecryptRequest, DescribeKeyRequest, EncryptRequest,
+    GenerateDataKeyRequest, GenerateRandomRequest, SecretBytes,
 };
 use keyward::{Caller, Config, Kms, Principal};
 
@@ -68,6 +68,27 @@ fn pipeline(c: &mut Criterion) {
         });
     }
     group.throughput(Throughput::Elements(1));
+    // The pipeline without the crypto core: resolve, key state, authorize.
+    group.bench_function("describe_key", |b| {
+        b.iter(|| {
+            let request = DescribeKeyRequest {
+                key_id: key_id.clone(),
+                ..Default::default()
+            };
+            black_box(kms.describe_key(&caller, request).unwrap())
+        })
+    });
+    // One guest call with almost no work in it: the cost of crossing the
+    // WIT boundary and the pool.
+    group.bench_function("generate_random_32B", |b| {
+        b.iter(|| {
+            let request = GenerateRandomRequest {
+                number_of_bytes: Some(32),
+                custom_key_store_id: None,
+            };
+            black_box(kms.generate_random(&caller, request).unwrap())
+        })
+    });
     group.bench_function("generate_data_key_aes256", |b| {
         b.iter(|| {
             let request = GenerateDataKeyRequest {

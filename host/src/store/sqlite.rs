@@ -1,7 +1,14 @@
 //! The embedded default store: SQLite in WAL mode, one transaction per
 //! mutation, `synchronous = FULL` so that an acknowledged write survives
 //! kill -9 and power loss.
+//!
+//! Reads of keys and material are served from an in-memory cache, because
+//! they sit on the path of every cryptographic request. The cache is
+//! dropped whenever this connection writes, and whenever SQLite's
+//! `data_version` shows that another connection (another keyward process on
+//! the same data directory) has committed.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -49,7 +56,50 @@ const DOMAIN_KEY: &str = "sealed_domain_key";
 /// SQLite behind a mutex: one connection, short transactions.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    cache: Cache,
+}
+
+/// Keys and material versions read since the last change, by region and id.
+#[derive(Debug, Default)]
+struct Cache {
+    /// SQLite's `data_version` when the cache was filled.
+    data_version: i64,
+    keys: HashMap<String, HashMap<String, KeyRecord>>,
+    material: HashMap<String, HashMap<(String, u32), Material>>,
+}
+
+impl Inner {
+    /// Drops the cache if another connection has committed since it was
+    /// filled.
+    fn refresh(&mut self) -> StoreResult<()> {
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        if version != self.cache.data_version {
+            self.cache = Cache {
+                data_version: version,
+                ..Cache::default()
+            };
+        }
+        Ok(())
+    }
+
+    /// Drops the cache after a write on this connection (which does not
+    /// change `data_version`).
+    fn invalidate(&mut self) {
+        let data_version = self.cache.data_version;
+        self.cache = Cache {
+            data_version,
+            ..Cache::default()
+        };
+    }
 }
 
 impl SqliteStore {
@@ -66,14 +116,18 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            inner: Mutex::new(Inner {
+                conn,
+                cache: Cache::default(),
+            }),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // SQLite rolls back an unfinished transaction itself, so a panic
-        // while holding the lock leaves nothing half-written.
-        self.conn
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // SQLite rolls back an unfinished transaction itself, and the cache
+        // is only ever dropped or filled with committed rows, so a panic
+        // while holding the lock leaves nothing inconsistent.
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -156,16 +210,18 @@ impl RawKey {
 
 impl Store for SqliteStore {
     fn sealed_domain_key(&self) -> StoreResult<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")?;
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE name = ?1")?;
         Ok(statement
             .query_row([DOMAIN_KEY], |row| row.get(0))
             .optional()?)
     }
 
     fn set_sealed_domain_key(&self, sealed: &[u8]) -> StoreResult<()> {
-        let conn = self.conn();
-        conn.execute(
+        let inner = self.lock();
+        inner.conn.execute(
             "INSERT INTO meta (name, value) VALUES (?1, ?2)",
             params![DOMAIN_KEY, sealed],
         )?;
@@ -173,8 +229,9 @@ impl Store for SqliteStore {
     }
 
     fn insert_key(&self, key: &KeyRecord, material: &Material) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
@@ -215,23 +272,52 @@ impl Store for SqliteStore {
     }
 
     fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE region = ?1 AND key_id = ?2"
-        ))?;
-        let raw = statement
+        let mut inner = self.lock();
+        inner.refresh()?;
+        if let Some(key) = inner
+            .cache
+            .keys
+            .get(region)
+            .and_then(|keys| keys.get(key_id))
+        {
+            return Ok(Some(key.clone()));
+        }
+        let raw = inner
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE region = ?1 AND key_id = ?2"
+            ))?
             .query_row([region, key_id], RawKey::from_row)
             .optional()?;
-        raw.map(RawKey::decode).transpose()
+        let key = raw.map(RawKey::decode).transpose()?;
+        if let Some(key) = &key {
+            inner
+                .cache
+                .keys
+                .entry(region.to_owned())
+                .or_default()
+                .insert(key_id.to_owned(), key.clone());
+        }
+        Ok(key)
     }
 
     fn material(&self, region: &str, key_id: &str, version: u32) -> StoreResult<Option<Material>> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT version, wrapped, created_ms FROM key_material \
-             WHERE region = ?1 AND key_id = ?2 AND version = ?3",
-        )?;
-        Ok(statement
+        let mut inner = self.lock();
+        inner.refresh()?;
+        let cached = inner
+            .cache
+            .material
+            .get(region)
+            .and_then(|m| m.get(&(key_id.to_owned(), version)));
+        if let Some(material) = cached {
+            return Ok(Some(material.clone()));
+        }
+        let material = inner
+            .conn
+            .prepare_cached(
+                "SELECT version, wrapped, created_ms FROM key_material \
+                 WHERE region = ?1 AND key_id = ?2 AND version = ?3",
+            )?
             .query_row(params![region, key_id, version], |row| {
                 Ok(Material {
                     version: row.get(0)?,
@@ -239,7 +325,16 @@ impl Store for SqliteStore {
                     created_ms: row.get(2)?,
                 })
             })
-            .optional()?)
+            .optional()?;
+        if let Some(material) = &material {
+            inner
+                .cache
+                .material
+                .entry(region.to_owned())
+                .or_default()
+                .insert((key_id.to_owned(), version), material.clone());
+        }
+        Ok(material)
     }
 
     fn list_keys(
@@ -248,8 +343,8 @@ impl Store for SqliteStore {
         account: &str,
         page: Page<'_>,
     ) -> StoreResult<Vec<KeyRecord>> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(&format!(
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM keys WHERE region = ?1 AND account = ?2 AND key_id > ?3 \
              ORDER BY key_id LIMIT ?4"
         ))?;
@@ -263,5 +358,102 @@ impl Store for SqliteStore {
             keys.push(raw?.decode()?);
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{KeyManager, KeySpec, KeyState, KeyUsage, OriginType};
+
+    fn record() -> KeyRecord {
+        KeyRecord {
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+            arn: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                .into(),
+            description: "before".into(),
+            created_ms: 1,
+            state: KeyState::Enabled,
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: OriginType::AwsKms,
+            key_manager: KeyManager::Customer,
+            multi_region: false,
+            current_version: 1,
+        }
+    }
+
+    #[test]
+    fn another_connection_s_commit_invalidates_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).unwrap();
+        let key = record();
+        let material = Material {
+            version: 1,
+            wrapped: vec![1, 2, 3],
+            created_ms: 1,
+        };
+        store.insert_key(&key, &material).unwrap();
+        assert_eq!(
+            store
+                .key(&key.region, &key.key_id)
+                .unwrap()
+                .unwrap()
+                .description,
+            "before"
+        );
+
+        // Another process writes through its own connection.
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute("UPDATE keys SET description = 'after'", [])
+            .unwrap();
+        other
+            .execute("UPDATE key_material SET wrapped = x'040506'", [])
+            .unwrap();
+        assert_eq!(
+            store
+                .key(&key.region, &key.key_id)
+                .unwrap()
+                .unwrap()
+                .description,
+            "after"
+        );
+        assert_eq!(
+            store
+                .material(&key.region, &key.key_id, 1)
+                .unwrap()
+                .unwrap()
+                .wrapped,
+            vec![4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_and_nothing_half_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let key = record();
+        let material = Material {
+            version: 1,
+            wrapped: vec![1],
+            created_ms: 1,
+        };
+        store.insert_key(&key, &material).unwrap();
+        assert!(matches!(
+            store.insert_key(&key, &material),
+            Err(StoreError::Duplicate)
+        ));
+        assert_eq!(
+            store
+                .material(&key.region, &key.key_id, 1)
+                .unwrap()
+                .unwrap()
+                .wrapped,
+            vec![1]
+        );
     }
 }
