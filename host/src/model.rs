@@ -581,3 +581,271 @@ pub struct GenerateRandomResponse {
     /// The random bytes.
     pub plaintext: SecretBytes,
 }
+
+/// Constraints of a grant on the encryption context of the requests it
+/// allows (AWS's `GrantConstraints`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantConstraints {
+    /// The request's context must contain these pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<EncryptionContext>,
+    /// The request's context must be exactly these pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<EncryptionContext>,
+}
+
+kms_enum! {
+    /// Operations a grant can allow (AWS's `GrantOperation`).
+    GrantOperation {
+        /// Decrypt.
+        Decrypt = "Decrypt",
+        /// Encrypt.
+        Encrypt = "Encrypt",
+        /// GenerateDataKey.
+        GenerateDataKey = "GenerateDataKey",
+        /// GenerateDataKeyWithoutPlaintext.
+        GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
+        /// ReEncryptFrom.
+        ReEncryptFrom = "ReEncryptFrom",
+        /// ReEncryptTo.
+        ReEncryptTo = "ReEncryptTo",
+        /// Sign.
+        Sign = "Sign",
+        /// Verify.
+        Verify = "Verify",
+        /// GetPublicKey.
+        GetPublicKey = "GetPublicKey",
+        /// CreateGrant.
+        CreateGrant = "CreateGrant",
+        /// RetireGrant.
+        RetireGrant = "RetireGrant",
+        /// DescribeKey.
+        DescribeKey = "DescribeKey",
+        /// GenerateDataKeyPair.
+        GenerateDataKeyPair = "GenerateDataKeyPair",
+        /// GenerateDataKeyPairWithoutPlaintext.
+        GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext",
+        /// GenerateMac.
+        GenerateMac = "GenerateMac",
+        /// VerifyMac.
+        VerifyMac = "VerifyMac",
+        /// DeriveSharedSecret.
+        DeriveSharedSecret = "DeriveSharedSecret",
+    }
+}
+
+/// `CreateKey`'s and `PutKeyPolicy`'s policy document name; the only one.
+pub const DEFAULT_POLICY_NAME: &str = "default";
+
+/// `PutKeyPolicy` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PutKeyPolicyRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// `default` (the only name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    /// The key policy, in Cedar.
+    pub policy: String,
+    /// Skip the lockout safety check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+}
+
+/// `PutKeyPolicy` response (empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutKeyPolicyResponse {}
+
+/// `GetKeyPolicy` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetKeyPolicyRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// `default` (the only name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+}
+
+/// `GetKeyPolicy` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetKeyPolicyResponse {
+    /// The key policy, in Cedar.
+    pub policy: String,
+    /// `default`.
+    pub policy_name: String,
+}
+
+/// `ListKeyPolicies` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListKeyPoliciesRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Page size, 1..=1000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// `ListKeyPolicies` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeyPoliciesResponse {
+    /// `["default"]`.
+    pub policy_names: Vec<String>,
+    /// Always false: there is one policy.
+    pub truncated: bool,
+}
+
+/// `CreateGrant` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateGrantRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Who the grant allows.
+    pub grantee_principal: String,
+    /// Who may retire the grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// What the grant allows.
+    pub operations: Vec<GrantOperation>,
+    /// Conditions on the encryption context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraints>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// A name; creating the same grant with the same name again returns the
+    /// existing grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `CreateGrant` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantResponse {
+    /// The grant token, usable at once in `GrantTokens`.
+    pub grant_token: String,
+    /// The grant's id.
+    pub grant_id: String,
+}
+
+/// A grant as `ListGrants` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntry {
+    /// The key ARN.
+    pub key_id: String,
+    /// The grant's id.
+    pub grant_id: String,
+    /// The grant's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Creation time, epoch seconds.
+    pub creation_date: f64,
+    /// Who the grant allows.
+    pub grantee_principal: String,
+    /// Who may retire it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// The account that created it.
+    pub issuing_account: String,
+    /// What it allows.
+    pub operations: Vec<GrantOperation>,
+    /// Its constraints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraints>,
+}
+
+/// `ListGrants` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListGrantsRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Page size, 1..=100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+    /// Only this grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    /// Only grants for this grantee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grantee_principal: Option<String>,
+}
+
+/// `ListGrants` and `ListRetirableGrants` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGrantsResponse {
+    /// This page of grants.
+    pub grants: Vec<GrantListEntry>,
+    /// Where the next page starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// Whether there are more.
+    pub truncated: bool,
+}
+
+/// `ListRetirableGrants` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListRetirableGrantsRequest {
+    /// The retiring principal.
+    pub retiring_principal: String,
+    /// Page size, 1..=100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// `RetireGrant` request: a token, or a key and a grant id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RetireGrantRequest {
+    /// The grant's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_token: Option<String>,
+    /// The key ARN (with `GrantId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The grant's id (with `KeyId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `RevokeGrant` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RevokeGrantRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// The grant's id.
+    pub grant_id: String,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// The empty response of `RetireGrant` and `RevokeGrant`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmptyResponse {}

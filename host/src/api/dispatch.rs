@@ -114,12 +114,23 @@ operations! {
     "GenerateDataKey" => generate_data_key,
     "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext,
     "GenerateRandom" => generate_random,
+    "PutKeyPolicy" => put_key_policy,
+    "GetKeyPolicy" => get_key_policy,
+    "ListKeyPolicies" => list_key_policies,
+    "CreateGrant" => create_grant,
+    "ListGrants" => list_grants,
+    "ListRetirableGrants" => list_retirable_grants,
+    "RetireGrant" => retire_grant,
+    "RevokeGrant" => revoke_grant,
 }
 
 /// Operations that change state: run off the async workers, since they
 /// wait for an fsync.
 pub fn is_mutation(name: &str) -> bool {
-    matches!(name, "CreateKey")
+    matches!(
+        name,
+        "CreateKey" | "PutKeyPolicy" | "CreateGrant" | "RetireGrant" | "RevokeGrant"
+    )
 }
 
 #[cfg(test)]

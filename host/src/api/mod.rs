@@ -221,6 +221,7 @@ async fn handle_inner(
         region: authenticated.region,
         source_ip: Some(peer.ip()),
         secure_transport: secure,
+        via_service: None,
     };
     if dispatch::is_mutation(&operation) {
         // Mutations wait for an fsync: keep them off the async workers.

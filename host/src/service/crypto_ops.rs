@@ -4,7 +4,7 @@
 use super::ciphertext::{self, Header};
 use super::error::InternalError;
 use super::keys::material_label;
-use super::{Caller, Kms, KmsError, KmsResult};
+use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::core::{GuestError, WrappedKey};
 use crate::model::{
@@ -157,6 +157,7 @@ impl Kms {
         action: Action,
         blob: &'b [u8],
         named: Option<&str>,
+        details: Details<'_>,
     ) -> KmsResult<(Header, &'b [u8], &'b [u8], KeyRecord)> {
         check_ciphertext_size(blob)?;
         let (header, header_bytes, body) =
@@ -169,7 +170,7 @@ impl Kms {
                 )));
             }
         }
-        let key = self.admit(caller, action, &header.key_arn)?;
+        let key = self.admit(caller, action, &header.key_arn, details)?;
         Ok((header, header_bytes, body, key))
     }
 
@@ -183,7 +184,11 @@ impl Kms {
             }
             check_context("EncryptionContext", request.encryption_context.as_ref())?;
             check_grant_tokens(&request.grant_tokens)?;
-            let key = self.admit(caller, Action::Encrypt, &request.key_id)?;
+            let details = Details {
+                encryption_context: request.encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let key = self.admit(caller, Action::Encrypt, &request.key_id, details)?;
             check_symmetric_use(&key, request.encryption_algorithm)?;
             check_dry_run(request.dry_run)?;
             let (wrapped, header) = self.current_material(&key)?;
@@ -206,11 +211,16 @@ impl Kms {
         self.run(caller, "Decrypt", || {
             check_context("EncryptionContext", request.encryption_context.as_ref())?;
             check_grant_tokens(&request.grant_tokens)?;
+            let details = Details {
+                encryption_context: request.encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
             let (header, header_bytes, body, key) = self.ciphertext_key(
                 caller,
                 Action::Decrypt,
                 &request.ciphertext_blob,
                 request.key_id.as_deref(),
+                details,
             )?;
             check_symmetric_use(&key, request.encryption_algorithm)?;
             check_dry_run(request.dry_run)?;
@@ -247,15 +257,28 @@ impl Kms {
                 request.destination_encryption_context.as_ref(),
             )?;
             check_grant_tokens(&request.grant_tokens)?;
+            let source_details = Details {
+                encryption_context: request.source_encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
             let (header, header_bytes, body, source) = self.ciphertext_key(
                 caller,
                 Action::ReEncryptFrom,
                 &request.ciphertext_blob,
                 request.source_key_id.as_deref(),
+                source_details,
             )?;
             check_symmetric_use(&source, request.source_encryption_algorithm)?;
-            let destination =
-                self.admit(caller, Action::ReEncryptTo, &request.destination_key_id)?;
+            let destination_details = Details {
+                encryption_context: request.destination_encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let destination = self.admit(
+                caller,
+                Action::ReEncryptTo,
+                &request.destination_key_id,
+                destination_details,
+            )?;
             check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
             check_dry_run(request.dry_run)?;
             let source_key = self
@@ -298,7 +321,11 @@ impl Kms {
         let length = data_key_length(request.number_of_bytes, request.key_spec)?;
         check_context("EncryptionContext", request.encryption_context.as_ref())?;
         check_grant_tokens(&request.grant_tokens)?;
-        let key = self.admit(caller, action, &request.key_id)?;
+        let details = Details {
+            encryption_context: request.encryption_context.as_ref(),
+            grant_tokens: &request.grant_tokens,
+        };
+        let key = self.admit(caller, action, &request.key_id, details)?;
         check_symmetric_use(&key, None)?;
         check_dry_run(request.dry_run)?;
         let (wrapped, header) = self.current_material(&key)?;
@@ -378,6 +405,7 @@ impl Kms {
                     "custom key store `{store}` does not exist"
                 )));
             }
+            self.admit_account(caller, Action::GenerateRandom)?;
             let bytes = self.core.random_bytes(length)?.map_err(internal)?;
             Ok(GenerateRandomResponse {
                 plaintext: SecretBytes::from(bytes),

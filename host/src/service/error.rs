@@ -43,6 +43,19 @@ pub enum KmsError {
     /// `CustomKeyStoreNotFoundException`.
     #[error("{0}")]
     CustomKeyStoreNotFound(String),
+    /// `MalformedPolicyDocumentException`: a policy does not parse or
+    /// validate, or would lock its key out; Cedar's diagnostics included.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    /// `InvalidGrantTokenException`.
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    /// `InvalidGrantIdException`.
+    #[error("{0}")]
+    InvalidGrantId(String),
+    /// `InvalidArnException`.
+    #[error("{0}")]
+    InvalidArn(String),
     /// `DryRunOperationException`: the request would have succeeded.
     #[error("the request would have succeeded, but `DryRun` was set")]
     DryRunOperation,
@@ -64,6 +77,9 @@ pub enum InternalError {
     /// The crypto core returned an error the request could not cause.
     #[error("the crypto core refused the call: {0}")]
     Guest(GuestError),
+    /// A stored policy no longer compiles.
+    #[error("a stored policy does not compile: {0}")]
+    Policy(#[from] crate::authz::PolicyError),
 }
 
 impl KmsError {
@@ -81,6 +97,10 @@ impl KmsError {
             Self::InvalidMarker(_) => "InvalidMarkerException",
             Self::UnsupportedOperation(_) => "UnsupportedOperationException",
             Self::CustomKeyStoreNotFound(_) => "CustomKeyStoreNotFoundException",
+            Self::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            Self::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            Self::InvalidGrantId(_) => "InvalidGrantIdException",
+            Self::InvalidArn(_) => "InvalidArnException",
             Self::DryRunOperation => "DryRunOperationException",
             Self::Internal(_) => "KMSInternalException",
         }

@@ -1,6 +1,6 @@
 //! Key management operations: CreateKey, DescribeKey, ListKeys.
 
-use super::{Caller, Kms, KmsError, KmsResult, key_arn};
+use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
 use crate::model::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
@@ -105,9 +105,6 @@ impl Kms {
                     "`XksKeyId` requires an external key store",
                 ));
             }
-            if request.policy.is_some() {
-                return Err(not_yet("key policies (`Policy`)"));
-            }
             if request.tags.is_some_and(|tags| !tags.is_empty()) {
                 return Err(not_yet("tags (`Tags`)"));
             }
@@ -115,9 +112,18 @@ impl Kms {
                 return Err(not_yet("multi-region keys"));
             }
 
+            self.admit_account(caller, Action::CreateKey)?;
+
             let account = caller.principal.account().to_owned();
             let key_id = uuid::Uuid::new_v4().to_string();
             let arn = key_arn(&caller.region, &account, &key_id);
+            let policy = match &request.policy {
+                Some(text) => {
+                    super::policies::check_key_policy_text(text)?;
+                    text.clone()
+                }
+                None => crate::authz::schema::default_key_policy(&account),
+            };
             let version = 1;
             let wrapped = self
                 .core
@@ -138,7 +144,13 @@ impl Kms {
                 key_manager: KeyManager::Customer,
                 multi_region: false,
                 current_version: version,
+                policy,
+                policy_version: 1,
             };
+            if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)
+            {
+                self.check_lockout(caller, &record, &[])?;
+            }
             let material = Material {
                 version,
                 wrapped,
@@ -159,7 +171,11 @@ impl Kms {
     ) -> KmsResult<DescribeKeyResponse> {
         self.run(caller, "DescribeKey", || {
             super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
-            let key = self.admit(caller, Action::DescribeKey, &request.key_id)?;
+            let details = Details {
+                encryption_context: None,
+                grant_tokens: &request.grant_tokens,
+            };
+            let key = self.admit(caller, Action::DescribeKey, &request.key_id, details)?;
             Ok(DescribeKeyResponse {
                 key_metadata: metadata(&key),
             })
@@ -187,6 +203,7 @@ impl Kms {
                     "marker `{marker}` is not valid"
                 )));
             }
+            self.admit_account(caller, Action::ListKeys)?;
             // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
             let limit = usize::try_from(limit).unwrap_or(1);
             let mut keys = self.store.list_keys(

@@ -15,21 +15,27 @@
 mod ciphertext;
 mod crypto_ops;
 mod error;
+mod grants;
 mod keys;
+mod policies;
 #[cfg(feature = "test-hooks")]
 mod testing;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use cedar_policy::{Entities, PolicySet};
 
 pub use error::{InternalError, KmsError, KmsResult};
 #[cfg(feature = "test-hooks")]
 pub use testing::Testing;
 
-use crate::authz::{self, Action, Principal};
+use crate::authz::request::{self, RequestFacts};
+use crate::authz::{self, Action, Decision, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
-use crate::model::KeyState;
+use crate::model::{EncryptionContext, KeyState};
 use crate::store::{DataDir, KeyRecord, SqliteStore, Store, StoreError};
 
 /// How a [`Kms`] is set up.
@@ -70,6 +76,9 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the request came over TLS. False for in-process calls.
     pub secure_transport: bool,
+    /// The AWS service the request came through (`kms:ViaService`), such as
+    /// `s3.us-east-1.amazonaws.com`. Set by the embedding service.
+    pub via_service: Option<String>,
 }
 
 impl Caller {
@@ -80,8 +89,36 @@ impl Caller {
             region: region.into(),
             source_ip: None,
             secure_transport: false,
+            via_service: None,
         }
     }
+
+    /// The same caller, via `service`.
+    pub fn via(mut self, service: impl Into<String>) -> Self {
+        self.via_service = Some(service.into());
+        self
+    }
+}
+
+/// What a request says besides its key that policies can test.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Details<'a> {
+    /// The encryption context.
+    pub encryption_context: Option<&'a EncryptionContext>,
+    /// The grant tokens.
+    pub grant_tokens: &'a [String],
+}
+
+/// A compiled policy set and the version of what it was compiled from.
+type Versioned<T> = (i64, Arc<T>);
+
+/// Compiled policy sets, by what they were compiled from and its version.
+#[derive(Debug, Default)]
+struct AuthzCache {
+    /// By (region, key id).
+    keys: RwLock<HashMap<(String, String), Versioned<KeyPolicies>>>,
+    /// By account.
+    identity: RwLock<HashMap<String, Versioned<PolicySet>>>,
 }
 
 /// Why a [`Kms`] could not be opened or initialised.
@@ -114,6 +151,7 @@ pub struct Kms {
     core: Arc<CorePool>,
     regions: Vec<String>,
     clock: Arc<dyn Clock>,
+    authz: AuthzCache,
 }
 
 impl Kms {
@@ -162,6 +200,7 @@ impl Kms {
             core,
             regions: config.regions,
             clock: config.clock,
+            authz: AuthzCache::default(),
         })
     }
 
@@ -213,18 +252,161 @@ impl Kms {
 
     /// The gate of the pipeline: resolve the key, check its state for
     /// `action`, authorize. Returns the key only if all three pass.
-    fn admit(&self, caller: &Caller, action: Action, key_ref: &str) -> KmsResult<KeyRecord> {
+    fn admit(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key_ref: &str,
+        details: Details<'_>,
+    ) -> KmsResult<KeyRecord> {
+        self.admit_with_decision(caller, action, key_ref, details)
+            .map(|(key, _)| key)
+    }
+
+    /// [`Kms::admit`], also returning the decision (whose reasons say
+    /// whether a grant allowed it).
+    fn admit_with_decision(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key_ref: &str,
+        details: Details<'_>,
+    ) -> KmsResult<(KeyRecord, Decision)> {
         let key = self.resolve(caller, key_ref)?;
         check_state(action, &key)?;
-        let decision = authz::authorize(&caller.principal, &caller.region, action, &key);
+        let request_alias = key_ref.contains("alias/").then_some(key_ref);
+        let decision = self.decide_on_key(caller, action, &key, details, request_alias)?;
         if !decision.allowed {
             return Err(KmsError::AccessDenied(authz::denial_message(
                 &caller.principal,
                 action,
                 &key.arn,
+                &decision,
             )));
         }
-        Ok(key)
+        Ok((key, decision))
+    }
+
+    /// Authorizes an operation on no key (CreateKey, ListKeys, ...).
+    fn admit_account(&self, caller: &Caller, action: Action) -> KmsResult<()> {
+        let account = caller.principal.account();
+        let facts = self.facts(caller, Details::default(), None);
+        let (context, ec) = request::context(&caller.principal, &facts);
+        let mut entities = request::principal_entities(&caller.principal);
+        entities.push(ec);
+        let entities = entities_of(entities)?;
+        let identity = self.identity_set(account)?;
+        let question = Question {
+            principal: &caller.principal,
+            action,
+            resource: authz::account_uid(account),
+            resource_account: account,
+            entities: &entities,
+            context,
+        };
+        let decision = authz::decide(&question, None, &identity);
+        if !decision.allowed {
+            let resource = format!("arn:aws:kms:{}:{account}:*", caller.region);
+            return Err(KmsError::AccessDenied(authz::denial_message(
+                &caller.principal,
+                action,
+                &resource,
+                &decision,
+            )));
+        }
+        Ok(())
+    }
+
+    fn facts<'a>(
+        &self,
+        caller: &'a Caller,
+        details: Details<'a>,
+        alias: Option<&'a str>,
+    ) -> RequestFacts<'a> {
+        RequestFacts {
+            region: &caller.region,
+            via_service: caller.via_service.as_deref(),
+            source_ip: caller.source_ip,
+            request_alias: alias,
+            grant_tokens: details.grant_tokens,
+            now_ms: self.now_ms(),
+            secure_transport: caller.secure_transport,
+            encryption_context: details.encryption_context,
+        }
+    }
+
+    /// The Cedar decision for `action` on `key`.
+    fn decide_on_key(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key: &KeyRecord,
+        details: Details<'_>,
+        alias: Option<&str>,
+    ) -> KmsResult<Decision> {
+        let policies = self.key_policies(key)?;
+        self.decide_with(caller, action, key, &policies, details, alias)
+    }
+
+    fn decide_with(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key: &KeyRecord,
+        policies: &KeyPolicies,
+        details: Details<'_>,
+        alias: Option<&str>,
+    ) -> KmsResult<Decision> {
+        let facts = self.facts(caller, details, alias);
+        let (context, ec) = request::context(&caller.principal, &facts);
+        let mut entities = request::principal_entities(&caller.principal);
+        entities.push(request::key_entity(key, &Default::default(), &[]));
+        entities.push(ec);
+        let entities = entities_of(entities)?;
+        let identity = self.identity_set(caller.principal.account())?;
+        let question = Question {
+            principal: &caller.principal,
+            action,
+            resource: request::key_uid(&key.arn),
+            resource_account: &key.account,
+            entities: &entities,
+            context,
+        };
+        Ok(authz::decide(&question, Some(policies), &identity))
+    }
+
+    /// The compiled policies of a key, rebuilt when its policy version moves.
+    fn key_policies(&self, key: &KeyRecord) -> KmsResult<Arc<KeyPolicies>> {
+        let id = (key.region.clone(), key.key_id.clone());
+        if let Some((version, policies)) = read(&self.authz.keys).get(&id)
+            && *version == key.policy_version
+        {
+            return Ok(Arc::clone(policies));
+        }
+        let grants = self.store.grants(&key.region, &key.key_id)?;
+        let text = key_policy_text(key);
+        let policies = Arc::new(
+            KeyPolicies::new(&key.arn, &text, &grants)
+                .map_err(|e| KmsError::Internal(InternalError::Policy(e)))?,
+        );
+        write(&self.authz.keys).insert(id, (key.policy_version, Arc::clone(&policies)));
+        Ok(policies)
+    }
+
+    /// The compiled identity policies of an account.
+    fn identity_set(&self, account: &str) -> KmsResult<Arc<PolicySet>> {
+        let stored = self.store.identity_policies(account)?;
+        if let Some((version, set)) = read(&self.authz.identity).get(account)
+            && *version == stored.version
+        {
+            return Ok(Arc::clone(set));
+        }
+        let set = Arc::new(
+            authz::identity_policy_set(account, &stored.policies)
+                .map_err(|e| KmsError::Internal(InternalError::Policy(e)))?,
+        );
+        write(&self.authz.identity).insert(account.to_owned(), (stored.version, Arc::clone(&set)));
+        Ok(set)
     }
 
     /// Finds the key a `KeyId` parameter names.
@@ -256,12 +438,48 @@ impl Kms {
     }
 }
 
+/// A key's policy text: its own, or the default for keys stored before
+/// key policies existed.
+fn key_policy_text(key: &KeyRecord) -> String {
+    if key.policy.is_empty() {
+        authz::schema::default_key_policy(&key.account)
+    } else {
+        key.policy.clone()
+    }
+}
+
+fn entities_of(entities: Vec<cedar_policy::Entity>) -> KmsResult<Entities> {
+    Entities::from_entities(entities, None)
+        .map_err(|e| KmsError::Internal(InternalError::Policy(authz::PolicyError(e.to_string()))))
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The caches hold only complete entries; a poisoned lock is still sound.
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The key states in which `action` may run (AWS's "key states" table);
 /// anything else fails with the state's error.
 fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
     let arn = &key.arn;
     match (action, key.state) {
-        (Action::DescribeKey, _) | (_, KeyState::Enabled) => Ok(()),
+        (
+            Action::DescribeKey
+            | Action::GetKeyPolicy
+            | Action::ListKeyPolicies
+            | Action::PutKeyPolicy
+            | Action::ListGrants
+            | Action::RetireGrant
+            | Action::RevokeGrant,
+            _,
+        )
+        | (_, KeyState::Enabled) => Ok(()),
+        (Action::CreateGrant, KeyState::Disabled | KeyState::PendingImport) => Ok(()),
         (_, KeyState::Disabled) => Err(KmsError::Disabled(format!("key `{arn}` is disabled"))),
         (_, KeyState::PendingDeletion) => Err(KmsError::InvalidState(format!(
             "key `{arn}` is pending deletion"

@@ -11,7 +11,11 @@ mod sqlite;
 pub use datadir::{DataDir, MASTER_KEY_ENV};
 pub use sqlite::SqliteStore;
 
-use crate::model::{KeyManager, KeySpec, KeyState, KeyUsage, OriginType};
+use std::sync::Arc;
+
+use crate::model::{
+    GrantConstraints, GrantOperation, KeyManager, KeySpec, KeyState, KeyUsage, OriginType,
+};
 
 /// A storage failure. The service reports it as an internal error.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,47 @@ pub struct KeyRecord {
     pub multi_region: bool,
     /// The material version new encryptions use.
     pub current_version: u32,
+    /// The key policy (Cedar).
+    pub policy: String,
+    /// Changes whenever the key policy or the key's grants change, so that
+    /// cached policy sets can tell they are stale.
+    pub policy_version: i64,
+}
+
+/// A grant on a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// The grant id (64 hex digits).
+    pub grant_id: String,
+    /// The grant token (usable in `GrantTokens`; retires the grant).
+    pub grant_token: String,
+    /// The key's region.
+    pub region: String,
+    /// The key's id.
+    pub key_id: String,
+    /// The grant's name, if any.
+    pub name: Option<String>,
+    /// Who the grant allows (a principal ARN or a service principal).
+    pub grantee_principal: String,
+    /// Who may retire it.
+    pub retiring_principal: Option<String>,
+    /// The account that created it.
+    pub issuing_account: String,
+    /// What it allows.
+    pub operations: Vec<GrantOperation>,
+    /// Conditions on the encryption context.
+    pub constraints: Option<GrantConstraints>,
+    /// Creation time, in milliseconds since the epoch.
+    pub created_ms: i64,
+}
+
+/// The identity policies of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdentityPolicies {
+    /// Changes whenever the account's identity policies change.
+    pub version: i64,
+    /// The policies, by name, in name order.
+    pub policies: Vec<(String, String)>,
 }
 
 /// One version of a key's backing material, wrapped under the domain key.
@@ -113,4 +158,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The keys of an account in a region, ordered by key id.
     fn list_keys(&self, region: &str, account: &str, page: Page<'_>)
     -> StoreResult<Vec<KeyRecord>>;
+
+    /// Replaces a key's policy (and moves its policy version on).
+    fn put_key_policy(&self, region: &str, key_id: &str, policy: &str) -> StoreResult<()>;
+
+    /// Adds a grant (and moves its key's policy version on).
+    fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()>;
+
+    /// Deletes a grant (and moves its key's policy version on). Returns
+    /// whether it existed.
+    fn delete_grant(&self, region: &str, key_id: &str, grant_id: &str) -> StoreResult<bool>;
+
+    /// The grants on a key, ordered by grant id.
+    fn grants(&self, region: &str, key_id: &str) -> StoreResult<Arc<Vec<GrantRecord>>>;
+
+    /// The grant with this token.
+    fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
+
+    /// The grants a principal may retire, in a region, ordered by grant id.
+    fn retirable_grants(
+        &self,
+        region: &str,
+        retiring_principal: &str,
+    ) -> StoreResult<Vec<GrantRecord>>;
+
+    /// The identity policies of an account.
+    fn identity_policies(&self, account: &str) -> StoreResult<Arc<IdentityPolicies>>;
+
+    /// Creates or replaces an identity policy.
+    fn put_identity_policy(&self, account: &str, name: &str, document: &str) -> StoreResult<()>;
+
+    /// Deletes an identity policy; returns whether it existed.
+    fn delete_identity_policy(&self, account: &str, name: &str) -> StoreResult<bool>;
 }

@@ -14,11 +14,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{KeyRecord, Material, Page, Store, StoreError, StoreResult};
+use std::sync::Arc;
+
+use super::{
+    GrantRecord, IdentityPolicies, KeyRecord, Material, Page, Store, StoreError, StoreResult,
+};
 
 /// The schema, applied in order; `PRAGMA user_version` records how many
 /// steps a database has had. Later issues add their tables as new steps.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         name  TEXT PRIMARY KEY,
         value BLOB NOT NULL
@@ -49,7 +54,38 @@ const MIGRATIONS: &[&str] = &[r#"
         PRIMARY KEY (region, key_id, version),
         FOREIGN KEY (region, key_id) REFERENCES keys (region, key_id) ON DELETE CASCADE
     ) STRICT;
-"#];
+"#,
+    r#"
+    ALTER TABLE keys ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+    ALTER TABLE keys ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE grants (
+        grant_id           TEXT    PRIMARY KEY,
+        grant_token        TEXT    NOT NULL UNIQUE,
+        region             TEXT    NOT NULL,
+        key_id             TEXT    NOT NULL,
+        name               TEXT,
+        grantee_principal  TEXT    NOT NULL,
+        retiring_principal TEXT,
+        issuing_account    TEXT    NOT NULL,
+        operations         TEXT    NOT NULL,
+        constraints        TEXT,
+        created_ms         INTEGER NOT NULL,
+        FOREIGN KEY (region, key_id) REFERENCES keys (region, key_id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX grants_by_key ON grants (region, key_id, grant_id);
+    CREATE INDEX grants_by_retiring ON grants (region, retiring_principal, grant_id);
+    CREATE TABLE identity_policies (
+        account  TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) STRICT;
+    CREATE TABLE identity_versions (
+        account TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    ) STRICT;
+"#,
+];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
 
@@ -72,6 +108,8 @@ struct Cache {
     data_version: i64,
     keys: HashMap<String, HashMap<String, KeyRecord>>,
     material: HashMap<String, HashMap<(String, u32), Material>>,
+    grants: HashMap<String, HashMap<String, Arc<Vec<GrantRecord>>>>,
+    identity: HashMap<String, Arc<IdentityPolicies>>,
 }
 
 impl Inner {
@@ -150,7 +188,7 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
 }
 
 const KEY_COLUMNS: &str = "key_id, region, account, arn, description, created_ms, state, key_spec, \
-     key_usage, origin, key_manager, multi_region, current_version";
+     key_usage, origin, key_manager, multi_region, current_version, policy, policy_version";
 
 /// The raw columns of a `keys` row, decoded into a [`KeyRecord`] afterwards
 /// so that a bad value is a [`StoreError::Corrupt`], not a SQLite error.
@@ -168,6 +206,8 @@ struct RawKey {
     key_manager: String,
     multi_region: bool,
     current_version: u32,
+    policy: String,
+    policy_version: i64,
 }
 
 impl RawKey {
@@ -186,6 +226,8 @@ impl RawKey {
             key_manager: row.get(10)?,
             multi_region: row.get(11)?,
             current_version: row.get(12)?,
+            policy: row.get(13)?,
+            policy_version: row.get(14)?,
         })
     }
 
@@ -204,6 +246,8 @@ impl RawKey {
             created_ms: self.created_ms,
             multi_region: self.multi_region,
             current_version: self.current_version,
+            policy: self.policy,
+            policy_version: self.policy_version,
         })
     }
 }
@@ -235,7 +279,7 @@ impl Store for SqliteStore {
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ),
             params![
                 key.key_id,
@@ -251,6 +295,8 @@ impl Store for SqliteStore {
                 key.key_manager.as_str(),
                 key.multi_region,
                 key.current_version,
+                key.policy,
+                key.policy_version,
             ],
         )?;
         if inserted == 0 {
@@ -359,6 +405,233 @@ impl Store for SqliteStore {
         }
         Ok(keys)
     }
+
+    fn put_key_policy(&self, region: &str, key_id: &str, policy: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        inner.conn.execute(
+            "UPDATE keys SET policy = ?3, policy_version = policy_version + 1 \
+             WHERE region = ?1 AND key_id = ?2",
+            params![region, key_id, policy],
+        )?;
+        Ok(())
+    }
+
+    fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()> {
+        let operations = serde_json::to_string(&grant.operations)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let constraints = grant
+            .constraints
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO grants (grant_id, grant_token, region, key_id, name, grantee_principal, \
+             retiring_principal, issuing_account, operations, constraints, created_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                grant.grant_id,
+                grant.grant_token,
+                grant.region,
+                grant.key_id,
+                grant.name,
+                grant.grantee_principal,
+                grant.retiring_principal,
+                grant.issuing_account,
+                operations,
+                constraints,
+                grant.created_ms,
+            ],
+        )?;
+        bump_policy_version(&tx, &grant.region, &grant.key_id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_grant(&self, region: &str, key_id: &str, grant_id: &str) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        let deleted = tx.execute(
+            "DELETE FROM grants WHERE region = ?1 AND key_id = ?2 AND grant_id = ?3",
+            params![region, key_id, grant_id],
+        )?;
+        bump_policy_version(&tx, region, key_id)?;
+        tx.commit()?;
+        Ok(deleted > 0)
+    }
+
+    fn grants(&self, region: &str, key_id: &str) -> StoreResult<Arc<Vec<GrantRecord>>> {
+        let mut inner = self.lock();
+        inner.refresh()?;
+        if let Some(grants) = inner.cache.grants.get(region).and_then(|g| g.get(key_id)) {
+            return Ok(Arc::clone(grants));
+        }
+        let grants = Arc::new(query_grants(
+            &inner.conn,
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND key_id = ?2 ORDER BY grant_id"
+            ),
+            params![region, key_id],
+        )?);
+        inner
+            .cache
+            .grants
+            .entry(region.to_owned())
+            .or_default()
+            .insert(key_id.to_owned(), Arc::clone(&grants));
+        Ok(grants)
+    }
+
+    fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
+        let inner = self.lock();
+        let mut found = query_grants(
+            &inner.conn,
+            &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE grant_token = ?1"),
+            params![token],
+        )?;
+        Ok(found.pop())
+    }
+
+    fn retirable_grants(
+        &self,
+        region: &str,
+        retiring_principal: &str,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        let inner = self.lock();
+        query_grants(
+            &inner.conn,
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND retiring_principal = ?2 \
+                 ORDER BY grant_id"
+            ),
+            params![region, retiring_principal],
+        )
+    }
+
+    fn identity_policies(&self, account: &str) -> StoreResult<Arc<IdentityPolicies>> {
+        let mut inner = self.lock();
+        inner.refresh()?;
+        if let Some(policies) = inner.cache.identity.get(account) {
+            return Ok(Arc::clone(policies));
+        }
+        let version: i64 = inner
+            .conn
+            .prepare_cached("SELECT version FROM identity_versions WHERE account = ?1")?
+            .query_row([account], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut statement = inner.conn.prepare_cached(
+            "SELECT name, document FROM identity_policies WHERE account = ?1 ORDER BY name",
+        )?;
+        let policies = statement
+            .query_map([account], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<(String, String)>, _>>()?;
+        drop(statement);
+        let policies = Arc::new(IdentityPolicies { version, policies });
+        inner
+            .cache
+            .identity
+            .insert(account.to_owned(), Arc::clone(&policies));
+        Ok(policies)
+    }
+
+    fn put_identity_policy(&self, account: &str, name: &str, document: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO identity_policies (account, name, document) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (account, name) DO UPDATE SET document = excluded.document",
+            params![account, name, document],
+        )?;
+        bump_identity_version(&tx, account)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_identity_policy(&self, account: &str, name: &str) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        let deleted = tx.execute(
+            "DELETE FROM identity_policies WHERE account = ?1 AND name = ?2",
+            params![account, name],
+        )?;
+        bump_identity_version(&tx, account)?;
+        tx.commit()?;
+        Ok(deleted > 0)
+    }
+}
+
+const GRANT_COLUMNS: &str = "grant_id, grant_token, region, key_id, name, grantee_principal, \
+     retiring_principal, issuing_account, operations, constraints, created_ms";
+
+fn bump_policy_version(
+    tx: &rusqlite::Transaction<'_>,
+    region: &str,
+    key_id: &str,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE keys SET policy_version = policy_version + 1 WHERE region = ?1 AND key_id = ?2",
+        params![region, key_id],
+    )?;
+    Ok(())
+}
+
+fn bump_identity_version(tx: &rusqlite::Transaction<'_>, account: &str) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO identity_versions (account, version) VALUES (?1, 1) \
+         ON CONFLICT (account) DO UPDATE SET version = version + 1",
+        params![account],
+    )?;
+    Ok(())
+}
+
+fn query_grants(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<GrantRecord>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| {
+        Ok((
+            GrantRecord {
+                grant_id: row.get(0)?,
+                grant_token: row.get(1)?,
+                region: row.get(2)?,
+                key_id: row.get(3)?,
+                name: row.get(4)?,
+                grantee_principal: row.get(5)?,
+                retiring_principal: row.get(6)?,
+                issuing_account: row.get(7)?,
+                operations: Vec::new(),
+                constraints: None,
+                created_ms: row.get(10)?,
+            },
+            row.get::<_, String>(8)?,
+            row.get::<_, Option<String>>(9)?,
+        ))
+    })?;
+    let mut grants = Vec::new();
+    for row in rows {
+        let (mut grant, operations, constraints) = row?;
+        grant.operations = serde_json::from_str(&operations).map_err(|_| {
+            StoreError::Corrupt(format!("grant `{}` has bad operations", grant.grant_id))
+        })?;
+        grant.constraints = constraints
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|_| {
+                StoreError::Corrupt(format!("grant `{}` has bad constraints", grant.grant_id))
+            })?;
+        grants.push(grant);
+    }
+    Ok(grants)
 }
 
 #[cfg(test)]
@@ -382,6 +655,8 @@ mod tests {
             key_manager: KeyManager::Customer,
             multi_region: false,
             current_version: 1,
+            policy: String::new(),
+            policy_version: 1,
         }
     }
 

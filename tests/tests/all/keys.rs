@@ -183,11 +183,23 @@ fn another_account_is_denied_with_aws_wording() {
     // A bare key id is looked up in the caller's own account and region only.
     assert_eq!(code(encrypt_as(&env, &mallory, &key)), "NotFoundException");
 
-    // A user of the owning account is allowed.
+    // A user of the owning account needs an identity policy (the default
+    // key policy delegates to the account).
     let alice = Caller::new(
         Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap(),
         REGION,
     );
+    assert_eq!(
+        code(encrypt_as(&env, &alice, &key)),
+        "AccessDeniedException"
+    );
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "alice-encrypts",
+            r#"permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource);"#,
+        )
+        .unwrap();
     assert!(encrypt_as(&env, &alice, &key).is_ok());
 }
 

@@ -8,6 +8,7 @@
     reason = "integration tests fail by panicking"
 )]
 
+mod authz;
 mod cli;
 mod crypto;
 mod custody;

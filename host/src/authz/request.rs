@@ -1,0 +1,160 @@
+//! The Cedar view of a request: the principal, key and encryption-context
+//! entities and the context record. Built per request from values already
+//! in memory; nothing here parses policy text.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use cedar_policy::{Context, Entity, EntityUid, RestrictedExpression};
+
+use super::principal::{Principal, PrincipalKind, account_uid, uid};
+use crate::model::EncryptionContext;
+use crate::store::KeyRecord;
+
+/// The id of the per-request encryption-context entity.
+const ENCRYPTION_CONTEXT_ID: &str = "request";
+
+/// The request facts that policies can test (the `RequestContext` of the
+/// schema).
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts<'a> {
+    /// The region the request was addressed to.
+    pub region: &'a str,
+    /// The service the request came through (`kms:ViaService`).
+    pub via_service: Option<&'a str>,
+    /// The caller's network address.
+    pub source_ip: Option<IpAddr>,
+    /// The alias the request named the key by.
+    pub request_alias: Option<&'a str>,
+    /// The request's grant tokens.
+    pub grant_tokens: &'a [String],
+    /// The time of the request, in milliseconds since the epoch.
+    pub now_ms: i64,
+    /// Whether the request came over TLS.
+    pub secure_transport: bool,
+    /// The encryption context.
+    pub encryption_context: Option<&'a EncryptionContext>,
+}
+
+fn string(value: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(value.to_owned())
+}
+
+fn tags(map: &BTreeMap<String, String>) -> Vec<(String, RestrictedExpression)> {
+    map.iter().map(|(k, v)| (k.clone(), string(v))).collect()
+}
+
+fn entity(
+    uid: EntityUid,
+    attrs: Vec<(String, RestrictedExpression)>,
+    parents: Vec<EntityUid>,
+    tags: Vec<(String, RestrictedExpression)>,
+) -> Entity {
+    // Attribute values here are literals, whose evaluation cannot fail; the
+    // fallback drops the attributes rather than the entity.
+    Entity::new_with_tags(uid.clone(), attrs, parents.clone(), tags)
+        .unwrap_or_else(|_| Entity::new_no_attrs(uid, parents.into_iter().collect()))
+}
+
+/// The entities of a principal: itself (for a user or role, in its account)
+/// and its account.
+pub fn principal_entities(principal: &Principal) -> Vec<Entity> {
+    let account = account_uid(principal.account());
+    let mut entities = vec![Entity::with_uid(account.clone())];
+    if !matches!(principal.kind(), PrincipalKind::AccountRoot) {
+        entities.push(entity(
+            principal.entity_uid(),
+            vec![
+                ("arn".into(), string(principal.arn())),
+                ("account".into(), string(principal.account())),
+            ],
+            vec![account],
+            tags(principal.tags()),
+        ));
+    }
+    entities
+}
+
+/// `Key::"<arn>"`.
+pub fn key_uid(arn: &str) -> EntityUid {
+    uid("Key", arn)
+}
+
+/// The entity of a key, with its tags and aliases.
+pub fn key_entity(
+    key: &KeyRecord,
+    key_tags: &BTreeMap<String, String>,
+    aliases: &[String],
+) -> Entity {
+    let attrs = vec![
+        ("arn".into(), string(&key.arn)),
+        ("key_id".into(), string(&key.key_id)),
+        ("region".into(), string(&key.region)),
+        ("account".into(), string(&key.account)),
+        ("key_spec".into(), string(key.key_spec.as_str())),
+        ("key_usage".into(), string(key.key_usage.as_str())),
+        ("origin".into(), string(key.origin.as_str())),
+        (
+            "multi_region".into(),
+            RestrictedExpression::new_bool(key.multi_region),
+        ),
+        (
+            "multi_region_type".into(),
+            string(if key.multi_region { "PRIMARY" } else { "" }),
+        ),
+        ("key_manager".into(), string(key.key_manager.as_str())),
+        ("key_state".into(), string(key.state.as_str())),
+        (
+            "aliases".into(),
+            RestrictedExpression::new_set(aliases.iter().map(|a| string(a))),
+        ),
+    ];
+    entity(key_uid(&key.arn), attrs, Vec::new(), tags(key_tags))
+}
+
+/// The context record and the encryption-context entity it refers to.
+pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Entity) {
+    let empty = EncryptionContext::new();
+    let pairs = facts.encryption_context.unwrap_or(&empty);
+    let ec_uid = uid("EncryptionContext", ENCRYPTION_CONTEXT_ID);
+    let ec_entity = entity(ec_uid.clone(), Vec::new(), Vec::new(), tags(pairs));
+    let mut record = vec![
+        ("request_region".to_owned(), string(facts.region)),
+        ("caller_account".to_owned(), string(principal.account())),
+        (
+            "grant_tokens".to_owned(),
+            RestrictedExpression::new_set(facts.grant_tokens.iter().map(|t| string(t))),
+        ),
+        (
+            "current_time".to_owned(),
+            RestrictedExpression::new_long(facts.now_ms.div_euclid(1000)),
+        ),
+        (
+            "secure_transport".to_owned(),
+            RestrictedExpression::new_bool(facts.secure_transport),
+        ),
+        (
+            "encryption_context".to_owned(),
+            RestrictedExpression::new_entity_uid(ec_uid),
+        ),
+        (
+            "encryption_context_keys".to_owned(),
+            RestrictedExpression::new_set(pairs.keys().map(|k| string(k))),
+        ),
+    ];
+    if let Some(service) = facts.via_service {
+        record.push(("via_service".to_owned(), string(service)));
+    }
+    if let Some(ip) = facts.source_ip {
+        record.push((
+            "source_ip".to_owned(),
+            RestrictedExpression::new_ip(ip.to_string()),
+        ));
+    }
+    if let Some(alias) = facts.request_alias {
+        record.push(("request_alias".to_owned(), string(alias)));
+    }
+    // INVARIANT: the names above are distinct, which is all from_pairs checks.
+    let context = Context::from_pairs(record).unwrap_or_else(|_| Context::empty());
+    (context, ec_entity)
+}

@@ -1,0 +1,83 @@
+//! The schema, the guardrails and the default key policy, shipped in
+//! `policies/` and compiled into the binary. Each is parsed once per process.
+
+use std::sync::OnceLock;
+
+use cedar_policy::{PolicySet, Schema};
+
+use super::policy::{PolicyError, Source, parse_policy_set};
+
+/// `policies/keyward.cedarschema`.
+pub const SCHEMA_TEXT: &str = include_str!("../../../policies/keyward.cedarschema");
+/// The guardrails in `policies/guardrails/`, by file name.
+pub const GUARDRAILS: &[(&str, &str)] = &[(
+    "policies/guardrails/regional.cedar",
+    include_str!("../../../policies/guardrails/regional.cedar"),
+)];
+/// `policies/default-key-policy.cedar`; `{account}` is the key's account.
+pub const DEFAULT_KEY_POLICY_TEMPLATE: &str =
+    include_str!("../../../policies/default-key-policy.cedar");
+
+static SCHEMA: OnceLock<Schema> = OnceLock::new();
+static GUARDRAIL_SET: OnceLock<PolicySet> = OnceLock::new();
+
+/// The schema.
+pub fn schema() -> &'static Schema {
+    SCHEMA.get_or_init(|| {
+        // INVARIANT: the shipped schema parses; a unit test checks it.
+        Schema::from_cedarschema_str(SCHEMA_TEXT)
+            .map(|(schema, _warnings)| schema)
+            .unwrap_or_else(|e| broken_shipped_file("keyward.cedarschema", &e.to_string()))
+    })
+}
+
+/// The guardrails: forbid-only policies applied to every request.
+pub fn guardrails() -> &'static PolicySet {
+    GUARDRAIL_SET.get_or_init(|| {
+        let mut set = PolicySet::new();
+        for (file, text) in GUARDRAILS {
+            let parsed = parse_policy_set(Source::Guardrail, text)
+                .unwrap_or_else(|e| broken_shipped_file(file, &e.to_string()));
+            for policy in parsed.policies() {
+                // INVARIANT: ids are unique across the shipped guardrails
+                // (their @id annotations); a unit test checks it.
+                let _ = set.add(policy.clone());
+            }
+        }
+        set
+    })
+}
+
+/// The default key policy of a key in `account`.
+pub fn default_key_policy(account: &str) -> String {
+    DEFAULT_KEY_POLICY_TEMPLATE.replace("{account}", account)
+}
+
+#[expect(
+    clippy::panic,
+    reason = "the shipped policy files are checked by unit tests; a broken build must not start"
+)]
+fn broken_shipped_file(file: &str, error: &str) -> ! {
+    panic!("the shipped file `{file}` is invalid: {error}")
+}
+
+/// Checks the shipped guardrails: they parse, validate, and only forbid.
+pub fn check_guardrails() -> Result<(), PolicyError> {
+    for (_, text) in GUARDRAILS {
+        parse_policy_set(Source::Guardrail, text)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_schema_guardrails_and_default_policy_are_valid() {
+        assert!(Schema::from_cedarschema_str(SCHEMA_TEXT).is_ok());
+        check_guardrails().unwrap();
+        assert_eq!(guardrails().policies().count(), GUARDRAILS.len());
+        parse_policy_set(Source::KeyPolicy, &default_key_policy("111122223333")).unwrap();
+    }
+}

@@ -1,0 +1,216 @@
+//! Key policies (PutKeyPolicy, GetKeyPolicy, ListKeyPolicies) and the
+//! operator's admin surface for identity policies, which AWS keeps in IAM and
+//! keyward keeps here.
+
+use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::authz::{self, Action, KeyPolicies, Source};
+use crate::model::{
+    DEFAULT_POLICY_NAME, GetKeyPolicyRequest, GetKeyPolicyResponse, ListKeyPoliciesRequest,
+    ListKeyPoliciesResponse, PutKeyPolicyRequest, PutKeyPolicyResponse,
+};
+use crate::store::{GrantRecord, KeyRecord};
+
+/// AWS's limit on a key policy document, in bytes.
+const MAX_POLICY_BYTES: usize = 32 * 1024;
+
+/// Parses and validates a key policy, as `MalformedPolicyDocumentException`
+/// with Cedar's diagnostics if it fails.
+pub(super) fn check_key_policy_text(text: &str) -> KmsResult<()> {
+    check_size(text)?;
+    authz::parse_policy_set(Source::KeyPolicy, text)
+        .map(|_| ())
+        .map_err(|e| KmsError::MalformedPolicyDocument(format!("the key policy is invalid:\n{e}")))
+}
+
+fn check_size(text: &str) -> KmsResult<()> {
+    if text.is_empty() || text.len() > MAX_POLICY_BYTES {
+        return Err(KmsError::validation(format!(
+            "`Policy` must be between 1 and {MAX_POLICY_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_policy_name(name: Option<&str>) -> KmsResult<()> {
+    match name {
+        None | Some(DEFAULT_POLICY_NAME) => Ok(()),
+        Some(other) => Err(KmsError::NotFound(format!(
+            "policy `{other}` does not exist; the only key policy is `default`"
+        ))),
+    }
+}
+
+impl Kms {
+    /// The lockout safety check: the caller must still be able to call
+    /// PutKeyPolicy on `key` under its new policy.
+    pub(super) fn check_lockout(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        grants: &[GrantRecord],
+    ) -> KmsResult<()> {
+        let policies = KeyPolicies::new(&key.arn, &key.policy, grants)
+            .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+        let decision = self.decide_with(
+            caller,
+            Action::PutKeyPolicy,
+            key,
+            &policies,
+            Details::default(),
+            None,
+        )?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(KmsError::MalformedPolicyDocument(
+                "the new key policy will not allow you to update the key policy in the future \
+                 (set `BypassPolicyLockoutSafetyCheck` to override)"
+                    .into(),
+            ))
+        }
+    }
+
+    /// `PutKeyPolicy`: replaces the key policy, validated against the schema.
+    pub fn put_key_policy(
+        &self,
+        caller: &Caller,
+        request: PutKeyPolicyRequest,
+    ) -> KmsResult<PutKeyPolicyResponse> {
+        self.run(caller, "PutKeyPolicy", || {
+            check_policy_name(request.policy_name.as_deref())?;
+            check_size(&request.policy)?;
+            let key = self.admit(
+                caller,
+                Action::PutKeyPolicy,
+                &request.key_id,
+                Details::default(),
+            )?;
+            check_key_policy_text(&request.policy)?;
+            let updated = KeyRecord {
+                policy: request.policy.clone(),
+                policy_version: key.policy_version + 1,
+                ..key.clone()
+            };
+            if request.bypass_policy_lockout_safety_check != Some(true) {
+                let grants = self.store.grants(&key.region, &key.key_id)?;
+                self.check_lockout(caller, &updated, &grants)?;
+            }
+            self.store
+                .put_key_policy(&key.region, &key.key_id, &request.policy)?;
+            Ok(PutKeyPolicyResponse {})
+        })
+    }
+
+    /// `GetKeyPolicy`.
+    pub fn get_key_policy(
+        &self,
+        caller: &Caller,
+        request: GetKeyPolicyRequest,
+    ) -> KmsResult<GetKeyPolicyResponse> {
+        self.run(caller, "GetKeyPolicy", || {
+            check_policy_name(request.policy_name.as_deref())?;
+            let key = self.admit(
+                caller,
+                Action::GetKeyPolicy,
+                &request.key_id,
+                Details::default(),
+            )?;
+            Ok(GetKeyPolicyResponse {
+                policy: super::key_policy_text(&key),
+                policy_name: DEFAULT_POLICY_NAME.to_owned(),
+            })
+        })
+    }
+
+    /// `ListKeyPolicies`: always `["default"]`.
+    pub fn list_key_policies(
+        &self,
+        caller: &Caller,
+        request: ListKeyPoliciesRequest,
+    ) -> KmsResult<ListKeyPoliciesResponse> {
+        self.run(caller, "ListKeyPolicies", || {
+            if request.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+                return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
+            }
+            self.admit(
+                caller,
+                Action::ListKeyPolicies,
+                &request.key_id,
+                Details::default(),
+            )?;
+            Ok(ListKeyPoliciesResponse {
+                policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
+                truncated: false,
+            })
+        })
+    }
+
+    /// The authorization decision for `action` on a key, with its reasons,
+    /// without performing the action: for testing policies against a live
+    /// store. The key's state is not checked.
+    pub fn explain(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key_ref: &str,
+        encryption_context: Option<&crate::model::EncryptionContext>,
+    ) -> KmsResult<authz::Decision> {
+        self.run(caller, "Explain", || {
+            let key = self.resolve(caller, key_ref)?;
+            let details = Details {
+                encryption_context,
+                grant_tokens: &[],
+            };
+            self.decide_on_key(caller, action, &key, details, None)
+        })
+    }
+
+    /// Creates or replaces the identity policy `name` of `account` (the
+    /// operator's admin surface; AWS keeps these in IAM). The document is
+    /// validated against the schema.
+    pub fn put_identity_policy(&self, account: &str, name: &str, document: &str) -> KmsResult<()> {
+        check_identity_target(account, name)?;
+        check_size(document)?;
+        authz::parse_policy_set(Source::Identity { account, name }, document).map_err(|e| {
+            KmsError::MalformedPolicyDocument(format!("the identity policy is invalid:\n{e}"))
+        })?;
+        Ok(self.store.put_identity_policy(account, name, document)?)
+    }
+
+    /// The identity policies of `account`, by name.
+    pub fn identity_policies(&self, account: &str) -> KmsResult<Vec<(String, String)>> {
+        check_identity_target(account, "x")?;
+        Ok(self.store.identity_policies(account)?.policies.clone())
+    }
+
+    /// Deletes the identity policy `name` of `account`.
+    pub fn delete_identity_policy(&self, account: &str, name: &str) -> KmsResult<()> {
+        check_identity_target(account, name)?;
+        if self.store.delete_identity_policy(account, name)? {
+            Ok(())
+        } else {
+            Err(KmsError::NotFound(format!(
+                "identity policy `{name}` of account `{account}` does not exist"
+            )))
+        }
+    }
+}
+
+fn check_identity_target(account: &str, name: &str) -> KmsResult<()> {
+    if !authz::is_account_id(account) {
+        return Err(KmsError::validation(format!(
+            "`{account}` is not a 12-digit account id"
+        )));
+    }
+    let valid_name = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if !valid_name {
+        return Err(KmsError::validation(format!(
+            "identity policy name `{name}` must be 1 to 128 letters, digits or +=,.@_-"
+        )));
+    }
+    Ok(())
+}

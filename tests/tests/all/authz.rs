@@ -1,0 +1,774 @@
+//! Authorization with AWS's semantics, evaluated in Cedar: key policies,
+//! identity policies, grants, guardrails and condition keys. Every assertion
+//! checks the decision or the error code.
+
+use keyward::authz::Action;
+use keyward::model::{
+    CreateGrantRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext,
+    GetKeyPolicyRequest, GrantConstraints, GrantOperation, ListGrantsRequest,
+    ListKeyPoliciesRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest, RetireGrantRequest,
+    RevokeGrantRequest, SecretBytes,
+};
+use keyward::{Caller, Principal};
+
+use crate::support::{ACCOUNT, Env, OTHER_ACCOUNT, REGION, code, context};
+
+fn user(account: &str, name: &str) -> Caller {
+    Caller::new(
+        Principal::parse(&format!("arn:aws:iam::{account}:user/{name}")).unwrap(),
+        REGION,
+    )
+}
+
+fn role(account: &str, name: &str) -> Caller {
+    Caller::new(
+        Principal::parse(&format!("arn:aws:iam::{account}:role/{name}")).unwrap(),
+        REGION,
+    )
+}
+
+fn arn(key: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")
+}
+
+fn encrypt(
+    env: &Env,
+    caller: &Caller,
+    key: &str,
+    ctx: Option<EncryptionContext>,
+) -> keyward::KmsResult<Vec<u8>> {
+    encrypt_with_tokens(env, caller, key, ctx, Vec::new())
+}
+
+fn encrypt_with_tokens(
+    env: &Env,
+    caller: &Caller,
+    key: &str,
+    ctx: Option<EncryptionContext>,
+    grant_tokens: Vec<String>,
+) -> keyward::KmsResult<Vec<u8>> {
+    env.kms
+        .encrypt(
+            caller,
+            EncryptRequest {
+                key_id: key.to_owned(),
+                plaintext: SecretBytes::new(b"authz".to_vec()),
+                encryption_context: ctx,
+                grant_tokens,
+                ..Default::default()
+            },
+        )
+        .map(|r| r.ciphertext_blob)
+}
+
+fn key_with_policy(env: &Env, policy: &str) -> String {
+    env.kms
+        .create_key(
+            &env.caller,
+            CreateKeyRequest {
+                policy: Some(policy.to_owned()),
+                bypass_policy_lockout_safety_check: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .key_metadata
+        .key_id
+}
+
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+
+fn allow_alice(env: &Env, actions: &str) {
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "alice",
+            &format!(r#"permit (principal == User::"{ALICE}", action in [{actions}], resource);"#),
+        )
+        .unwrap();
+}
+
+#[test]
+fn users_are_denied_by_default() {
+    let env = Env::new();
+    let key = env.key();
+    let alice = user(ACCOUNT, "alice");
+    let error = encrypt(&env, &alice, &key, None).unwrap_err();
+    assert_eq!(error.code(), "AccessDeniedException");
+    assert!(
+        error
+            .to_string()
+            .contains("because no resource-based policy allows the kms:Encrypt action")
+    );
+    let decision = env
+        .kms
+        .explain(&alice, Action::Encrypt, &key, None)
+        .unwrap();
+    assert!(!decision.allowed);
+    assert!(decision.reasons.is_empty());
+}
+
+#[test]
+fn the_default_key_policy_delegates_to_identity_policies() {
+    let env = Env::new();
+    let key = env.key();
+    let alice = user(ACCOUNT, "alice");
+    allow_alice(&env, r#"Action::"Encrypt""#);
+    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    let decision = env
+        .kms
+        .explain(&alice, Action::Encrypt, &key, None)
+        .unwrap();
+    assert!(decision.allowed);
+    assert_eq!(
+        decision.reasons,
+        ["key-policy/default", "identity/111122223333/alice/policy0"]
+    );
+    // Only what the identity policy names.
+    let decrypt = env
+        .kms
+        .explain(&alice, Action::Decrypt, &key, None)
+        .unwrap();
+    assert!(!decrypt.allowed);
+    // Deleting the identity policy takes effect at once.
+    env.kms.delete_identity_policy(ACCOUNT, "alice").unwrap();
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn a_key_policy_without_the_account_root_makes_identity_policies_inert() {
+    let env = Env::new();
+    let key = key_with_policy(
+        &env,
+        r#"@id("admin") permit (principal == User::"arn:aws:iam::111122223333:user/admin", action, resource);"#,
+    );
+    let alice = user(ACCOUNT, "alice");
+    allow_alice(&env, r#"Action::"Encrypt""#);
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    // The root itself is not named either.
+    assert_eq!(
+        code(encrypt(&env, &env.caller, &key, None)),
+        "AccessDeniedException"
+    );
+    // The named principal needs no identity policy.
+    let admin = user(ACCOUNT, "admin");
+    assert!(encrypt(&env, &admin, &key, None).is_ok());
+    assert_eq!(
+        env.kms
+            .explain(&admin, Action::Encrypt, &key, None)
+            .unwrap()
+            .reasons,
+        ["key-policy/admin"]
+    );
+}
+
+#[test]
+fn an_explicit_forbid_beats_identity_permits_and_grants() {
+    let env = Env::new();
+    let key = key_with_policy(
+        &env,
+        r#"
+        @id("root") permit (principal == Account::"111122223333", action, resource);
+        @id("no-decrypt-for-alice")
+        forbid (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Decrypt", resource);
+        "#,
+    );
+    let alice = user(ACCOUNT, "alice");
+    allow_alice(&env, r#"Action::"Encrypt", Action::"Decrypt""#);
+    let blob = encrypt(&env, &alice, &key, None).unwrap();
+    let grant = env
+        .kms
+        .create_grant(
+            &env.caller,
+            CreateGrantRequest {
+                key_id: key.clone(),
+                grantee_principal: ALICE.into(),
+                operations: vec![GrantOperation::Decrypt],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let error = env
+        .kms
+        .decrypt(
+            &alice,
+            DecryptRequest {
+                ciphertext_blob: blob,
+                grant_tokens: vec![grant.grant_token],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(error.code(), "AccessDeniedException");
+    assert!(
+        error
+            .to_string()
+            .contains("explicit deny in key-policy/no-decrypt-for-alice"),
+        "{error}"
+    );
+
+    // A forbid in an identity policy wins over the key policy too.
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "deny-all",
+            r#"forbid (principal == User::"arn:aws:iam::111122223333:user/alice", action, resource);"#,
+        )
+        .unwrap();
+    let decision = env
+        .kms
+        .explain(&alice, Action::Encrypt, &key, None)
+        .unwrap();
+    assert!(!decision.allowed);
+    assert_eq!(decision.reasons, ["identity/111122223333/deny-all/policy0"]);
+}
+
+fn grant_to(
+    env: &Env,
+    key: &str,
+    grantee: &str,
+    ops: Vec<GrantOperation>,
+    constraints: Option<GrantConstraints>,
+) -> keyward::model::CreateGrantResponse {
+    env.kms
+        .create_grant(
+            &env.caller,
+            CreateGrantRequest {
+                key_id: key.to_owned(),
+                grantee_principal: grantee.to_owned(),
+                retiring_principal: Some("arn:aws:iam::111122223333:role/retirer".into()),
+                operations: ops,
+                constraints,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn grant_constraints_are_enforced_on_every_use() {
+    let env = Env::new();
+    let key = env.key();
+    let app = role(ACCOUNT, "app");
+    let subset = GrantConstraints {
+        encryption_context_subset: Some(context(&[("tenant", "acme")])),
+        encryption_context_equals: None,
+    };
+    let grant = grant_to(
+        &env,
+        &key,
+        app.principal.arn(),
+        vec![GrantOperation::Encrypt],
+        Some(subset),
+    );
+    assert_eq!(grant.grant_id.len(), 64);
+    // Matching: the pair is there (with others).
+    assert!(
+        encrypt(
+            &env,
+            &app,
+            &key,
+            Some(context(&[("tenant", "acme"), ("file", "x")]))
+        )
+        .is_ok()
+    );
+    let decision = env
+        .kms
+        .explain(
+            &app,
+            Action::Encrypt,
+            &key,
+            Some(&context(&[("tenant", "acme")])),
+        )
+        .unwrap();
+    assert_eq!(decision.reasons, [format!("grant/{}", grant.grant_id)]);
+    // Not matching: another value, no context, or another action.
+    assert_eq!(
+        code(encrypt(
+            &env,
+            &app,
+            &key,
+            Some(context(&[("tenant", "other")]))
+        )),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(encrypt(&env, &app, &key, None)),
+        "AccessDeniedException"
+    );
+    assert!(
+        !env.kms
+            .explain(
+                &app,
+                Action::Decrypt,
+                &key,
+                Some(&context(&[("tenant", "acme")]))
+            )
+            .unwrap()
+            .allowed
+    );
+
+    // EncryptionContextEquals: exactly these pairs.
+    let worker = role(ACCOUNT, "worker");
+    let equals = GrantConstraints {
+        encryption_context_subset: None,
+        encryption_context_equals: Some(context(&[("job", "42")])),
+    };
+    grant_to(
+        &env,
+        &key,
+        worker.principal.arn(),
+        vec![GrantOperation::Encrypt],
+        Some(equals),
+    );
+    assert!(encrypt(&env, &worker, &key, Some(context(&[("job", "42")]))).is_ok());
+    assert_eq!(
+        code(encrypt(
+            &env,
+            &worker,
+            &key,
+            Some(context(&[("job", "42"), ("extra", "1")]))
+        )),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn retired_and_revoked_grants_stop_working_at_once() {
+    let env = Env::new();
+    let key = env.key();
+    let app = role(ACCOUNT, "app");
+    let first = grant_to(
+        &env,
+        &key,
+        app.principal.arn(),
+        vec![GrantOperation::Encrypt],
+        None,
+    );
+    assert!(encrypt(&env, &app, &key, None).is_ok());
+    // Retired by its retiring principal, by token.
+    let retirer = role(ACCOUNT, "retirer");
+    let listed = env.kms.list_retirable_grants(
+        &retirer,
+        ListRetirableGrantsRequest {
+            retiring_principal: retirer.principal.arn().into(),
+            ..Default::default()
+        },
+    );
+    // The retirer role has no identity policy for ListRetirableGrants.
+    assert_eq!(code(listed), "AccessDeniedException");
+    let listed = env
+        .kms
+        .list_retirable_grants(
+            &env.caller,
+            ListRetirableGrantsRequest {
+                retiring_principal: retirer.principal.arn().into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.grants.len(), 1);
+    // The grantee may not retire a grant without RetireGrant.
+    let refused = env.kms.retire_grant(
+        &app,
+        RetireGrantRequest {
+            grant_token: Some(first.grant_token.clone()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(refused), "AccessDeniedException");
+    env.kms
+        .retire_grant(
+            &retirer,
+            RetireGrantRequest {
+                grant_token: Some(first.grant_token.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        code(encrypt(&env, &app, &key, None)),
+        "AccessDeniedException"
+    );
+    let again = env.kms.retire_grant(
+        &retirer,
+        RetireGrantRequest {
+            grant_token: Some(first.grant_token),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(again), "InvalidGrantTokenException");
+
+    // Revoked by the key's account.
+    let second = grant_to(
+        &env,
+        &key,
+        app.principal.arn(),
+        vec![GrantOperation::Encrypt],
+        None,
+    );
+    assert!(encrypt(&env, &app, &key, None).is_ok());
+    env.kms
+        .revoke_grant(
+            &env.caller,
+            RevokeGrantRequest {
+                key_id: key.clone(),
+                grant_id: second.grant_id.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        code(encrypt(&env, &app, &key, None)),
+        "AccessDeniedException"
+    );
+    let unknown = env.kms.revoke_grant(
+        &env.caller,
+        RevokeGrantRequest {
+            key_id: key,
+            grant_id: second.grant_id,
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(unknown), "InvalidGrantIdException");
+}
+
+#[test]
+fn grant_tokens_are_accepted_and_grants_list_and_are_idempotent_by_name() {
+    let env = Env::new();
+    let key = env.key();
+    let app = role(ACCOUNT, "app");
+    let request = CreateGrantRequest {
+        key_id: key.clone(),
+        grantee_principal: app.principal.arn().into(),
+        operations: vec![GrantOperation::Encrypt, GrantOperation::Decrypt],
+        name: Some("app-access".into()),
+        ..Default::default()
+    };
+    let first = env.kms.create_grant(&env.caller, request.clone()).unwrap();
+    let second = env.kms.create_grant(&env.caller, request).unwrap();
+    assert_eq!(first.grant_id, second.grant_id);
+    // The token makes the grant usable at once.
+    assert!(encrypt_with_tokens(&env, &app, &key, None, vec![first.grant_token.clone()]).is_ok());
+    assert_eq!(
+        code(encrypt_with_tokens(
+            &env,
+            &app,
+            &key,
+            None,
+            vec![first.grant_token; 11]
+        )),
+        "ValidationException"
+    );
+    let listed = env
+        .kms
+        .list_grants(
+            &env.caller,
+            ListGrantsRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.grants.len(), 1);
+    assert_eq!(listed.grants[0].grant_id, first.grant_id);
+    assert_eq!(
+        listed.grants[0].issuing_account,
+        "arn:aws:iam::111122223333:root"
+    );
+    assert_eq!(listed.grants[0].key_id, arn(&key));
+}
+
+#[test]
+fn a_grant_can_regrant_only_what_it_holds() {
+    let env = Env::new();
+    let key = env.key();
+    let app = role(ACCOUNT, "app");
+    grant_to(
+        &env,
+        &key,
+        app.principal.arn(),
+        vec![GrantOperation::Encrypt, GrantOperation::CreateGrant],
+        None,
+    );
+    let regrant = |ops: Vec<GrantOperation>| {
+        env.kms.create_grant(
+            &app,
+            CreateGrantRequest {
+                key_id: key.clone(),
+                grantee_principal: "arn:aws:iam::111122223333:role/helper".into(),
+                operations: ops,
+                ..Default::default()
+            },
+        )
+    };
+    assert!(regrant(vec![GrantOperation::Encrypt]).is_ok());
+    assert_eq!(
+        code(regrant(vec![GrantOperation::Decrypt])),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(regrant(vec![
+            GrantOperation::Encrypt,
+            GrantOperation::Decrypt
+        ])),
+        "AccessDeniedException"
+    );
+    assert!(encrypt(&env, &role(ACCOUNT, "helper"), &key, None).is_ok());
+}
+
+#[test]
+fn via_service_and_source_ip_conditions() {
+    let env = Env::new();
+    let key = key_with_policy(
+        &env,
+        r#"
+        @id("root") permit (principal == Account::"111122223333", action, resource);
+        @id("s3-only") permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource)
+          when { context has via_service && context.via_service == "s3.us-east-1.amazonaws.com" };
+        @id("office") permit (principal == User::"arn:aws:iam::111122223333:user/bob", action == Action::"Encrypt", resource)
+          when { context has source_ip && context.source_ip.isInRange(ip("10.0.0.0/8")) };
+        "#,
+    );
+    let alice = user(ACCOUNT, "alice");
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    assert!(
+        encrypt(
+            &env,
+            &alice.clone().via("s3.us-east-1.amazonaws.com"),
+            &key,
+            None
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        code(encrypt(
+            &env,
+            &alice.via("sqs.us-east-1.amazonaws.com"),
+            &key,
+            None
+        )),
+        "AccessDeniedException"
+    );
+    let mut bob = user(ACCOUNT, "bob");
+    assert_eq!(
+        code(encrypt(&env, &bob, &key, None)),
+        "AccessDeniedException"
+    );
+    bob.source_ip = Some("10.1.2.3".parse().unwrap());
+    assert!(encrypt(&env, &bob, &key, None).is_ok());
+    bob.source_ip = Some("192.0.2.7".parse().unwrap());
+    assert_eq!(
+        code(encrypt(&env, &bob, &key, None)),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn encryption_context_conditions_in_policies() {
+    let env = Env::new();
+    let key = env.key();
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "finance",
+            r#"permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource)
+               when { context.encryption_context.hasTag("Department")
+                      && context.encryption_context.getTag("Department") == "Finance" };"#,
+        )
+        .unwrap();
+    let alice = user(ACCOUNT, "alice");
+    assert!(
+        encrypt(
+            &env,
+            &alice,
+            &key,
+            Some(context(&[("Department", "Finance")]))
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        code(encrypt(
+            &env,
+            &alice,
+            &key,
+            Some(context(&[("Department", "Sales")]))
+        )),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn cross_region_use_is_refused_by_the_guardrail() {
+    let env = Env::new();
+    let key = env.key();
+    let elsewhere = Caller::new(env.caller.principal.clone(), "eu-west-1");
+    let error = encrypt(&env, &elsewhere, &arn(&key), None).unwrap_err();
+    assert_eq!(error.code(), "AccessDeniedException");
+    assert!(error.to_string().contains("guardrail/regional"), "{error}");
+}
+
+#[test]
+fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
+    let env = Env::new();
+    let key = key_with_policy(
+        &env,
+        &format!(
+            r#"@id("root") permit (principal == Account::"{ACCOUNT}", action, resource);
+               @id("partner") permit (principal == Account::"{OTHER_ACCOUNT}", action == Action::"Encrypt", resource);"#
+        ),
+    );
+    let carol = user(OTHER_ACCOUNT, "carol");
+    // The key policy trusts the account, but carol's own account has not
+    // allowed her.
+    assert_eq!(
+        code(encrypt(&env, &carol, &arn(&key), None)),
+        "AccessDeniedException"
+    );
+    env.kms
+        .put_identity_policy(
+            OTHER_ACCOUNT,
+            "kms",
+            r#"permit (principal == User::"arn:aws:iam::444455556666:user/carol", action == Action::"Encrypt", resource);"#,
+        )
+        .unwrap();
+    assert!(encrypt(&env, &carol, &arn(&key), None).is_ok());
+    // Her account's permit does not stretch to what the key policy withholds.
+    assert!(
+        !env.kms
+            .explain(&carol, Action::Decrypt, &arn(&key), None)
+            .unwrap()
+            .allowed
+    );
+    // The partner account's root needs no identity policy.
+    let partner = Caller::new(Principal::account_root(OTHER_ACCOUNT).unwrap(), REGION);
+    assert!(encrypt(&env, &partner, &arn(&key), None).is_ok());
+}
+
+#[test]
+fn key_policies_are_validated_and_protected_from_lockout() {
+    let env = Env::new();
+    let key = env.key();
+    let put = |policy: &str, bypass: bool| {
+        env.kms.put_key_policy(
+            &env.caller,
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy: policy.to_owned(),
+                bypass_policy_lockout_safety_check: Some(bypass),
+                ..Default::default()
+            },
+        )
+    };
+    let malformed = put("permit (principal, action resource);", false).unwrap_err();
+    assert_eq!(malformed.code(), "MalformedPolicyDocumentException");
+    assert!(malformed.to_string().contains("1:"), "{malformed}");
+    let invalid = put(
+        r#"permit (principal, action == Action::"Fly", resource);"#,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(invalid.code(), "MalformedPolicyDocumentException");
+    assert!(invalid.to_string().contains("Fly"), "{invalid}");
+    let lockout = put(
+        r#"permit (principal == Account::"111122223333", action == Action::"Encrypt", resource);"#,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(lockout.code(), "MalformedPolicyDocumentException");
+    assert!(
+        lockout
+            .to_string()
+            .contains("will not allow you to update the key policy")
+    );
+    // None of the refused policies took effect.
+    let current = env
+        .kms
+        .get_key_policy(
+            &env.caller,
+            GetKeyPolicyRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        current
+            .policy
+            .contains(r#"principal == Account::"111122223333", action, resource"#)
+    );
+    assert_eq!(current.policy_name, "default");
+
+    let admin_policy = r#"@id("root") permit (principal == Account::"111122223333", action, resource);
+@id("alice-encrypts") permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource);"#;
+    put(admin_policy, false).unwrap();
+    assert!(encrypt(&env, &user(ACCOUNT, "alice"), &key, None).is_ok());
+    let policies = env
+        .kms
+        .list_key_policies(
+            &env.caller,
+            ListKeyPoliciesRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(policies.policy_names, ["default"]);
+    // The bypass lets a caller lock itself out, as in AWS.
+    put(
+        r#"permit (principal == Account::"111122223333", action == Action::"Encrypt", resource);"#,
+        true,
+    )
+    .unwrap();
+    assert_eq!(code(put(admin_policy, false)), "AccessDeniedException");
+    // CreateKey runs the same check.
+    let refused = env.kms.create_key(
+        &env.caller,
+        CreateKeyRequest {
+            policy: Some(r#"permit (principal == Account::"111122223333", action == Action::"Decrypt", resource);"#.into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(refused), "MalformedPolicyDocumentException");
+}
+
+#[test]
+fn identity_policies_decide_operations_without_a_key() {
+    let env = Env::new();
+    let alice = user(ACCOUNT, "alice");
+    assert_eq!(
+        code(env.kms.create_key(&alice, CreateKeyRequest::default())),
+        "AccessDeniedException"
+    );
+    allow_alice(&env, r#"Action::"CreateKey""#);
+    let key = env
+        .kms
+        .create_key(&alice, CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata;
+    assert_eq!(key.aws_account_id, ACCOUNT);
+    let invalid =
+        env.kms
+            .put_identity_policy(ACCOUNT, "bad", "permit (principal, action, resource");
+    assert_eq!(code(invalid), "MalformedPolicyDocumentException");
+    assert_eq!(
+        code(
+            env.kms
+                .put_identity_policy("123", "x", "permit (principal, action, resource);")
+        ),
+        "ValidationException"
+    );
+}
