@@ -23,6 +23,7 @@
 
 mod action;
 pub mod grants;
+pub mod harness;
 pub mod policy;
 mod principal;
 pub mod request;

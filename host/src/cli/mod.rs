@@ -6,6 +6,7 @@
 //! human-readable form when it is; `--output` overrides either.
 
 mod output;
+mod policy;
 mod serve;
 
 use std::io::IsTerminal;
@@ -19,9 +20,11 @@ use serde::Serialize;
 
 use crate::authz::Principal;
 use crate::model::{
-    CreateKeyRequest, DataKeySpec, DecryptRequest, DescribeKeyRequest, EncryptRequest,
-    EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest, KeySpec, KeyUsage,
-    ListKeysRequest, ReEncryptRequest, SecretBytes,
+    CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest, DescribeKeyRequest,
+    EncryptRequest, EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest,
+    GetKeyPolicyRequest, GrantConstraints, KeySpec, KeyUsage, ListGrantsRequest,
+    ListKeyPoliciesRequest, ListKeysRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest,
+    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, SecretBytes,
 };
 use crate::service::{Caller, Config, Kms, KmsError};
 
@@ -73,6 +76,94 @@ enum Command {
     Init,
     /// Serve the AWS KMS JSON protocol over HTTP(S), with SigV4.
     Serve(serve::ServeArgs),
+    /// The offline policy-testing harness.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Manage the identity policies of an account (keyward's stand-in for
+    /// IAM).
+    #[command(subcommand)]
+    IdentityPolicy(IdentityPolicyCommand),
+    /// Replace a key's policy (Cedar).
+    PutKeyPolicy {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The policy: `file://PATH` or the text itself.
+        #[arg(long)]
+        policy: String,
+        /// Skip the lockout safety check.
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
+    },
+    /// Show a key's policy.
+    GetKeyPolicy {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List a key's policy names.
+    ListKeyPolicies {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Create a grant.
+    CreateGrant {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// Who the grant allows.
+        #[arg(long)]
+        grantee_principal: String,
+        /// Who may retire it.
+        #[arg(long)]
+        retiring_principal: Option<String>,
+        /// The operations, comma-separated (Encrypt,Decrypt,...).
+        #[arg(long, value_delimiter = ',', value_parser = parse_enum::<crate::model::GrantOperation>)]
+        operations: Vec<crate::model::GrantOperation>,
+        /// Require these encryption-context pairs (JSON or k=v,k=v).
+        #[arg(long, value_parser = parse_context)]
+        encryption_context_subset: Option<EncryptionContext>,
+        /// Require exactly these encryption-context pairs.
+        #[arg(long, value_parser = parse_context)]
+        encryption_context_equals: Option<EncryptionContext>,
+        /// A name, for idempotent retries.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the grants on a key.
+    ListGrants {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List the grants a principal may retire.
+    ListRetirableGrants {
+        /// The retiring principal.
+        #[arg(long)]
+        retiring_principal: String,
+    },
+    /// Retire a grant, by token or by key and grant id.
+    RetireGrant {
+        /// The grant token.
+        #[arg(long)]
+        grant_token: Option<String>,
+        /// The key (with --grant-id).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// The grant id (with --key-id).
+        #[arg(long)]
+        grant_id: Option<String>,
+    },
+    /// Revoke a grant.
+    RevokeGrant {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The grant id.
+        #[arg(long)]
+        grant_id: String,
+    },
     /// Create a KMS key.
     CreateKey {
         /// A description of the key.
@@ -167,6 +258,46 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum IdentityPolicyCommand {
+    /// Create or replace an identity policy.
+    Put {
+        /// The account (12 digits).
+        #[arg(long)]
+        account: String,
+        /// The policy's name.
+        #[arg(long)]
+        name: String,
+        /// The policy: `file://PATH` or the text itself.
+        #[arg(long)]
+        policy: String,
+    },
+    /// List an account's identity policies.
+    List {
+        /// The account.
+        #[arg(long)]
+        account: String,
+    },
+    /// Delete an identity policy.
+    Delete {
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The policy's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// A text parameter: `file://PATH` reads the file.
+fn read_text(value: &str) -> Result<String, CliError> {
+    match value.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("cannot read `{path}`: {e}"))),
+        None => Ok(value.to_owned()),
+    }
+}
+
 #[derive(Debug, Args)]
 struct ContextArg {
     /// The encryption context, as JSON (`{"k":"v"}`) or `k=v,k2=v2`.
@@ -259,6 +390,8 @@ pub(crate) enum CliError {
     Open(#[from] crate::service::OpenError),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
@@ -268,6 +401,7 @@ impl CliError {
         match self {
             Self::Usage(_) => 252,
             Self::Kms(_) => 254,
+            Self::Failed(_) => 1,
             Self::Open(_) | Self::Io(_) => 255,
         }
     }
@@ -306,9 +440,11 @@ pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
-    if let Command::Serve(args) = cli.command {
-        return serve::run(&global, args);
-    }
+    let command = match cli.command {
+        Command::Serve(args) => return serve::run(&global, args),
+        Command::Policy(command) => return policy::run(command),
+        other => other,
+    };
     let data_dir = global.data_dir();
     let config = Config {
         regions: vec![global.region.clone()],
@@ -319,7 +455,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         OutputFormat::Auto => OutputFormat::Json,
         other => other,
     };
-    if let Command::Init = cli.command {
+    if let Command::Init = command {
         Kms::init(&config)?;
         let done =
             serde_json::json!({ "DataDir": data_dir.display().to_string(), "Initialized": true });
@@ -338,8 +474,127 @@ fn run(cli: Cli) -> Result<(), CliError> {
         );
     }
 
-    match cli.command {
-        Command::Init | Command::Serve(_) => Ok(()),
+    match command {
+        Command::Init | Command::Serve(_) | Command::Policy(_) => Ok(()),
+        Command::IdentityPolicy(command) => match command {
+            IdentityPolicyCommand::Put {
+                account,
+                name,
+                policy,
+            } => {
+                kms.put_identity_policy(&account, &name, &read_text(&policy)?)?;
+                output::print(
+                    &serde_json::json!({ "Account": account, "PolicyName": name }),
+                    format,
+                )
+            }
+            IdentityPolicyCommand::List { account } => {
+                let policies: Vec<_> = kms
+                    .identity_policies(&account)?
+                    .into_iter()
+                    .map(|(name, document)| serde_json::json!({ "PolicyName": name, "Policy": document }))
+                    .collect();
+                output::print(
+                    &serde_json::json!({ "Account": account, "Policies": policies }),
+                    format,
+                )
+            }
+            IdentityPolicyCommand::Delete { account, name } => {
+                kms.delete_identity_policy(&account, &name)?;
+                output::print(
+                    &serde_json::json!({ "Account": account, "Deleted": name }),
+                    format,
+                )
+            }
+        },
+        Command::PutKeyPolicy {
+            key_id,
+            policy,
+            bypass_policy_lockout_safety_check,
+        } => {
+            let request = PutKeyPolicyRequest {
+                key_id,
+                policy: read_text(&policy)?,
+                bypass_policy_lockout_safety_check: Some(bypass_policy_lockout_safety_check),
+                policy_name: None,
+            };
+            output::print(&kms.put_key_policy(&caller, request)?, format)
+        }
+        Command::GetKeyPolicy { key_id } => {
+            let request = GetKeyPolicyRequest {
+                key_id,
+                policy_name: None,
+            };
+            output::print(&kms.get_key_policy(&caller, request)?, format)
+        }
+        Command::ListKeyPolicies { key_id } => {
+            let request = ListKeyPoliciesRequest {
+                key_id,
+                ..Default::default()
+            };
+            output::print(&kms.list_key_policies(&caller, request)?, format)
+        }
+        Command::CreateGrant {
+            key_id,
+            grantee_principal,
+            retiring_principal,
+            operations,
+            encryption_context_subset,
+            encryption_context_equals,
+            name,
+        } => {
+            let constrained =
+                encryption_context_subset.is_some() || encryption_context_equals.is_some();
+            let constraints = constrained.then_some(GrantConstraints {
+                encryption_context_subset,
+                encryption_context_equals,
+            });
+            let request = CreateGrantRequest {
+                key_id,
+                grantee_principal,
+                retiring_principal,
+                operations,
+                constraints,
+                name,
+                ..Default::default()
+            };
+            output::print(&kms.create_grant(&caller, request)?, format)
+        }
+        Command::ListGrants { key_id } => {
+            let request = ListGrantsRequest {
+                key_id,
+                ..Default::default()
+            };
+            output::print(&kms.list_grants(&caller, request)?, format)
+        }
+        Command::ListRetirableGrants { retiring_principal } => {
+            let request = ListRetirableGrantsRequest {
+                retiring_principal,
+                ..Default::default()
+            };
+            output::print(&kms.list_retirable_grants(&caller, request)?, format)
+        }
+        Command::RetireGrant {
+            grant_token,
+            key_id,
+            grant_id,
+        } => {
+            let request = RetireGrantRequest {
+                grant_token,
+                key_id,
+                grant_id,
+                dry_run: None,
+            };
+            output::print(&kms.retire_grant(&caller, request)?, format)
+        }
+        Command::RevokeGrant { key_id, grant_id } => {
+            let request = RevokeGrantRequest {
+                key_id,
+                grant_id,
+                dry_run: None,
+            };
+            output::print(&kms.revoke_grant(&caller, request)?, format)
+        }
         Command::CreateKey {
             description,
             key_spec,

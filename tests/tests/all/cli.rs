@@ -229,3 +229,167 @@ fn text_output_is_human_readable() {
     assert!(text.contains("KeyMetadata:\n"), "{text}");
     assert!(text.contains("  KeyState: Enabled\n"), "{text}");
 }
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/examples")
+}
+
+fn keyward_plain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward-under-test"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn policy_test_runs_the_shipped_examples() {
+    let out = keyward_plain(&["policy", "test", examples().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let summary = stdout.lines().last().unwrap();
+    let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 14, "{summary}");
+    assert!(summary.ends_with("passed, 0 failed"), "{summary}");
+    // Every example folder has both ALLOW and DENY cases.
+    for folder in std::fs::read_dir(examples()).unwrap() {
+        let folder = folder.unwrap().path();
+        if folder.is_dir() {
+            assert!(
+                folder.join("ALLOW").is_dir() && folder.join("DENY").is_dir(),
+                "{}",
+                folder.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn policy_test_fails_on_a_wrong_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let case_dir = dir.path().join("case");
+    std::fs::create_dir_all(case_dir.join("ALLOW")).unwrap();
+    let source = examples().join("regional-guardrail");
+    std::fs::copy(source.join("entities.json"), case_dir.join("entities.json")).unwrap();
+    // A request the guardrail denies, filed under ALLOW.
+    std::fs::copy(
+        source.join("DENY/root_encrypt_from_another_region.json"),
+        case_dir.join("ALLOW/root_encrypt_from_another_region.json"),
+    )
+    .unwrap();
+    let out = keyward_plain(&["policy", "test", case_dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "FAIL ALLOW/root_encrypt_from_another_region.json: deny (guardrail/regional)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn policy_validate_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.cedar");
+    std::fs::write(&bad, "permit (principal, action, resource);\npermit (principal, action == Action::\"Fly\", resource);\n").unwrap();
+    let out = keyward_plain(&["policy", "validate", bad.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains(&format!("{}:2:", bad.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Fly"), "{stdout}");
+    let good = keyward_plain(&["policy", "validate", examples().to_str().unwrap()]);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+}
+
+#[test]
+fn policy_explain_shows_the_decision_and_its_reasons() {
+    let request = examples()
+        .join("forbid-overrides-grant/DENY/contractor_decrypt_forbidden_despite_grant.json");
+    let out = keyward_plain(&["policy", "explain", request.to_str().unwrap()]);
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["Decision"], "DENY");
+    assert_eq!(report["Reasons"][0], "key-policy/no-contractors");
+}
+
+#[test]
+fn grants_and_identity_policies_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key_id = json(&data, &["create-key"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app = "arn:aws:iam::111122223333:role/app";
+    let as_app = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--principal", app]);
+        keyward(&data, &all)
+    };
+    let plaintext = STANDARD.encode(b"cli grant");
+    let encrypt = [
+        "encrypt",
+        "--key-id",
+        key_id.as_str(),
+        "--plaintext",
+        plaintext.as_str(),
+        "--encryption-context",
+        "tenant=acme",
+    ];
+    assert_eq!(as_app(&encrypt).status.code(), Some(254));
+    let grant = json(
+        &data,
+        &[
+            "create-grant",
+            "--key-id",
+            &key_id,
+            "--grantee-principal",
+            app,
+            "--operations",
+            "Encrypt,Decrypt",
+            "--encryption-context-subset",
+            "tenant=acme",
+        ],
+    );
+    assert!(as_app(&encrypt).status.success());
+    let listed = json(&data, &["list-grants", "--key-id", &key_id]);
+    assert_eq!(listed["Grants"][0]["GrantId"], grant["GrantId"]);
+    json(
+        &data,
+        &[
+            "revoke-grant",
+            "--key-id",
+            &key_id,
+            "--grant-id",
+            grant["GrantId"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(as_app(&encrypt).status.code(), Some(254));
+
+    let policy =
+        format!(r#"permit (principal == Role::"{app}", action == Action::"Encrypt", resource);"#);
+    json(
+        &data,
+        &[
+            "identity-policy",
+            "put",
+            "--account",
+            "111122223333",
+            "--name",
+            "app",
+            "--policy",
+            &policy,
+        ],
+    );
+    assert!(as_app(&encrypt).status.success());
+    let current = json(&data, &["get-key-policy", "--key-id", &key_id]);
+    assert_eq!(current["PolicyName"], "default");
+}

@@ -1,0 +1,146 @@
+#![allow(missing_docs, reason = "criterion macros generate undocumented items")]
+#![allow(clippy::unwrap_used, reason = "a benchmark aborts on any failure")]
+//! The authorization decision alone: a 20-statement key policy, 100 grants
+//! on the key and 5 identity policies (issue 3's target: p50 ≤ 10 µs).
+//!
+//! Run: `cargo bench -p keyward --bench authz`.
+
+use std::hint::black_box;
+
+use cedar_policy::Entities;
+use criterion::{Criterion, criterion_group, criterion_main};
+use keyward::authz::request::{self, RequestFacts};
+use keyward::authz::{Action, KeyPolicies, Principal, Question, decide, identity_policy_set};
+use keyward::model::{
+    EncryptionContext, GrantConstraints, GrantOperation, KeyManager, KeySpec, KeyState, KeyUsage,
+    OriginType,
+};
+use keyward::store::{GrantRecord, KeyRecord};
+
+const ACCOUNT: &str = "111122223333";
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn key() -> KeyRecord {
+    KeyRecord {
+        key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        region: "us-east-1".into(),
+        account: ACCOUNT.into(),
+        arn: KEY.into(),
+        description: String::new(),
+        created_ms: 0,
+        state: KeyState::Enabled,
+        key_spec: KeySpec::SymmetricDefault,
+        key_usage: KeyUsage::EncryptDecrypt,
+        origin: OriginType::AwsKms,
+        key_manager: KeyManager::Customer,
+        multi_region: false,
+        current_version: 1,
+        policy: String::new(),
+        policy_version: 1,
+    }
+}
+
+/// 20 statements: the root, 17 named users with conditions, 2 forbids.
+fn key_policy() -> String {
+    let mut text =
+        format!("@id(\"root\") permit (principal == Account::\"{ACCOUNT}\", action, resource);\n");
+    for i in 0..17 {
+        text.push_str(&format!(
+            "permit (principal == User::\"arn:aws:iam::{ACCOUNT}:user/u{i}\", action in [Action::\"Encrypt\", \
+             Action::\"Decrypt\"], resource) when {{ context.encryption_context.hasTag(\"team\") && \
+             context.encryption_context.getTag(\"team\") == \"t{i}\" }};\n"
+        ));
+    }
+    text.push_str(&format!(
+        "forbid (principal == User::\"arn:aws:iam::{ACCOUNT}:user/banned\", action, resource);\n\
+         forbid (principal, action == Action::\"Decrypt\", resource) when {{ context has source_ip && \
+         context.source_ip.isInRange(ip(\"192.0.2.0/24\")) }};\n"
+    ));
+    text
+}
+
+fn grants() -> Vec<GrantRecord> {
+    (0..100)
+        .map(|i| GrantRecord {
+            grant_id: format!("{i:064x}"),
+            grant_token: String::new(),
+            region: "us-east-1".into(),
+            key_id: "k".into(),
+            name: None,
+            grantee_principal: format!("arn:aws:iam::{ACCOUNT}:role/r{i}"),
+            retiring_principal: None,
+            issuing_account: ACCOUNT.into(),
+            operations: vec![GrantOperation::Decrypt, GrantOperation::Encrypt],
+            constraints: Some(GrantConstraints {
+                encryption_context_subset: Some([("tenant".to_string(), format!("t{i}"))].into()),
+                encryption_context_equals: None,
+            }),
+            created_ms: 0,
+        })
+        .collect()
+}
+
+fn identity() -> Vec<(String, String)> {
+    (0..5)
+        .map(|i| {
+            (
+                format!("p{i}"),
+                format!(
+                    "permit (principal == Role::\"arn:aws:iam::{ACCOUNT}:role/r{i}\", action == Action::\"DescribeKey\", resource);"
+                ),
+            )
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let key = key();
+    let policies = KeyPolicies::new(KEY, &key_policy(), &grants()).unwrap();
+    let identity = identity_policy_set(ACCOUNT, &identity()).unwrap();
+    let context_pairs: EncryptionContext = [("tenant".to_string(), "t42".to_string())].into();
+
+    let mut group = c.benchmark_group("authz");
+    for (name, arn) in [
+        (
+            "decide_grantee_role_100_grants",
+            format!("arn:aws:iam::{ACCOUNT}:role/r42"),
+        ),
+        (
+            "decide_account_root",
+            format!("arn:aws:iam::{ACCOUNT}:root"),
+        ),
+    ] {
+        let principal = Principal::parse(&arn).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                // Everything the request path does: entities, context, decision.
+                let facts = RequestFacts {
+                    region: "us-east-1",
+                    encryption_context: Some(&context_pairs),
+                    now_ms: 1_767_225_600_000,
+                    ..Default::default()
+                };
+                let (context, ec) = request::context(&principal, &facts);
+                let mut entities = request::principal_entities(&principal);
+                entities.push(request::key_entity(&key, &Default::default(), &[]));
+                entities.push(ec);
+                let entities = Entities::from_entities(entities, None).unwrap();
+                let question = Question {
+                    principal: &principal,
+                    action: Action::Decrypt,
+                    resource: request::key_uid(KEY),
+                    resource_account: ACCOUNT,
+                    entities: &entities,
+                    context,
+                };
+                let decision = decide(&question, Some(&policies), &identity);
+                assert!(decision.allowed);
+                black_box(decision)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
