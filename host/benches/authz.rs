@@ -7,7 +7,6 @@
 
 use std::hint::black_box;
 
-use cedar_policy::Entities;
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::authz::request::{self, RequestFacts};
 use keyward::authz::{Action, KeyPolicies, Principal, Question, decide, identity_policy_set};
@@ -99,7 +98,21 @@ fn bench(c: &mut Criterion) {
     let identity = identity_policy_set(ACCOUNT, &identity()).unwrap();
     let context_pairs: EncryptionContext = [("tenant".to_string(), "t42".to_string())].into();
 
+    let cache = request::PreparedCache::default();
     let mut group = c.benchmark_group("authz");
+    let root = Principal::parse(&format!("arn:aws:iam::{ACCOUNT}:root")).unwrap();
+    // Building a request's entities and context from scratch (a cache miss).
+    group.bench_function("build_entities_and_context", |b| {
+        b.iter(|| {
+            let facts = RequestFacts {
+                region: "us-east-1",
+                encryption_context: Some(&context_pairs),
+                now_ms: 1_767_225_600_000,
+                ..Default::default()
+            };
+            black_box(request::build(&root, Some(&key), ACCOUNT, &facts).unwrap())
+        })
+    });
     for (name, arn) in [
         (
             "decide_grantee_role_100_grants",
@@ -113,25 +126,24 @@ fn bench(c: &mut Criterion) {
         let principal = Principal::parse(&arn).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| {
-                // Everything the request path does: entities, context, decision.
+                // Everything the request path does: the (cached) entities and
+                // context, and the decision.
                 let facts = RequestFacts {
                     region: "us-east-1",
                     encryption_context: Some(&context_pairs),
                     now_ms: 1_767_225_600_000,
                     ..Default::default()
                 };
-                let (context, ec) = request::context(&principal, &facts);
-                let mut entities = request::principal_entities(&principal);
-                entities.push(request::key_entity(&key, &Default::default(), &[]));
-                entities.push(ec);
-                let entities = Entities::from_entities(entities, None).unwrap();
+                let prepared = cache
+                    .prepare(&principal, Some(&key), ACCOUNT, &facts)
+                    .unwrap();
                 let question = Question {
                     principal: &principal,
                     action: Action::Decrypt,
                     resource: request::key_uid(KEY),
                     resource_account: ACCOUNT,
-                    entities: &entities,
-                    context,
+                    entities: &prepared.entities,
+                    context: prepared.context.clone(),
                 };
                 let decision = decide(&question, Some(&policies), &identity);
                 assert!(decision.allowed);

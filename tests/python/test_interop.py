@@ -177,3 +177,56 @@ def test_wrong_secret_is_rejected(keyward):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.list_keys()
     assert code(e) == "UnrecognizedClientException"
+
+
+def test_key_policies_and_grants(keyward, kms):
+    key = new_key(kms, "grants")["KeyId"]
+    names = kms.list_key_policies(KeyId=key)["PolicyNames"]
+    assert names == ["default"]
+    policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    assert 'Account::"111122223333"' in policy
+
+    # A malformed Cedar policy is refused with Cedar's diagnostics.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy="permit (principal action, resource);")
+    assert code(e) == "MalformedPolicyDocumentException"
+    # A policy that would lock the caller out is refused...
+    lockout = 'permit (principal == Account::"111122223333", action == Action::"Encrypt", resource);'
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=lockout)
+    assert code(e) == "MalformedPolicyDocumentException"
+    # ...and a good one is stored.
+    good = policy + '\n@id("app") permit (principal == Role::"arn:aws:iam::111122223333:role/app", action == Action::"DescribeKey", resource);'
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=good)
+    assert "role/app" in kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+
+    grant = kms.create_grant(
+        KeyId=key,
+        GranteePrincipal="arn:aws:iam::111122223333:role/app",
+        RetiringPrincipal="arn:aws:iam::111122223333:root",
+        Operations=["Encrypt", "Decrypt"],
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}},
+        Name="app",
+    )
+    again = kms.create_grant(
+        KeyId=key,
+        GranteePrincipal="arn:aws:iam::111122223333:role/app",
+        RetiringPrincipal="arn:aws:iam::111122223333:root",
+        Operations=["Encrypt", "Decrypt"],
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}},
+        Name="app",
+    )
+    assert again["GrantId"] == grant["GrantId"]
+    listed = kms.list_grants(KeyId=key)["Grants"]
+    assert [g["GrantId"] for g in listed] == [grant["GrantId"]]
+    assert listed[0]["Constraints"] == {"EncryptionContextSubset": {"tenant": "acme"}}
+    retirable = kms.list_retirable_grants(RetiringPrincipal="arn:aws:iam::111122223333:root")["Grants"]
+    assert grant["GrantId"] in [g["GrantId"] for g in retirable]
+    kms.retire_grant(GrantToken=grant["GrantToken"])
+    assert kms.list_grants(KeyId=key)["Grants"] == []
+
+    second = kms.create_grant(KeyId=key, GranteePrincipal="arn:aws:iam::111122223333:role/app", Operations=["Decrypt"])
+    kms.revoke_grant(KeyId=key, GrantId=second["GrantId"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.revoke_grant(KeyId=key, GrantId=second["GrantId"])
+    assert code(e) == "InvalidGrantIdException"

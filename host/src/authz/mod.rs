@@ -29,8 +29,11 @@ mod principal;
 pub mod request;
 pub mod schema;
 
+use std::collections::HashMap;
+
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, Policy, PolicySet,
+    PrincipalConstraint, Request,
 };
 
 pub use action::Action;
@@ -67,12 +70,55 @@ impl Decision {
     }
 }
 
+/// Policies indexed by principal. A policy whose scope says
+/// `principal == X` can only apply to requests by X, so each principal gets
+/// a set of the policies naming it plus those that name no one in
+/// particular; a request evaluates only its principal's set. This keeps the
+/// decision cheap with hundreds of grants, each of which names its grantee.
+#[derive(Debug, Clone, Default)]
+pub struct IndexedPolicies {
+    general: PolicySet,
+    by_principal: HashMap<EntityUid, PolicySet>,
+}
+
+impl IndexedPolicies {
+    /// Indexes `policies`.
+    pub fn new(policies: impl IntoIterator<Item = Policy>) -> Result<Self, PolicyError> {
+        let mut general = Vec::new();
+        let mut specific: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+        for policy in policies {
+            match policy.principal_constraint() {
+                PrincipalConstraint::Eq(uid) => specific.entry(uid).or_default().push(policy),
+                _ => general.push(policy),
+            }
+        }
+        let set_of = |policies: Vec<Policy>| -> Result<PolicySet, PolicyError> {
+            PolicySet::from_policies(policies).map_err(|e| PolicyError(e.to_string()))
+        };
+        let mut by_principal = HashMap::with_capacity(specific.len());
+        for (uid, mut own) in specific {
+            own.extend(general.iter().cloned());
+            by_principal.insert(uid, set_of(own)?);
+        }
+        Ok(Self {
+            general: set_of(general)?,
+            by_principal,
+        })
+    }
+
+    /// The policies that can apply to requests by `principal`.
+    pub fn for_principal(&self, principal: &EntityUid) -> &PolicySet {
+        self.by_principal.get(principal).unwrap_or(&self.general)
+    }
+}
+
 /// The compiled policies of one key: the guardrails, the key policy and its
-/// grants together, and the key policy alone (for the account-root check).
+/// grants together, and the key policy alone (for the account-root check),
+/// each indexed by principal.
 #[derive(Debug, Clone)]
 pub struct KeyPolicies {
-    combined: PolicySet,
-    key_policy: PolicySet,
+    combined: IndexedPolicies,
+    key_policy: IndexedPolicies,
     grants: Vec<GrantRecord>,
 }
 
@@ -86,22 +132,16 @@ impl KeyPolicies {
         grants: &[GrantRecord],
     ) -> Result<Self, PolicyError> {
         let key_policy = parse_policy_set(Source::KeyPolicy, key_policy)?;
-        let mut combined = schema::guardrails().clone();
-        for policy in key_policy.policies() {
-            combined
-                .add(policy.clone())
-                .map_err(|e| PolicyError(e.to_string()))?;
-        }
+        let mut combined: Vec<Policy> = schema::guardrails().policies().cloned().collect();
+        combined.extend(key_policy.policies().cloned());
         for grant in grants {
             if let Some(policy) = grants::to_policy(key_arn, grant)? {
-                combined
-                    .add(policy)
-                    .map_err(|e| PolicyError(e.to_string()))?;
+                combined.push(policy);
             }
         }
         Ok(Self {
-            combined,
-            key_policy,
+            combined: IndexedPolicies::new(combined)?,
+            key_policy: IndexedPolicies::new(key_policy.policies().cloned())?,
             grants: grants.to_vec(),
         })
     }
@@ -142,7 +182,8 @@ impl Outcome {
     }
 }
 
-fn evaluate(question: &Question<'_>, principal: EntityUid, policies: &PolicySet) -> Outcome {
+fn evaluate(question: &Question<'_>, principal: EntityUid, policies: &IndexedPolicies) -> Outcome {
+    let policies = policies.for_principal(&principal);
     let request = match Request::new(
         principal,
         question.action.entity_uid(),
@@ -184,7 +225,7 @@ fn is_grant(id: &str) -> bool {
 pub fn decide(
     question: &Question<'_>,
     key: Option<&KeyPolicies>,
-    identity: &PolicySet,
+    identity: &IndexedPolicies,
 ) -> Decision {
     let principal = question.principal;
     // Identity policies; an account root holds every identity permission
@@ -201,7 +242,11 @@ pub fn decide(
     };
 
     let Some(key) = key else {
-        let guard = evaluate(question, principal.entity_uid(), schema::guardrails());
+        let guard = evaluate(
+            question,
+            principal.entity_uid(),
+            schema::indexed_guardrails(),
+        );
         if guard.forbidden() {
             return Decision::deny(guard.reasons);
         }
@@ -282,17 +327,18 @@ pub fn denial_message(
     )
 }
 
-/// Compiles the identity policies of an account into one set.
+/// Compiles the identity policies of an account, indexed by principal.
 pub fn identity_policy_set(
     account: &str,
     policies: &[(String, String)],
-) -> Result<PolicySet, PolicyError> {
-    let mut set = PolicySet::new();
+) -> Result<IndexedPolicies, PolicyError> {
+    let mut all = Vec::new();
     for (name, text) in policies {
-        for policy in parse_policy_set(Source::Identity { account, name }, text)?.policies() {
-            set.add(policy.clone())
-                .map_err(|e| PolicyError(e.to_string()))?;
-        }
+        all.extend(
+            parse_policy_set(Source::Identity { account, name }, text)?
+                .policies()
+                .cloned(),
+        );
     }
-    Ok(set)
+    IndexedPolicies::new(all)
 }

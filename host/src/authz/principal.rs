@@ -1,12 +1,13 @@
 //! Principals: the identities requests are made as, and their Cedar
 //! entities.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 
 /// What kind of principal made a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     /// `arn:aws:iam::<account>:root`, the account itself.
     AccountRoot,
@@ -17,7 +18,7 @@ pub enum PrincipalKind {
 }
 
 /// An authenticated identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     arn: String,
     account: String,
@@ -108,14 +109,24 @@ impl Principal {
     }
 }
 
-/// A Cedar entity uid of a type this schema declares.
+/// A Cedar entity uid of a type this schema declares. Type names are parsed
+/// once per process: parsing runs Cedar's name grammar, too slow for the
+/// request path.
 pub(crate) fn uid(type_name: &'static str, id: &str) -> EntityUid {
-    #[expect(
-        clippy::expect_used,
-        reason = "the type names are this crate's literals, which parse"
-    )]
-    let type_name: EntityTypeName = type_name.parse().expect("a schema type name");
-    EntityUid::from_type_name_and_id(type_name, EntityId::new(id))
+    static TYPES: OnceLock<Mutex<HashMap<&'static str, EntityTypeName>>> = OnceLock::new();
+    let types = TYPES.get_or_init(Default::default);
+    let mut types = types
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let type_name = types.entry(type_name).or_insert_with(|| {
+        #[expect(
+            clippy::expect_used,
+            reason = "the type names are this crate's literals, which parse"
+        )]
+        let parsed: EntityTypeName = type_name.parse().expect("a schema type name");
+        parsed
+    });
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
 
 /// `Account::"<account>"`.

@@ -2,10 +2,11 @@
 //! entities and the context record. Built per request from values already
 //! in memory; nothing here parses policy text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 
-use cedar_policy::{Context, Entity, EntityUid, RestrictedExpression};
+use cedar_policy::{Context, Entities, Entity, EntityUid, RestrictedExpression};
 
 use super::principal::{Principal, PrincipalKind, account_uid, uid};
 use crate::model::EncryptionContext;
@@ -157,4 +158,112 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Ent
     // INVARIANT: the names above are distinct, which is all from_pairs checks.
     let context = Context::from_pairs(record).unwrap_or_else(|_| Context::empty());
     (context, ec_entity)
+}
+
+/// What a request's entities and context are built from: everything that
+/// goes into them, so that equal inputs may share one build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PreparedKey {
+    principal: Principal,
+    key: Option<KeyRecord>,
+    resource_account: String,
+    region: String,
+    via_service: Option<String>,
+    source_ip: Option<IpAddr>,
+    request_alias: Option<String>,
+    grant_tokens: Vec<String>,
+    now_seconds: i64,
+    secure_transport: bool,
+    encryption_context: Option<EncryptionContext>,
+}
+
+/// A request's Cedar entities and context.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The principal, account, key and encryption-context entities.
+    pub entities: Entities,
+    /// The context record.
+    pub context: Context,
+}
+
+/// Built entities and contexts, by their inputs. Building them evaluates
+/// every attribute and computes the entity hierarchy, which costs more than
+/// the decision itself; a steady stream of similar requests (same caller,
+/// key, context and second) shares one build. Past [`PREPARED_LIMIT`]
+/// entries the cache starts over.
+#[derive(Debug, Default)]
+pub struct PreparedCache {
+    entries: RwLock<HashMap<PreparedKey, Arc<Prepared>>>,
+}
+
+/// How many builds the cache keeps.
+pub const PREPARED_LIMIT: usize = 4096;
+
+impl PreparedCache {
+    /// The entities and context of a request by `principal` on `key` (or,
+    /// for operations on no key, on `resource_account`).
+    pub fn prepare(
+        &self,
+        principal: &Principal,
+        key: Option<&KeyRecord>,
+        resource_account: &str,
+        facts: &RequestFacts<'_>,
+    ) -> Result<Arc<Prepared>, super::PolicyError> {
+        let id = PreparedKey {
+            principal: principal.clone(),
+            key: key.cloned(),
+            resource_account: resource_account.to_owned(),
+            region: facts.region.to_owned(),
+            via_service: facts.via_service.map(str::to_owned),
+            source_ip: facts.source_ip,
+            request_alias: facts.request_alias.map(str::to_owned),
+            grant_tokens: facts.grant_tokens.to_vec(),
+            now_seconds: facts.now_ms.div_euclid(1000),
+            secure_transport: facts.secure_transport,
+            encryption_context: facts.encryption_context.cloned(),
+        };
+        if let Some(prepared) = read(&self.entries).get(&id) {
+            return Ok(Arc::clone(prepared));
+        }
+        let prepared = Arc::new(build(principal, key, resource_account, facts)?);
+        let mut entries = write(&self.entries);
+        if entries.len() >= PREPARED_LIMIT {
+            entries.clear();
+        }
+        entries.insert(id, Arc::clone(&prepared));
+        Ok(prepared)
+    }
+}
+
+/// Builds a request's entities and context.
+pub fn build(
+    principal: &Principal,
+    key: Option<&KeyRecord>,
+    resource_account: &str,
+    facts: &RequestFacts<'_>,
+) -> Result<Prepared, super::PolicyError> {
+    let (context, ec) = context(principal, facts);
+    let mut entities = principal_entities(principal);
+    if let Some(key) = key {
+        entities.push(key_entity(key, &BTreeMap::new(), &[]));
+    }
+    if resource_account != principal.account() {
+        entities.push(Entity::with_uid(account_uid(resource_account)));
+    }
+    entities.push(ec);
+    Ok(Prepared {
+        entities: Entities::from_entities(entities, None)
+            .map_err(|e| super::PolicyError(e.to_string()))?,
+        context,
+    })
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // Entries are inserted whole; a poisoned lock is still sound.
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -20,6 +20,15 @@ pub const DEFAULT_KEY_POLICY_TEMPLATE: &str =
 
 static SCHEMA: OnceLock<Schema> = OnceLock::new();
 static GUARDRAIL_SET: OnceLock<PolicySet> = OnceLock::new();
+static INDEXED_GUARDRAILS: OnceLock<super::IndexedPolicies> = OnceLock::new();
+
+/// The guardrails, indexed by principal (for operations on no key).
+pub fn indexed_guardrails() -> &'static super::IndexedPolicies {
+    INDEXED_GUARDRAILS.get_or_init(|| {
+        super::IndexedPolicies::new(guardrails().policies().cloned())
+            .unwrap_or_else(|e| broken_shipped_file("policies/guardrails", &e.to_string()))
+    })
+}
 
 /// The schema.
 pub fn schema() -> &'static Schema {

@@ -25,14 +25,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use cedar_policy::{Entities, PolicySet};
-
 pub use error::{InternalError, KmsError, KmsResult};
 #[cfg(feature = "test-hooks")]
 pub use testing::Testing;
 
 use crate::authz::request::{self, RequestFacts};
-use crate::authz::{self, Action, Decision, KeyPolicies, Principal, Question};
+use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
 use crate::model::{EncryptionContext, KeyState};
@@ -118,7 +116,9 @@ struct AuthzCache {
     /// By (region, key id).
     keys: RwLock<HashMap<(String, String), Versioned<KeyPolicies>>>,
     /// By account.
-    identity: RwLock<HashMap<String, Versioned<PolicySet>>>,
+    identity: RwLock<HashMap<String, Versioned<IndexedPolicies>>>,
+    /// Request entities and contexts, by their inputs.
+    prepared: request::PreparedCache,
 }
 
 /// Why a [`Kms`] could not be opened or initialised.
@@ -291,18 +291,15 @@ impl Kms {
     fn admit_account(&self, caller: &Caller, action: Action) -> KmsResult<()> {
         let account = caller.principal.account();
         let facts = self.facts(caller, Details::default(), None);
-        let (context, ec) = request::context(&caller.principal, &facts);
-        let mut entities = request::principal_entities(&caller.principal);
-        entities.push(ec);
-        let entities = entities_of(entities)?;
+        let prepared = self.prepare(&caller.principal, None, account, &facts)?;
         let identity = self.identity_set(account)?;
         let question = Question {
             principal: &caller.principal,
             action,
             resource: authz::account_uid(account),
             resource_account: account,
-            entities: &entities,
-            context,
+            entities: &prepared.entities,
+            context: prepared.context.clone(),
         };
         let decision = authz::decide(&question, None, &identity);
         if !decision.allowed {
@@ -358,21 +355,30 @@ impl Kms {
         alias: Option<&str>,
     ) -> KmsResult<Decision> {
         let facts = self.facts(caller, details, alias);
-        let (context, ec) = request::context(&caller.principal, &facts);
-        let mut entities = request::principal_entities(&caller.principal);
-        entities.push(request::key_entity(key, &Default::default(), &[]));
-        entities.push(ec);
-        let entities = entities_of(entities)?;
+        let prepared = self.prepare(&caller.principal, Some(key), &key.account, &facts)?;
         let identity = self.identity_set(caller.principal.account())?;
         let question = Question {
             principal: &caller.principal,
             action,
             resource: request::key_uid(&key.arn),
             resource_account: &key.account,
-            entities: &entities,
-            context,
+            entities: &prepared.entities,
+            context: prepared.context.clone(),
         };
         Ok(authz::decide(&question, Some(policies), &identity))
+    }
+
+    fn prepare(
+        &self,
+        principal: &Principal,
+        key: Option<&KeyRecord>,
+        resource_account: &str,
+        facts: &RequestFacts<'_>,
+    ) -> KmsResult<Arc<request::Prepared>> {
+        self.authz
+            .prepared
+            .prepare(principal, key, resource_account, facts)
+            .map_err(|e| KmsError::Internal(InternalError::Policy(e)))
     }
 
     /// The compiled policies of a key, rebuilt when its policy version moves.
@@ -394,7 +400,7 @@ impl Kms {
     }
 
     /// The compiled identity policies of an account.
-    fn identity_set(&self, account: &str) -> KmsResult<Arc<PolicySet>> {
+    fn identity_set(&self, account: &str) -> KmsResult<Arc<IndexedPolicies>> {
         let stored = self.store.identity_policies(account)?;
         if let Some((version, set)) = read(&self.authz.identity).get(account)
             && *version == stored.version
@@ -446,11 +452,6 @@ fn key_policy_text(key: &KeyRecord) -> String {
     } else {
         key.policy.clone()
     }
-}
-
-fn entities_of(entities: Vec<cedar_policy::Entity>) -> KmsResult<Entities> {
-    Entities::from_entities(entities, None)
-        .map_err(|e| KmsError::Internal(InternalError::Policy(authz::PolicyError(e.to_string()))))
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -46,7 +46,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A KMS key as stored: everything `DescribeKey` reports, and the pointer to
 /// the current material version.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyRecord {
     /// The key id (a UUID, or `mrk-…` for multi-region keys).
     pub key_id: String,

@@ -24,15 +24,25 @@ const MALLORY_KEY: &str = "AKIAKEYWARDTESTMALLO";
 const MALLORY_SECRET: &str = "mallory/secret/for/tests/only/0123456789a";
 
 struct Server {
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
     server: RunningServer,
     cert_pem: Option<Vec<u8>>,
+    kms: Arc<Kms>,
 }
 
 impl Server {
     fn start(with_tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (kms, _) = Kms::open_or_init(config(dir.path())).unwrap();
+        Self::start_with(Arc::new(dir), Arc::new(kms), with_tls)
+    }
+
+    /// Another server, in front of the same service.
+    fn beside(&self, with_tls: bool) -> Self {
+        Self::start_with(Arc::clone(&self._dir), Arc::clone(&self.kms), with_tls)
+    }
+
+    fn start_with(dir: Arc<tempfile::TempDir>, kms: Arc<Kms>, with_tls: bool) -> Self {
         let mut identities = Identities::default();
         identities.insert(
             ROOT_KEY,
@@ -51,7 +61,7 @@ impl Server {
             (None, None)
         };
         let server = RunningServer::start(
-            Arc::new(kms),
+            Arc::clone(&kms),
             ServerConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 tls,
@@ -63,6 +73,7 @@ impl Server {
             _dir: dir,
             server,
             cert_pem,
+            kms,
         }
     }
 
@@ -486,4 +497,54 @@ fn the_request_region_comes_from_the_credential_scope() {
     let (status, json) = create("ap-south-1");
     assert_eq!(status, 400);
     assert_eq!(json["__type"], "ValidationException");
+}
+
+#[test]
+fn secure_transport_and_source_ip_reach_cedar() {
+    let plain = Server::start(false);
+    let tls = plain.beside(true);
+    runtime().block_on(async {
+        let over_tls = tls.client(ROOT_KEY, ROOT_SECRET);
+        let over_http = plain.client(ROOT_KEY, ROOT_SECRET);
+        let policy = r#"
+            @id("root") permit (principal == Account::"111122223333", action, resource)
+              when { action != Action::"Encrypt" || context.secure_transport };
+            @id("no-loopback-decrypt") forbid (principal, action == Action::"Decrypt", resource)
+              when { context has source_ip && context.source_ip.isInRange(ip("127.0.0.0/8")) };
+        "#;
+        let key = over_tls
+            .create_key()
+            .policy(policy)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_owned();
+        let encrypt = |client: &aws_sdk_kms::Client| {
+            client
+                .encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new(b"x".to_vec()))
+                .send()
+        };
+        let denied = encrypt(&over_http).await.unwrap_err();
+        assert_eq!(denied.code(), Some("AccessDeniedException"), "{denied:?}");
+        let blob = encrypt(&over_tls)
+            .await
+            .unwrap()
+            .ciphertext_blob()
+            .unwrap()
+            .clone();
+        // The peer address (loopback) is the source IP the forbid tests.
+        let decrypt = over_tls
+            .decrypt()
+            .ciphertext_blob(blob)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(decrypt.code(), Some("AccessDeniedException"));
+        assert!(decrypt.message().unwrap().contains("no-loopback-decrypt"));
+    });
 }
