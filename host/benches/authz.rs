@@ -36,6 +36,8 @@ fn key() -> KeyRecord {
         current_version: 1,
         policy: String::new(),
         policy_version: 1,
+        tags: Default::default(),
+        aliases: Vec::new(),
     }
 }
 

@@ -849,3 +849,130 @@ pub struct RevokeGrantRequest {
 /// The empty response of `RetireGrant` and `RevokeGrant`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmptyResponse {}
+
+/// `EnableKey` and `DisableKey` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KeyIdRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+}
+
+/// `UpdateKeyDescription` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateKeyDescriptionRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// The new description, up to 8192 characters.
+    pub description: String,
+}
+
+/// `TagResource` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TagResourceRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Tags to add or replace.
+    pub tags: Vec<Tag>,
+}
+
+/// `UntagResource` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UntagResourceRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Tag keys to remove.
+    pub tag_keys: Vec<String>,
+}
+
+/// `ListResourceTags` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListResourceTagsRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Page size, 1..=50.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// `ListResourceTags` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResourceTagsResponse {
+    /// This page of tags.
+    pub tags: Vec<Tag>,
+    /// Where the next page starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// Whether there are more.
+    pub truncated: bool,
+}
+
+/// `CreateAlias` and `UpdateAlias` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AliasRequest {
+    /// `alias/<name>`.
+    pub alias_name: String,
+    /// Key id or key ARN.
+    pub target_key_id: String,
+}
+
+/// `DeleteAlias` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeleteAliasRequest {
+    /// `alias/<name>`.
+    pub alias_name: String,
+}
+
+/// `ListAliases` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListAliasesRequest {
+    /// Only the aliases of this key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Page size, 1..=100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// One alias, as `ListAliases` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasListEntry {
+    /// `alias/<name>`.
+    pub alias_name: String,
+    /// The alias ARN.
+    pub alias_arn: String,
+    /// The key id it points at.
+    pub target_key_id: String,
+    /// Creation time, epoch seconds.
+    pub creation_date: f64,
+    /// Last update, epoch seconds.
+    pub last_updated_date: f64,
+}
+
+/// `ListAliases` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAliasesResponse {
+    /// This page of aliases.
+    pub aliases: Vec<AliasListEntry>,
+    /// Where the next page starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// Whether there are more.
+    pub truncated: bool,
+}

@@ -230,3 +230,37 @@ def test_key_policies_and_grants(keyward, kms):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         kms.revoke_grant(KeyId=key, GrantId=second["GrantId"])
     assert code(e) == "InvalidGrantIdException"
+
+
+def test_states_aliases_and_tags(kms):
+    key = kms.create_key(Description="lifecycle", Tags=[{"TagKey": "team", "TagValue": "payments"}])["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.encrypt(KeyId=key, Plaintext=b"x")
+    assert code(e) == "DisabledException"
+    kms.enable_key(KeyId=key)
+    kms.update_key_description(KeyId=key, Description="renamed")
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["Description"] == "renamed"
+
+    kms.create_alias(AliasName="alias/py-lifecycle", TargetKeyId=key)
+    blob = kms.encrypt(KeyId="alias/py-lifecycle", Plaintext=b"via alias")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"via alias"
+    aliases = kms.list_aliases(KeyId=key)["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/py-lifecycle"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.create_alias(AliasName="alias/aws/py", TargetKeyId=key)
+    assert code(e) == "InvalidAliasNameException"
+    other = new_key(kms)["KeyId"]
+    kms.update_alias(AliasName="alias/py-lifecycle", TargetKeyId=other)
+    assert kms.describe_key(KeyId="alias/py-lifecycle")["KeyMetadata"]["KeyId"] == other
+    kms.delete_alias(AliasName="alias/py-lifecycle")
+
+    kms.tag_resource(KeyId=key, Tags=[{"TagKey": "env", "TagValue": "prod"}])
+    tags = kms.list_resource_tags(KeyId=key)["Tags"]
+    assert {t["TagKey"]: t["TagValue"] for t in tags} == {"team": "payments", "env": "prod"}
+    kms.untag_resource(KeyId=key, TagKeys=["env"])
+    assert [t["TagKey"] for t in kms.list_resource_tags(KeyId=key)["Tags"]] == ["team"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.tag_resource(KeyId=key, Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
+    assert code(e) == "TagException"

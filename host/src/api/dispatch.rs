@@ -122,6 +122,16 @@ operations! {
     "ListRetirableGrants" => list_retirable_grants,
     "RetireGrant" => retire_grant,
     "RevokeGrant" => revoke_grant,
+    "EnableKey" => enable_key,
+    "DisableKey" => disable_key,
+    "UpdateKeyDescription" => update_key_description,
+    "CreateAlias" => create_alias,
+    "UpdateAlias" => update_alias,
+    "DeleteAlias" => delete_alias,
+    "ListAliases" => list_aliases,
+    "TagResource" => tag_resource,
+    "UntagResource" => untag_resource,
+    "ListResourceTags" => list_resource_tags,
 }
 
 /// Operations that change state: run off the async workers, since they
@@ -129,7 +139,19 @@ operations! {
 pub fn is_mutation(name: &str) -> bool {
     matches!(
         name,
-        "CreateKey" | "PutKeyPolicy" | "CreateGrant" | "RetireGrant" | "RevokeGrant"
+        "CreateKey"
+            | "PutKeyPolicy"
+            | "CreateGrant"
+            | "RetireGrant"
+            | "RevokeGrant"
+            | "EnableKey"
+            | "DisableKey"
+            | "UpdateKeyDescription"
+            | "CreateAlias"
+            | "UpdateAlias"
+            | "DeleteAlias"
+            | "TagResource"
+            | "UntagResource"
     )
 }
 

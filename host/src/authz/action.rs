@@ -65,6 +65,26 @@ actions! {
     RetireGrant,
     /// `kms:RevokeGrant`.
     RevokeGrant,
+    /// `kms:EnableKey`.
+    EnableKey,
+    /// `kms:DisableKey`.
+    DisableKey,
+    /// `kms:UpdateKeyDescription`.
+    UpdateKeyDescription,
+    /// `kms:CreateAlias` (on the target key).
+    CreateAlias,
+    /// `kms:UpdateAlias` (on the old and the new key).
+    UpdateAlias,
+    /// `kms:DeleteAlias` (on the key).
+    DeleteAlias,
+    /// `kms:ListAliases` (no key).
+    ListAliases,
+    /// `kms:TagResource`.
+    TagResource,
+    /// `kms:UntagResource`.
+    UntagResource,
+    /// `kms:ListResourceTags`.
+    ListResourceTags,
 }
 
 impl Action {
@@ -82,7 +102,11 @@ impl Action {
     pub fn on_key(self) -> bool {
         !matches!(
             self,
-            Self::CreateKey | Self::ListKeys | Self::GenerateRandom | Self::ListRetirableGrants
+            Self::CreateKey
+                | Self::ListKeys
+                | Self::GenerateRandom
+                | Self::ListRetirableGrants
+                | Self::ListAliases
         )
     }
 

@@ -245,7 +245,7 @@ pub fn build(
     let (context, ec) = context(principal, facts);
     let mut entities = principal_entities(principal);
     if let Some(key) = key {
-        entities.push(key_entity(key, &BTreeMap::new(), &[]));
+        entities.push(key_entity(key, &key.tags, &key.aliases));
     }
     if resource_account != principal.account() {
         entities.push(Entity::with_uid(account_uid(resource_account)));

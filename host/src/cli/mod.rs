@@ -20,11 +20,13 @@ use serde::Serialize;
 
 use crate::authz::Principal;
 use crate::model::{
-    CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest, DescribeKeyRequest,
-    EncryptRequest, EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest,
-    GetKeyPolicyRequest, GrantConstraints, KeySpec, KeyUsage, ListGrantsRequest,
-    ListKeyPoliciesRequest, ListKeysRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest,
-    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, SecretBytes,
+    AliasRequest, CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest,
+    DeleteAliasRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext,
+    GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest, GrantConstraints,
+    KeyIdRequest, KeySpec, KeyUsage, ListAliasesRequest, ListGrantsRequest, ListKeyPoliciesRequest,
+    ListKeysRequest, ListResourceTagsRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest,
+    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, SecretBytes, Tag, TagResourceRequest,
+    UntagResourceRequest, UpdateKeyDescriptionRequest,
 };
 use crate::service::{Caller, Config, Kms, KmsError};
 
@@ -154,6 +156,81 @@ enum Command {
         /// The grant id (with --key-id).
         #[arg(long)]
         grant_id: Option<String>,
+    },
+    /// Enable a key.
+    EnableKey {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Disable a key.
+    DisableKey {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Change a key's description.
+    UpdateKeyDescription {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The new description.
+        #[arg(long)]
+        description: String,
+    },
+    /// Create an alias for a key.
+    CreateAlias {
+        /// `alias/<name>`.
+        #[arg(long)]
+        alias_name: String,
+        /// Key id or key ARN.
+        #[arg(long)]
+        target_key_id: String,
+    },
+    /// Point an alias at another key.
+    UpdateAlias {
+        /// `alias/<name>`.
+        #[arg(long)]
+        alias_name: String,
+        /// Key id or key ARN.
+        #[arg(long)]
+        target_key_id: String,
+    },
+    /// Delete an alias.
+    DeleteAlias {
+        /// `alias/<name>`.
+        #[arg(long)]
+        alias_name: String,
+    },
+    /// List aliases, optionally of one key.
+    ListAliases {
+        /// Only this key's aliases.
+        #[arg(long)]
+        key_id: Option<String>,
+    },
+    /// Add or replace tags on a key: --tags k=v,k2=v2.
+    TagResource {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The tags, as JSON or k=v,k=v.
+        #[arg(long, value_parser = parse_context)]
+        tags: EncryptionContext,
+    },
+    /// Remove tags from a key.
+    UntagResource {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The tag keys, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        tag_keys: Vec<String>,
+    },
+    /// List a key's tags.
+    ListResourceTags {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
     },
     /// Revoke a grant.
     RevokeGrant {
@@ -587,6 +664,89 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             output::print(&kms.retire_grant(&caller, request)?, format)
         }
+        Command::EnableKey { key_id } => {
+            output::print(&kms.enable_key(&caller, KeyIdRequest { key_id })?, format)
+        }
+        Command::DisableKey { key_id } => {
+            output::print(&kms.disable_key(&caller, KeyIdRequest { key_id })?, format)
+        }
+        Command::UpdateKeyDescription {
+            key_id,
+            description,
+        } => output::print(
+            &kms.update_key_description(
+                &caller,
+                UpdateKeyDescriptionRequest {
+                    key_id,
+                    description,
+                },
+            )?,
+            format,
+        ),
+        Command::CreateAlias {
+            alias_name,
+            target_key_id,
+        } => output::print(
+            &kms.create_alias(
+                &caller,
+                AliasRequest {
+                    alias_name,
+                    target_key_id,
+                },
+            )?,
+            format,
+        ),
+        Command::UpdateAlias {
+            alias_name,
+            target_key_id,
+        } => output::print(
+            &kms.update_alias(
+                &caller,
+                AliasRequest {
+                    alias_name,
+                    target_key_id,
+                },
+            )?,
+            format,
+        ),
+        Command::DeleteAlias { alias_name } => output::print(
+            &kms.delete_alias(&caller, DeleteAliasRequest { alias_name })?,
+            format,
+        ),
+        Command::ListAliases { key_id } => output::print(
+            &kms.list_aliases(
+                &caller,
+                ListAliasesRequest {
+                    key_id,
+                    ..Default::default()
+                },
+            )?,
+            format,
+        ),
+        Command::TagResource { key_id, tags } => {
+            let tags = tags
+                .into_iter()
+                .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
+                .collect();
+            output::print(
+                &kms.tag_resource(&caller, TagResourceRequest { key_id, tags })?,
+                format,
+            )
+        }
+        Command::UntagResource { key_id, tag_keys } => output::print(
+            &kms.untag_resource(&caller, UntagResourceRequest { key_id, tag_keys })?,
+            format,
+        ),
+        Command::ListResourceTags { key_id } => output::print(
+            &kms.list_resource_tags(
+                &caller,
+                ListResourceTagsRequest {
+                    key_id,
+                    ..Default::default()
+                },
+            )?,
+            format,
+        ),
         Command::RevokeGrant { key_id, grant_id } => {
             let request = RevokeGrantRequest {
                 key_id,

@@ -56,6 +56,18 @@ pub enum KmsError {
     /// `InvalidArnException`.
     #[error("{0}")]
     InvalidArn(String),
+    /// `TagException`: a tag is not valid.
+    #[error("{0}")]
+    Tag(String),
+    /// `LimitExceededException`.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// `AlreadyExistsException`.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// `InvalidAliasNameException`.
+    #[error("{0}")]
+    InvalidAliasName(String),
     /// `DryRunOperationException`: the request would have succeeded.
     #[error("the request would have succeeded, but `DryRun` was set")]
     DryRunOperation,
@@ -101,6 +113,10 @@ impl KmsError {
             Self::InvalidGrantToken(_) => "InvalidGrantTokenException",
             Self::InvalidGrantId(_) => "InvalidGrantIdException",
             Self::InvalidArn(_) => "InvalidArnException",
+            Self::Tag(_) => "TagException",
+            Self::LimitExceeded(_) => "LimitExceededException",
+            Self::AlreadyExists(_) => "AlreadyExistsException",
+            Self::InvalidAliasName(_) => "InvalidAliasNameException",
             Self::DryRunOperation => "DryRunOperationException",
             Self::Internal(_) => "KMSInternalException",
         }

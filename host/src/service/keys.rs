@@ -11,7 +11,7 @@ use crate::service::error::InternalError;
 use crate::store::{KeyRecord, Material, Page};
 
 /// AWS's limit on a key description, in characters.
-const MAX_DESCRIPTION: usize = 8192;
+pub(super) const MAX_DESCRIPTION: usize = 8192;
 /// `ListKeys` page sizes.
 const DEFAULT_LIST_LIMIT: i64 = 100;
 const MAX_LIST_LIMIT: i64 = 1000;
@@ -105,9 +105,10 @@ impl Kms {
                     "`XksKeyId` requires an external key store",
                 ));
             }
-            if request.tags.is_some_and(|tags| !tags.is_empty()) {
-                return Err(not_yet("tags (`Tags`)"));
-            }
+            let tags = super::tags::validated(
+                request.tags.as_deref().unwrap_or_default(),
+                &Default::default(),
+            )?;
             if request.multi_region == Some(true) {
                 return Err(not_yet("multi-region keys"));
             }
@@ -146,6 +147,8 @@ impl Kms {
                 current_version: version,
                 policy,
                 policy_version: 1,
+                tags,
+                aliases: Vec::new(),
             };
             if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)
             {

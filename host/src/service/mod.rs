@@ -12,12 +12,15 @@
 //! same request wrapper, [`Kms::run`], which checks the region and will record
 //! the audit event.
 
+mod aliases;
 mod ciphertext;
 mod crypto_ops;
 mod error;
 mod grants;
 mod keys;
+mod lifecycle;
 mod policies;
+mod tags;
 #[cfg(feature = "test-hooks")]
 mod testing;
 
@@ -433,8 +436,21 @@ impl Kms {
                     ))),
                 }
             }
-            KeyRef::Alias { name } => {
-                Err(KmsError::NotFound(format!("alias `{name}` is not found")))
+            KeyRef::Alias {
+                region,
+                account,
+                name,
+            } => {
+                let account = account.unwrap_or(caller.principal.account());
+                let alias = self
+                    .store
+                    .alias(region, account, name)?
+                    .ok_or_else(|| KmsError::NotFound(format!("alias `{name}` is not found")))?;
+                self.store.key(region, &alias.key_id)?.ok_or_else(|| {
+                    KmsError::NotFound(format!(
+                        "alias `{name}` points at a key that does not exist"
+                    ))
+                })
             }
         }
     }
@@ -468,6 +484,15 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 /// anything else fails with the state's error.
 fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
     let arn = &key.arn;
+    let cryptographic = matches!(
+        action,
+        Action::Encrypt
+            | Action::Decrypt
+            | Action::ReEncryptFrom
+            | Action::ReEncryptTo
+            | Action::GenerateDataKey
+            | Action::GenerateDataKeyWithoutPlaintext
+    );
     match (action, key.state) {
         (
             Action::DescribeKey
@@ -476,11 +501,13 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::PutKeyPolicy
             | Action::ListGrants
             | Action::RetireGrant
-            | Action::RevokeGrant,
+            | Action::RevokeGrant
+            | Action::ListResourceTags
+            | Action::DeleteAlias,
             _,
         )
         | (_, KeyState::Enabled) => Ok(()),
-        (Action::CreateGrant, KeyState::Disabled | KeyState::PendingImport) => Ok(()),
+        (_, KeyState::Disabled | KeyState::PendingImport) if !cryptographic => Ok(()),
         (_, KeyState::Disabled) => Err(KmsError::Disabled(format!("key `{arn}` is disabled"))),
         (_, KeyState::PendingDeletion) => Err(KmsError::InvalidState(format!(
             "key `{arn}` is pending deletion"
@@ -507,8 +534,13 @@ enum KeyRef<'a> {
         account: Option<&'a str>,
         key_id: &'a str,
     },
-    /// An alias, by name (`alias/…`) or ARN.
-    Alias { name: &'a str },
+    /// An alias, by name (`alias/…`) or ARN; `account` is set when an ARN
+    /// named it.
+    Alias {
+        region: &'a str,
+        account: Option<&'a str>,
+        name: &'a str,
+    },
 }
 
 impl<'a> KeyRef<'a> {
@@ -519,7 +551,11 @@ impl<'a> KeyRef<'a> {
             )));
         }
         if text.starts_with("alias/") {
-            return Ok(Self::Alias { name: text });
+            return Ok(Self::Alias {
+                region: request_region,
+                account: None,
+                name: text,
+            });
         }
         if let Some(rest) = text.strip_prefix("arn:aws:kms:") {
             let invalid = || KmsError::NotFound(format!("invalid arn `{text}`"));
@@ -533,7 +569,11 @@ impl<'a> KeyRef<'a> {
                 return Err(invalid());
             }
             if resource.starts_with("alias/") {
-                return Ok(Self::Alias { name: resource });
+                return Ok(Self::Alias {
+                    region,
+                    account: Some(account),
+                    name: resource,
+                });
             }
             let key_id = resource
                 .strip_prefix("key/")
@@ -602,11 +642,19 @@ mod tests {
         );
         assert_eq!(
             KeyRef::parse("alias/x", "us-east-1").unwrap(),
-            KeyRef::Alias { name: "alias/x" }
+            KeyRef::Alias {
+                region: "us-east-1",
+                account: None,
+                name: "alias/x"
+            }
         );
         assert_eq!(
-            KeyRef::parse("arn:aws:kms:us-east-1:111122223333:alias/x", "us-east-1").unwrap(),
-            KeyRef::Alias { name: "alias/x" }
+            KeyRef::parse("arn:aws:kms:eu-west-1:111122223333:alias/x", "us-east-1").unwrap(),
+            KeyRef::Alias {
+                region: "eu-west-1",
+                account: Some("111122223333"),
+                name: "alias/x"
+            }
         );
         assert!(matches!(
             KeyRef::parse("", "us-east-1"),

@@ -11,6 +11,7 @@ mod sqlite;
 pub use datadir::{DataDir, MASTER_KEY_ENV};
 pub use sqlite::SqliteStore;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::{
@@ -79,6 +80,28 @@ pub struct KeyRecord {
     /// Changes whenever the key policy or the key's grants change, so that
     /// cached policy sets can tell they are stale.
     pub policy_version: i64,
+    /// The key's tags.
+    pub tags: BTreeMap<String, String>,
+    /// The names of the aliases that point at the key (read-only here:
+    /// filled in by the store, changed through the alias methods).
+    pub aliases: Vec<String>,
+}
+
+/// An alias: a name for a key, per account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    /// The region.
+    pub region: String,
+    /// The account.
+    pub account: String,
+    /// `alias/<name>`.
+    pub name: String,
+    /// The key it points at.
+    pub key_id: String,
+    /// Creation time, in milliseconds since the epoch.
+    pub created_ms: i64,
+    /// Last update, in milliseconds since the epoch.
+    pub updated_ms: i64,
 }
 
 /// A grant on a key.
@@ -190,4 +213,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes an identity policy; returns whether it existed.
     fn delete_identity_policy(&self, account: &str, name: &str) -> StoreResult<bool>;
+
+    /// Writes a key's mutable fields: description, state and tags.
+    fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// Creates an alias; [`StoreError::Duplicate`] if the name is taken.
+    fn create_alias(&self, alias: &AliasRecord) -> StoreResult<()>;
+
+    /// Points an existing alias at another key; returns whether it existed.
+    fn update_alias(
+        &self,
+        region: &str,
+        account: &str,
+        name: &str,
+        key_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+
+    /// Deletes an alias; returns whether it existed.
+    fn delete_alias(&self, region: &str, account: &str, name: &str) -> StoreResult<bool>;
+
+    /// The alias with this name.
+    fn alias(&self, region: &str, account: &str, name: &str) -> StoreResult<Option<AliasRecord>>;
+
+    /// The aliases of an account in a region, by name; only those of
+    /// `key_id` if given.
+    fn list_aliases(
+        &self,
+        region: &str,
+        account: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<AliasRecord>>;
 }

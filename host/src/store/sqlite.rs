@@ -17,7 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::Arc;
 
 use super::{
-    GrantRecord, IdentityPolicies, KeyRecord, Material, Page, Store, StoreError, StoreResult,
+    AliasRecord, GrantRecord, IdentityPolicies, KeyRecord, Material, Page, Store, StoreError,
+    StoreResult,
 };
 
 /// The schema, applied in order; `PRAGMA user_version` records how many
@@ -84,6 +85,20 @@ const MIGRATIONS: &[&str] = &[
         account TEXT PRIMARY KEY,
         version INTEGER NOT NULL
     ) STRICT;
+"#,
+    r#"
+    ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE aliases (
+        region     TEXT    NOT NULL,
+        account    TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        key_id     TEXT    NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (region, account, name),
+        FOREIGN KEY (region, key_id) REFERENCES keys (region, key_id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX aliases_by_key ON aliases (region, key_id);
 "#,
 ];
 
@@ -188,7 +203,7 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
 }
 
 const KEY_COLUMNS: &str = "key_id, region, account, arn, description, created_ms, state, key_spec, \
-     key_usage, origin, key_manager, multi_region, current_version, policy, policy_version";
+     key_usage, origin, key_manager, multi_region, current_version, policy, policy_version, tags";
 
 /// The raw columns of a `keys` row, decoded into a [`KeyRecord`] afterwards
 /// so that a bad value is a [`StoreError::Corrupt`], not a SQLite error.
@@ -208,6 +223,7 @@ struct RawKey {
     current_version: u32,
     policy: String,
     policy_version: i64,
+    tags: String,
 }
 
 impl RawKey {
@@ -228,11 +244,15 @@ impl RawKey {
             current_version: row.get(12)?,
             policy: row.get(13)?,
             policy_version: row.get(14)?,
+            tags: row.get(15)?,
         })
     }
 
     fn decode(self) -> StoreResult<KeyRecord> {
+        let tags = serde_json::from_str(&self.tags)
+            .map_err(|_| StoreError::Corrupt(format!("key `{}` has bad tags", self.key_id)))?;
         Ok(KeyRecord {
+            tags,
             state: parse("state", &self.state)?,
             key_spec: parse("key_spec", &self.key_spec)?,
             key_usage: parse("key_usage", &self.key_usage)?,
@@ -248,6 +268,7 @@ impl RawKey {
             current_version: self.current_version,
             policy: self.policy,
             policy_version: self.policy_version,
+            aliases: Vec::new(),
         })
     }
 }
@@ -279,7 +300,7 @@ impl Store for SqliteStore {
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
             ),
             params![
                 key.key_id,
@@ -297,6 +318,7 @@ impl Store for SqliteStore {
                 key.current_version,
                 key.policy,
                 key.policy_version,
+                tags_json(&key.tags)?,
             ],
         )?;
         if inserted == 0 {
@@ -335,7 +357,10 @@ impl Store for SqliteStore {
             ))?
             .query_row([region, key_id], RawKey::from_row)
             .optional()?;
-        let key = raw.map(RawKey::decode).transpose()?;
+        let mut key = raw.map(RawKey::decode).transpose()?;
+        if let Some(key) = &mut key {
+            key.aliases = alias_names(&inner.conn, region, key_id)?;
+        }
         if let Some(key) = &key {
             inner
                 .cache
@@ -566,6 +591,124 @@ impl Store for SqliteStore {
         tx.commit()?;
         Ok(deleted > 0)
     }
+
+    fn update_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let tags = tags_json(&key.tags)?;
+        let mut inner = self.lock();
+        inner.invalidate();
+        inner.conn.execute(
+            "UPDATE keys SET description = ?3, state = ?4, tags = ?5 WHERE region = ?1 AND key_id = ?2",
+            params![key.region, key.key_id, key.description, key.state.as_str(), tags],
+        )?;
+        Ok(())
+    }
+
+    fn create_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let inserted = inner.conn.execute(
+            "INSERT OR IGNORE INTO aliases (region, account, name, key_id, created_ms, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                alias.region,
+                alias.account,
+                alias.name,
+                alias.key_id,
+                alias.created_ms,
+                alias.updated_ms
+            ],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate);
+        }
+        Ok(())
+    }
+
+    fn update_alias(
+        &self,
+        region: &str,
+        account: &str,
+        name: &str,
+        key_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let updated = inner.conn.execute(
+            "UPDATE aliases SET key_id = ?4, updated_ms = ?5 WHERE region = ?1 AND account = ?2 AND name = ?3",
+            params![region, account, name, key_id, now_ms],
+        )?;
+        Ok(updated > 0)
+    }
+
+    fn delete_alias(&self, region: &str, account: &str, name: &str) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let deleted = inner.conn.execute(
+            "DELETE FROM aliases WHERE region = ?1 AND account = ?2 AND name = ?3",
+            params![region, account, name],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn alias(&self, region: &str, account: &str, name: &str) -> StoreResult<Option<AliasRecord>> {
+        let inner = self.lock();
+        Ok(query_aliases(
+            &inner.conn,
+            "SELECT region, account, name, key_id, created_ms, updated_ms FROM aliases \
+             WHERE region = ?1 AND account = ?2 AND name = ?3",
+            params![region, account, name],
+        )?
+        .pop())
+    }
+
+    fn list_aliases(
+        &self,
+        region: &str,
+        account: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<AliasRecord>> {
+        let inner = self.lock();
+        query_aliases(
+            &inner.conn,
+            "SELECT region, account, name, key_id, created_ms, updated_ms FROM aliases \
+             WHERE region = ?1 AND account = ?2 AND (?3 IS NULL OR key_id = ?3) ORDER BY name",
+            params![region, account, key_id],
+        )
+    }
+}
+
+fn tags_json(tags: &std::collections::BTreeMap<String, String>) -> StoreResult<String> {
+    serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn alias_names(conn: &Connection, region: &str, key_id: &str) -> StoreResult<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT name FROM aliases WHERE region = ?1 AND key_id = ?2 ORDER BY name",
+    )?;
+    let names = statement
+        .query_map(params![region, key_id], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names)
+}
+
+fn query_aliases(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<AliasRecord>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| {
+        Ok(AliasRecord {
+            region: row.get(0)?,
+            account: row.get(1)?,
+            name: row.get(2)?,
+            key_id: row.get(3)?,
+            created_ms: row.get(4)?,
+            updated_ms: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 const GRANT_COLUMNS: &str = "grant_id, grant_token, region, key_id, name, grantee_principal, \
@@ -657,6 +800,8 @@ mod tests {
             current_version: 1,
             policy: String::new(),
             policy_version: 1,
+            tags: Default::default(),
+            aliases: Vec::new(),
         }
     }
 

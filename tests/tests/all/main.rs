@@ -15,5 +15,6 @@ mod custody;
 mod faults;
 mod http;
 mod keys;
+mod lifecycle;
 mod support;
 mod validation;

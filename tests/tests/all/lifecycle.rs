@@ -1,0 +1,411 @@
+//! Key states, descriptions, aliases and tags.
+
+use keyward::model::{
+    AliasRequest, CreateKeyRequest, DecryptRequest, DeleteAliasRequest, DescribeKeyRequest,
+    EncryptRequest, KeyIdRequest, KeyState, ListAliasesRequest, ListResourceTagsRequest,
+    SecretBytes, Tag, TagResourceRequest, UntagResourceRequest, UpdateKeyDescriptionRequest,
+};
+use keyward::{Caller, Principal};
+
+use crate::support::{ACCOUNT, Env, REGION, code};
+
+fn encrypt(env: &Env, caller: &Caller, key_id: &str) -> keyward::KmsResult<Vec<u8>> {
+    env.kms
+        .encrypt(
+            caller,
+            EncryptRequest {
+                key_id: key_id.to_owned(),
+                plaintext: SecretBytes::new(b"lifecycle".to_vec()),
+                ..Default::default()
+            },
+        )
+        .map(|r| r.ciphertext_blob)
+}
+
+fn describe(env: &Env, key_id: &str) -> keyward::model::KeyMetadata {
+    env.kms
+        .describe_key(
+            &env.caller,
+            DescribeKeyRequest {
+                key_id: key_id.to_owned(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .key_metadata
+}
+
+fn alias(env: &Env, name: &str, key: &str) -> keyward::KmsResult<keyward::model::EmptyResponse> {
+    env.kms.create_alias(
+        &env.caller,
+        AliasRequest {
+            alias_name: name.to_owned(),
+            target_key_id: key.to_owned(),
+        },
+    )
+}
+
+#[test]
+fn disabled_keys_refuse_cryptography_until_enabled() {
+    let env = Env::new();
+    let key = env.key();
+    let blob = encrypt(&env, &env.caller, &key).unwrap();
+    env.kms
+        .disable_key(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    let metadata = describe(&env, &key);
+    assert_eq!(metadata.key_state, KeyState::Disabled);
+    assert!(!metadata.enabled);
+    assert_eq!(code(encrypt(&env, &env.caller, &key)), "DisabledException");
+    let decrypt = env.kms.decrypt(
+        &env.caller,
+        DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(decrypt), "DisabledException");
+    // Disabling twice is fine; management still works while disabled.
+    env.kms
+        .disable_key(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    env.kms
+        .update_key_description(
+            &env.caller,
+            UpdateKeyDescriptionRequest {
+                key_id: key.clone(),
+                description: "retired for now".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(describe(&env, &key).description, "retired for now");
+    env.kms
+        .enable_key(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(describe(&env, &key).key_state, KeyState::Enabled);
+    let plaintext = env
+        .kms
+        .decrypt(
+            &env.caller,
+            DecryptRequest {
+                ciphertext_blob: blob,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .plaintext;
+    assert_eq!(plaintext.expose(), b"lifecycle");
+    let too_long = env.kms.update_key_description(
+        &env.caller,
+        UpdateKeyDescriptionRequest {
+            key_id: key,
+            description: "d".repeat(8193),
+        },
+    );
+    assert_eq!(code(too_long), "ValidationException");
+    assert_eq!(
+        code(env.kms.enable_key(
+            &env.caller,
+            KeyIdRequest {
+                key_id: "alias/none".into()
+            }
+        )),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn aliases_name_keys_in_every_key_id_parameter() {
+    let env = Env::new();
+    let key = env.key();
+    alias(&env, "alias/payroll", &key).unwrap();
+    // By alias name and alias ARN.
+    let blob = encrypt(&env, &env.caller, "alias/payroll").unwrap();
+    let alias_arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/payroll");
+    encrypt(&env, &env.caller, &alias_arn).unwrap();
+    let decrypted = env
+        .kms
+        .decrypt(
+            &env.caller,
+            DecryptRequest {
+                ciphertext_blob: blob,
+                key_id: Some("alias/payroll".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(decrypted.key_id.ends_with(&key));
+    assert_eq!(describe(&env, "alias/payroll").key_id, key);
+
+    // Names and targets are checked.
+    assert_eq!(
+        code(alias(&env, "alias/payroll", &key)),
+        "AlreadyExistsException"
+    );
+    assert_eq!(
+        code(alias(&env, "alias/aws/x", &key)),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(alias(&env, "payroll", &key)),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(alias(&env, "alias/bad name", &key)),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(alias(&env, &format!("alias/{}", "a".repeat(251)), &key)),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(alias(
+            &env,
+            "alias/ghost",
+            "00000000-0000-0000-0000-000000000000"
+        )),
+        "NotFoundException"
+    );
+    assert_eq!(
+        code(alias(&env, "alias/chained", "alias/payroll")),
+        "ValidationException"
+    );
+
+    // UpdateAlias moves it; ListAliases shows it; DeleteAlias removes it.
+    let other = env.key();
+    env.kms
+        .update_alias(
+            &env.caller,
+            AliasRequest {
+                alias_name: "alias/payroll".into(),
+                target_key_id: other.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(describe(&env, "alias/payroll").key_id, other);
+    let listed = env
+        .kms
+        .list_aliases(&env.caller, ListAliasesRequest::default())
+        .unwrap();
+    assert_eq!(listed.aliases.len(), 1);
+    assert_eq!(listed.aliases[0].alias_arn, alias_arn);
+    assert_eq!(listed.aliases[0].target_key_id, other);
+    let of_first = env
+        .kms
+        .list_aliases(
+            &env.caller,
+            ListAliasesRequest {
+                key_id: Some(key.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(of_first.aliases.is_empty());
+    env.kms
+        .delete_alias(
+            &env.caller,
+            DeleteAliasRequest {
+                alias_name: "alias/payroll".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        code(encrypt(&env, &env.caller, "alias/payroll")),
+        "NotFoundException"
+    );
+    let missing = env.kms.delete_alias(
+        &env.caller,
+        DeleteAliasRequest {
+            alias_name: "alias/payroll".into(),
+        },
+    );
+    assert_eq!(code(missing), "NotFoundException");
+}
+
+#[test]
+fn an_alias_in_one_region_is_independent_of_the_same_name_in_another() {
+    let env = Env::new();
+    let east = env.key();
+    let west_caller = Caller::new(env.caller.principal.clone(), "eu-west-1");
+    let west = env
+        .kms
+        .create_key(&west_caller, CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    alias(&env, "alias/app", &east).unwrap();
+    env.kms
+        .create_alias(
+            &west_caller,
+            AliasRequest {
+                alias_name: "alias/app".into(),
+                target_key_id: west.clone(),
+            },
+        )
+        .unwrap();
+    let in_west = env
+        .kms
+        .describe_key(
+            &west_caller,
+            DescribeKeyRequest {
+                key_id: "alias/app".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(in_west.key_metadata.key_id, west);
+    assert_eq!(describe(&env, "alias/app").key_id, east);
+}
+
+#[test]
+fn tags_have_aws_limits_and_reach_cedar() {
+    let env = Env::new();
+    let key = env
+        .kms
+        .create_key(
+            &env.caller,
+            CreateKeyRequest {
+                tags: Some(vec![Tag {
+                    tag_key: "team".into(),
+                    tag_value: "payments".into(),
+                }]),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let tag = |k: &str, v: &str| Tag {
+        tag_key: k.into(),
+        tag_value: v.into(),
+    };
+    env.kms
+        .tag_resource(
+            &env.caller,
+            TagResourceRequest {
+                key_id: key.clone(),
+                tags: vec![tag("env", "prod")],
+            },
+        )
+        .unwrap();
+    let listed = env
+        .kms
+        .list_resource_tags(
+            &env.caller,
+            ListResourceTagsRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        listed.tags,
+        vec![tag("env", "prod"), tag("team", "payments")]
+    );
+
+    let refuse = |tags: Vec<Tag>| {
+        code(env.kms.tag_resource(
+            &env.caller,
+            TagResourceRequest {
+                key_id: key.clone(),
+                tags,
+            },
+        ))
+    };
+    assert_eq!(refuse(vec![tag("aws:owner", "x")]), "TagException");
+    assert_eq!(refuse(vec![tag(&"k".repeat(129), "x")]), "TagException");
+    assert_eq!(refuse(vec![tag("", "x")]), "TagException");
+    assert_eq!(refuse(vec![tag("long", &"v".repeat(257))]), "TagException");
+    let many: Vec<Tag> = (0..49).map(|i| tag(&format!("t{i}"), "x")).collect();
+    assert_eq!(refuse(many), "LimitExceededException");
+    // Nothing was half-applied.
+    let listed = env
+        .kms
+        .list_resource_tags(
+            &env.caller,
+            ListResourceTagsRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.tags.len(), 2);
+
+    // A policy on key tags: users may encrypt with keys of their team.
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "team-keys",
+            r#"permit (principal is User, action == Action::"Encrypt", resource)
+               when { principal.hasTag("team") && resource.hasTag("team")
+                      && principal.getTag("team") == resource.getTag("team") };"#,
+        )
+        .unwrap();
+    let member = |team: &str| {
+        let principal = Principal::parse("arn:aws:iam::111122223333:user/pat")
+            .unwrap()
+            .with_tags([("team".to_string(), team.to_string())].into());
+        Caller::new(principal, REGION)
+    };
+    assert!(encrypt(&env, &member("payments"), &key).is_ok());
+    assert_eq!(
+        code(encrypt(&env, &member("growth"), &key)),
+        "AccessDeniedException"
+    );
+    env.kms
+        .untag_resource(
+            &env.caller,
+            UntagResourceRequest {
+                key_id: key.clone(),
+                tag_keys: vec!["team".into()],
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        code(encrypt(&env, &member("payments"), &key)),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn request_alias_and_key_aliases_reach_cedar() {
+    let env = Env::new();
+    let key = env.key();
+    alias(&env, "alias/reports", &key).unwrap();
+    env.kms
+        .put_identity_policy(
+            ACCOUNT,
+            "by-alias",
+            r#"permit (principal == User::"arn:aws:iam::111122223333:user/rae", action == Action::"Encrypt", resource)
+               when { context has request_alias && context.request_alias == "alias/reports" };
+               permit (principal == User::"arn:aws:iam::111122223333:user/sam", action == Action::"Encrypt", resource)
+               when { resource.aliases.contains("alias/reports") };"#,
+        )
+        .unwrap();
+    let rae = Caller::new(
+        Principal::parse("arn:aws:iam::111122223333:user/rae").unwrap(),
+        REGION,
+    );
+    assert!(encrypt(&env, &rae, "alias/reports").is_ok());
+    assert_eq!(code(encrypt(&env, &rae, &key)), "AccessDeniedException");
+    let sam = Caller::new(
+        Principal::parse("arn:aws:iam::111122223333:user/sam").unwrap(),
+        REGION,
+    );
+    assert!(encrypt(&env, &sam, &key).is_ok());
+}
