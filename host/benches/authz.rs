@@ -37,6 +37,7 @@ fn key() -> KeyRecord {
         policy: String::new(),
         policy_version: 1,
         tags: Default::default(),
+        deletion: None,
         aliases: Vec::new(),
     }
 }

@@ -331,6 +331,12 @@ pub struct KeyMetadata {
     pub encryption_algorithms: Vec<EncryptionAlgorithmSpec>,
     /// Whether this is a multi-region key.
     pub multi_region: bool,
+    /// When a key pending deletion will be deleted, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
+    /// The waiting period of a key pending deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_deletion_window_in_days: Option<i64>,
 }
 
 /// `CreateKey` response.
@@ -975,4 +981,37 @@ pub struct ListAliasesResponse {
     pub next_marker: Option<String>,
     /// Whether there are more.
     pub truncated: bool,
+}
+
+/// `ScheduleKeyDeletion` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ScheduleKeyDeletionRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// 7..=30 days (default 30).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_window_in_days: Option<i64>,
+}
+
+/// `ScheduleKeyDeletion` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleKeyDeletionResponse {
+    /// The key ARN.
+    pub key_id: String,
+    /// When the key will be deleted, epoch seconds.
+    pub deletion_date: f64,
+    /// `PendingDeletion`.
+    pub key_state: KeyState,
+    /// The waiting period.
+    pub pending_window_in_days: i64,
+}
+
+/// `CancelKeyDeletion` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelKeyDeletionResponse {
+    /// The key ARN.
+    pub key_id: String,
 }

@@ -264,3 +264,19 @@ def test_states_aliases_and_tags(kms):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         kms.tag_resource(KeyId=key, Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
     assert code(e) == "TagException"
+
+
+def test_schedule_and_cancel_key_deletion(kms):
+    key = new_key(kms, "deletion")["KeyId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=31)
+    assert code(e) == "ValidationException"
+    scheduled = kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert scheduled["KeyState"] == "PendingDeletion" and scheduled["PendingWindowInDays"] == 7
+    meta = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert meta["KeyState"] == "PendingDeletion" and "DeletionDate" in meta
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.encrypt(KeyId=key, Plaintext=b"x")
+    assert code(e) == "KMSInvalidStateException"
+    kms.cancel_key_deletion(KeyId=key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"

@@ -132,6 +132,8 @@ operations! {
     "TagResource" => tag_resource,
     "UntagResource" => untag_resource,
     "ListResourceTags" => list_resource_tags,
+    "ScheduleKeyDeletion" => schedule_key_deletion,
+    "CancelKeyDeletion" => cancel_key_deletion,
 }
 
 /// Operations that change state: run off the async workers, since they
@@ -152,6 +154,8 @@ pub fn is_mutation(name: &str) -> bool {
             | "DeleteAlias"
             | "TagResource"
             | "UntagResource"
+            | "ScheduleKeyDeletion"
+            | "CancelKeyDeletion"
     )
 }
 

@@ -85,6 +85,10 @@ actions! {
     UntagResource,
     /// `kms:ListResourceTags`.
     ListResourceTags,
+    /// `kms:ScheduleKeyDeletion`.
+    ScheduleKeyDeletion,
+    /// `kms:CancelKeyDeletion`.
+    CancelKeyDeletion,
 }
 
 impl Action {

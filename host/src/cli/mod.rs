@@ -25,8 +25,8 @@ use crate::model::{
     GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest, GrantConstraints,
     KeyIdRequest, KeySpec, KeyUsage, ListAliasesRequest, ListGrantsRequest, ListKeyPoliciesRequest,
     ListKeysRequest, ListResourceTagsRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest,
-    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, SecretBytes, Tag, TagResourceRequest,
-    UntagResourceRequest, UpdateKeyDescriptionRequest,
+    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, ScheduleKeyDeletionRequest,
+    SecretBytes, Tag, TagResourceRequest, UntagResourceRequest, UpdateKeyDescriptionRequest,
 };
 use crate::service::{Caller, Config, Kms, KmsError};
 
@@ -232,6 +232,24 @@ enum Command {
         #[arg(long)]
         key_id: String,
     },
+    /// Schedule a key's deletion after a waiting period of 7 to 30 days.
+    ScheduleKeyDeletion {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The waiting period in days (7..=30, default 30).
+        #[arg(long)]
+        pending_window_in_days: Option<i64>,
+    },
+    /// Cancel a scheduled deletion (the key becomes Disabled).
+    CancelKeyDeletion {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Maintenance of the embedded store.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Revoke a grant.
     RevokeGrant {
         /// Key id or key ARN.
@@ -333,6 +351,13 @@ enum Command {
         #[command(flatten)]
         blob_out: BlobOut,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MaintenanceCommand {
+    /// Delete the keys whose deletion date has passed (`keyward serve` does
+    /// this every minute by itself).
+    Run,
 }
 
 #[derive(Debug, Subcommand)]
@@ -747,6 +772,26 @@ fn run(cli: Cli) -> Result<(), CliError> {
             )?,
             format,
         ),
+        Command::ScheduleKeyDeletion {
+            key_id,
+            pending_window_in_days,
+        } => output::print(
+            &kms.schedule_key_deletion(
+                &caller,
+                ScheduleKeyDeletionRequest {
+                    key_id,
+                    pending_window_in_days,
+                },
+            )?,
+            format,
+        ),
+        Command::CancelKeyDeletion { key_id } => output::print(
+            &kms.cancel_key_deletion(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
+        Command::Maintenance(MaintenanceCommand::Run) => {
+            output::print(&kms.run_maintenance()?, format)
+        }
         Command::RevokeGrant { key_id, grant_id } => {
             let request = RevokeGrantRequest {
                 key_id,

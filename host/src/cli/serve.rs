@@ -161,9 +161,28 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
         .enable_all()
         .build()
         .map_err(|e| CliError::Io(e.to_string()))?;
+    let kms = Arc::new(kms);
     runtime.block_on(async move {
+        // The deletion sweeper: keys whose waiting period has ended are
+        // deleted within a minute.
+        let sweeper = Arc::clone(&kms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let kms = Arc::clone(&sweeper);
+                match tokio::task::spawn_blocking(move || kms.run_maintenance()).await {
+                    Ok(Ok(report)) if !report.deleted_keys.is_empty() => {
+                        tracing::info!(deleted = ?report.deleted_keys, "maintenance");
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!("maintenance failed: {e}"),
+                    Err(e) => tracing::error!("maintenance task failed: {e}"),
+                }
+            }
+        });
         let server = Server::bind(
-            Arc::new(kms),
+            kms,
             ServerConfig {
                 listen,
                 tls,

@@ -2,6 +2,7 @@
 //! a name for a key in one account and region; every `KeyId` parameter
 //! accepts an alias name or alias ARN.
 
+use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::model::{
@@ -37,15 +38,6 @@ fn check_alias_name(name: &str) -> KmsResult<()> {
         )));
     }
     Ok(())
-}
-
-fn seconds(ms: i64) -> f64 {
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "epoch milliseconds fit an f64 exactly"
-    )]
-    let seconds = ms as f64 / 1000.0;
-    seconds
 }
 
 impl Kms {

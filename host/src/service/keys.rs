@@ -44,7 +44,19 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         key_spec: key.key_spec,
         encryption_algorithms: vec![EncryptionAlgorithmSpec::SymmetricDefault],
         multi_region: key.multi_region,
+        deletion_date: key.deletion.map(|(at, _)| seconds(at)),
+        pending_deletion_window_in_days: key.deletion.map(|(_, days)| days),
     }
+}
+
+/// Epoch milliseconds as AWS's epoch seconds.
+pub(super) fn seconds(ms: i64) -> f64 {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "epoch milliseconds fit an f64 exactly"
+    )]
+    let seconds = ms as f64 / 1000.0;
+    seconds
 }
 
 fn not_yet(what: &str) -> KmsError {
@@ -148,6 +160,7 @@ impl Kms {
                 policy,
                 policy_version: 1,
                 tags,
+                deletion: None,
                 aliases: Vec::new(),
             };
             if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)

@@ -1,8 +1,27 @@
-//! Key states and descriptions: EnableKey, DisableKey, UpdateKeyDescription.
+//! Key states and descriptions: EnableKey, DisableKey, UpdateKeyDescription,
+//! ScheduleKeyDeletion and CancelKeyDeletion, and the maintenance sweep that
+//! deletes keys whose waiting period has passed.
 
+use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
-use crate::model::{EmptyResponse, KeyIdRequest, KeyState, UpdateKeyDescriptionRequest};
+use crate::model::{
+    CancelKeyDeletionResponse, EmptyResponse, KeyIdRequest, KeyState, ScheduleKeyDeletionRequest,
+    ScheduleKeyDeletionResponse, UpdateKeyDescriptionRequest,
+};
+
+/// AWS's waiting period for key deletion: 7 to 30 days, 30 by default.
+const MIN_PENDING_DAYS: i64 = 7;
+const MAX_PENDING_DAYS: i64 = 30;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a maintenance sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MaintenanceReport {
+    /// The ARNs of the keys deleted, their waiting period over.
+    pub deleted_keys: Vec<String>,
+}
 use crate::store::KeyRecord;
 
 impl Kms {
@@ -53,6 +72,79 @@ impl Kms {
             &request.key_id,
             KeyState::Disabled,
         )
+    }
+
+    /// `ScheduleKeyDeletion`: the key becomes `PendingDeletion` and is
+    /// deleted, with all its material, when the waiting period ends.
+    pub fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        request: ScheduleKeyDeletionRequest,
+    ) -> KmsResult<ScheduleKeyDeletionResponse> {
+        self.run(caller, "ScheduleKeyDeletion", || {
+            let days = request.pending_window_in_days.unwrap_or(MAX_PENDING_DAYS);
+            if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&days) {
+                return Err(KmsError::validation(format!(
+                    "`PendingWindowInDays` must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
+                )));
+            }
+            let key = self.admit(caller, Action::ScheduleKeyDeletion, &request.key_id, Details::default())?;
+            let deletion_ms = self.now_ms().saturating_add(days.saturating_mul(DAY_MS));
+            let arn = key.arn.clone();
+            self.store.update_key(&KeyRecord {
+                state: KeyState::PendingDeletion,
+                deletion: Some((deletion_ms, days)),
+                ..key
+            })?;
+            Ok(ScheduleKeyDeletionResponse {
+                key_id: arn,
+                deletion_date: seconds(deletion_ms),
+                key_state: KeyState::PendingDeletion,
+                pending_window_in_days: days,
+            })
+        })
+    }
+
+    /// `CancelKeyDeletion`: the key returns to `Disabled`, as in AWS.
+    pub fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        request: KeyIdRequest,
+    ) -> KmsResult<CancelKeyDeletionResponse> {
+        self.run(caller, "CancelKeyDeletion", || {
+            let key = self.admit(
+                caller,
+                Action::CancelKeyDeletion,
+                &request.key_id,
+                Details::default(),
+            )?;
+            if key.state != KeyState::PendingDeletion {
+                return Err(KmsError::InvalidState(format!(
+                    "key `{}` is not pending deletion",
+                    key.arn
+                )));
+            }
+            let arn = key.arn.clone();
+            self.store.update_key(&KeyRecord {
+                state: KeyState::Disabled,
+                deletion: None,
+                ..key
+            })?;
+            Ok(CancelKeyDeletionResponse { key_id: arn })
+        })
+    }
+
+    /// Deletes every key whose deletion date has passed (by this service's
+    /// clock). `keyward serve` runs this periodically; `keyward maintenance
+    /// run` runs it once.
+    pub fn run_maintenance(&self) -> KmsResult<MaintenanceReport> {
+        let mut report = MaintenanceReport::default();
+        for key in self.store.keys_due_for_deletion(self.now_ms())? {
+            self.store.delete_key(&key.region, &key.key_id)?;
+            tracing::info!(key = %key.arn, "deleted a key whose waiting period ended");
+            report.deleted_keys.push(key.arn);
+        }
+        Ok(report)
     }
 
     /// `UpdateKeyDescription`.

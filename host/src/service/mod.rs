@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 pub use error::{InternalError, KmsError, KmsResult};
+pub use lifecycle::MaintenanceReport;
 #[cfg(feature = "test-hooks")]
 pub use testing::Testing;
 
@@ -503,7 +504,8 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::RetireGrant
             | Action::RevokeGrant
             | Action::ListResourceTags
-            | Action::DeleteAlias,
+            | Action::DeleteAlias
+            | Action::CancelKeyDeletion,
             _,
         )
         | (_, KeyState::Enabled) => Ok(()),

@@ -82,6 +82,9 @@ pub struct KeyRecord {
     pub policy_version: i64,
     /// The key's tags.
     pub tags: BTreeMap<String, String>,
+    /// When a key pending deletion will be deleted, in milliseconds since
+    /// the epoch, and its waiting period in days.
+    pub deletion: Option<(i64, i64)>,
     /// The names of the aliases that point at the key (read-only here:
     /// filled in by the store, changed through the alias methods).
     pub aliases: Vec<String>,
@@ -214,8 +217,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes an identity policy; returns whether it existed.
     fn delete_identity_policy(&self, account: &str, name: &str) -> StoreResult<bool>;
 
-    /// Writes a key's mutable fields: description, state and tags.
+    /// Writes a key's mutable fields: description, state, tags and deletion.
     fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// Keys pending deletion whose date is at or before `now_ms`.
+    fn keys_due_for_deletion(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>>;
+
+    /// Deletes a key with all its material, grants and aliases, and rewrites
+    /// the freed pages so that nothing of it stays in the files.
+    fn delete_key(&self, region: &str, key_id: &str) -> StoreResult<()>;
 
     /// Creates an alias; [`StoreError::Duplicate`] if the name is taken.
     fn create_alias(&self, alias: &AliasRecord) -> StoreResult<()>;

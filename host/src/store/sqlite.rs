@@ -100,6 +100,10 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX aliases_by_key ON aliases (region, key_id);
 "#,
+    r#"
+    ALTER TABLE keys ADD COLUMN deletion_ms INTEGER;
+    ALTER TABLE keys ADD COLUMN pending_window_days INTEGER;
+"#,
 ];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
@@ -203,7 +207,8 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
 }
 
 const KEY_COLUMNS: &str = "key_id, region, account, arn, description, created_ms, state, key_spec, \
-     key_usage, origin, key_manager, multi_region, current_version, policy, policy_version, tags";
+     key_usage, origin, key_manager, multi_region, current_version, policy, policy_version, tags, \
+     deletion_ms, pending_window_days";
 
 /// The raw columns of a `keys` row, decoded into a [`KeyRecord`] afterwards
 /// so that a bad value is a [`StoreError::Corrupt`], not a SQLite error.
@@ -224,6 +229,8 @@ struct RawKey {
     policy: String,
     policy_version: i64,
     tags: String,
+    deletion_ms: Option<i64>,
+    pending_window_days: Option<i64>,
 }
 
 impl RawKey {
@@ -245,6 +252,8 @@ impl RawKey {
             policy: row.get(13)?,
             policy_version: row.get(14)?,
             tags: row.get(15)?,
+            deletion_ms: row.get(16)?,
+            pending_window_days: row.get(17)?,
         })
     }
 
@@ -268,6 +277,7 @@ impl RawKey {
             current_version: self.current_version,
             policy: self.policy,
             policy_version: self.policy_version,
+            deletion: self.deletion_ms.zip(self.pending_window_days),
             aliases: Vec::new(),
         })
     }
@@ -300,7 +310,7 @@ impl Store for SqliteStore {
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
             ),
             params![
                 key.key_id,
@@ -319,6 +329,8 @@ impl Store for SqliteStore {
                 key.policy,
                 key.policy_version,
                 tags_json(&key.tags)?,
+                key.deletion.map(|(at, _)| at),
+                key.deletion.map(|(_, days)| days),
             ],
         )?;
         if inserted == 0 {
@@ -597,9 +609,51 @@ impl Store for SqliteStore {
         let mut inner = self.lock();
         inner.invalidate();
         inner.conn.execute(
-            "UPDATE keys SET description = ?3, state = ?4, tags = ?5 WHERE region = ?1 AND key_id = ?2",
-            params![key.region, key.key_id, key.description, key.state.as_str(), tags],
+            "UPDATE keys SET description = ?3, state = ?4, tags = ?5, deletion_ms = ?6, \
+             pending_window_days = ?7 WHERE region = ?1 AND key_id = ?2",
+            params![
+                key.region,
+                key.key_id,
+                key.description,
+                key.state.as_str(),
+                tags,
+                key.deletion.map(|(at, _)| at),
+                key.deletion.map(|(_, days)| days),
+            ],
         )?;
+        Ok(())
+    }
+
+    fn keys_due_for_deletion(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE state = 'PendingDeletion' AND deletion_ms <= ?1 \
+             ORDER BY region, key_id"
+        ))?;
+        let rows = statement.query_map([now_ms], RawKey::from_row)?;
+        let mut keys = Vec::new();
+        for raw in rows {
+            keys.push(raw?.decode()?);
+        }
+        Ok(keys)
+    }
+
+    fn delete_key(&self, region: &str, key_id: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        // Material, grants and aliases go with the key (ON DELETE CASCADE).
+        tx.execute(
+            "DELETE FROM keys WHERE region = ?1 AND key_id = ?2",
+            params![region, key_id],
+        )?;
+        tx.commit()?;
+        // secure_delete has zeroed the freed pages in the database; move the
+        // write-ahead log into it and truncate the log, so that no older copy
+        // of a page survives in the WAL file either.
+        inner
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -801,6 +855,7 @@ mod tests {
             policy: String::new(),
             policy_version: 1,
             tags: Default::default(),
+            deletion: None,
             aliases: Vec::new(),
         }
     }

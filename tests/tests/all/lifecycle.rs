@@ -409,3 +409,127 @@ fn request_alias_and_key_aliases_reach_cedar() {
     );
     assert!(encrypt(&env, &sam, &key).is_ok());
 }
+
+/// Every file of the data directory, concatenated.
+fn data_files(env: &Env) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(env.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
+#[test]
+fn scheduled_deletion_waits_its_window_then_deletes_everything() {
+    use std::sync::Arc;
+
+    use keyward::clock::ManualClock;
+    use keyward::model::ScheduleKeyDeletionRequest;
+
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let clock = Arc::new(ManualClock::new(1_767_225_600_000));
+    let env = Env::with_config(|c| c.clock = clock.clone());
+    let key = env.key();
+    let keep = env.key();
+    alias(&env, "alias/doomed", &key).unwrap();
+    let blob = encrypt(&env, &env.caller, &key).unwrap();
+    let wrapped: Vec<u8> = rusqlite::Connection::open(env.data_dir().join("keyward.db"))
+        .unwrap()
+        .query_row(
+            "SELECT wrapped FROM key_material WHERE key_id = ?1",
+            [&key],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let schedule = |days: Option<i64>| {
+        env.kms.schedule_key_deletion(
+            &env.caller,
+            ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: days,
+            },
+        )
+    };
+    assert_eq!(code(schedule(Some(6))), "ValidationException");
+    assert_eq!(code(schedule(Some(31))), "ValidationException");
+
+    // The default window is 30 days.
+    let scheduled = schedule(None).unwrap();
+    assert_eq!(scheduled.pending_window_in_days, 30);
+    assert_eq!(scheduled.key_state, KeyState::PendingDeletion);
+    assert_eq!(
+        scheduled.deletion_date,
+        (1_767_225_600_000 + 30 * DAY_MS) as f64 / 1000.0
+    );
+    let metadata = describe(&env, &key);
+    assert_eq!(metadata.key_state, KeyState::PendingDeletion);
+    assert_eq!(metadata.pending_deletion_window_in_days, Some(30));
+    assert_eq!(
+        code(encrypt(&env, &env.caller, &key)),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(code(schedule(Some(7))), "KMSInvalidStateException");
+
+    // Cancelling leaves the key disabled.
+    env.kms
+        .cancel_key_deletion(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(describe(&env, &key).key_state, KeyState::Disabled);
+    assert_eq!(describe(&env, &key).deletion_date, None);
+    assert_eq!(
+        code(env.kms.cancel_key_deletion(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone()
+            }
+        )),
+        "KMSInvalidStateException"
+    );
+
+    // Seven days, then the sweep: nothing before the date, everything after.
+    schedule(Some(7)).unwrap();
+    clock.advance_ms(7 * DAY_MS - 1);
+    assert!(env.kms.run_maintenance().unwrap().deleted_keys.is_empty());
+    assert_eq!(describe(&env, &key).key_state, KeyState::PendingDeletion);
+    clock.advance_ms(1);
+    let report = env.kms.run_maintenance().unwrap();
+    assert_eq!(
+        report.deleted_keys,
+        [format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")]
+    );
+
+    let describe_gone = env.kms.describe_key(
+        &env.caller,
+        DescribeKeyRequest {
+            key_id: key.clone(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(describe_gone), "NotFoundException");
+    let decrypt_gone = env.kms.decrypt(
+        &env.caller,
+        DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(decrypt_gone), "NotFoundException");
+    assert_eq!(
+        code(encrypt(&env, &env.caller, "alias/doomed")),
+        "NotFoundException"
+    );
+    assert!(
+        !crate::support::contains(&data_files(&env), &wrapped),
+        "the deleted key's material is still in the files"
+    );
+    // The other key is untouched.
+    assert!(encrypt(&env, &env.caller, &keep).is_ok());
+}
