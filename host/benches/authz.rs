@@ -38,6 +38,8 @@ fn key() -> KeyRecord {
         policy_version: 1,
         tags: Default::default(),
         deletion: None,
+        rotation: None,
+        on_demand_rotations: 0,
         aliases: Vec::new(),
     }
 }

@@ -1015,3 +1015,81 @@ pub struct CancelKeyDeletionResponse {
     /// The key ARN.
     pub key_id: String,
 }
+
+/// `EnableKeyRotation` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EnableKeyRotationRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// 90..=2560 days (default 365).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_period_in_days: Option<i64>,
+}
+
+/// `GetKeyRotationStatus` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetKeyRotationStatusResponse {
+    /// Whether automatic rotation is on.
+    pub key_rotation_enabled: bool,
+    /// The key ARN.
+    pub key_id: String,
+    /// The rotation period, when rotation is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_period_in_days: Option<i64>,
+    /// The next automatic rotation, epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<f64>,
+    /// When an on-demand rotation in progress started (keyward's complete at
+    /// once, so this is never set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_demand_rotation_start_date: Option<f64>,
+}
+
+/// `RotateKeyOnDemand` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotateKeyOnDemandResponse {
+    /// The key ARN.
+    pub key_id: String,
+}
+
+/// `ListKeyRotations` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListKeyRotationsRequest {
+    /// Key id or key ARN.
+    pub key_id: String,
+    /// Page size, 1..=1000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Where to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// One completed rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationsListEntry {
+    /// The key ARN.
+    pub key_id: String,
+    /// When, epoch seconds.
+    pub rotation_date: f64,
+    /// `AUTOMATIC` or `ON_DEMAND`.
+    pub rotation_type: String,
+}
+
+/// `ListKeyRotations` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeyRotationsResponse {
+    /// This page of rotations, oldest first.
+    pub rotations: Vec<RotationsListEntry>,
+    /// Where the next page starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// Whether there are more.
+    pub truncated: bool,
+}

@@ -280,3 +280,25 @@ def test_schedule_and_cancel_key_deletion(kms):
     assert code(e) == "KMSInvalidStateException"
     kms.cancel_key_deletion(KeyId=key)
     assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_rotation(kms):
+    key = new_key(kms, "rotation")["KeyId"]
+    old = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
+    # boto3 checks the range itself; past 2560 the server answers.
+    with pytest.raises(botocore.exceptions.ParamValidationError):
+        kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=89)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=2561)
+    assert code(e) == "ValidationException"
+    kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=180)
+    status = kms.get_key_rotation_status(KeyId=key)
+    assert status["KeyRotationEnabled"] and status["RotationPeriodInDays"] == 180 and "NextRotationDate" in status
+    kms.rotate_key_on_demand(KeyId=key)
+    rotations = kms.list_key_rotations(KeyId=key)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
+    new = kms.encrypt(KeyId=key, Plaintext=b"after rotation")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"before rotation"
+    assert kms.decrypt(CiphertextBlob=new)["Plaintext"] == b"after rotation"
+    kms.disable_key_rotation(KeyId=key)
+    assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is False

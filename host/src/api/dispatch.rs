@@ -134,6 +134,11 @@ operations! {
     "ListResourceTags" => list_resource_tags,
     "ScheduleKeyDeletion" => schedule_key_deletion,
     "CancelKeyDeletion" => cancel_key_deletion,
+    "EnableKeyRotation" => enable_key_rotation,
+    "DisableKeyRotation" => disable_key_rotation,
+    "GetKeyRotationStatus" => get_key_rotation_status,
+    "RotateKeyOnDemand" => rotate_key_on_demand,
+    "ListKeyRotations" => list_key_rotations,
 }
 
 /// Operations that change state: run off the async workers, since they
@@ -156,6 +161,9 @@ pub fn is_mutation(name: &str) -> bool {
             | "UntagResource"
             | "ScheduleKeyDeletion"
             | "CancelKeyDeletion"
+            | "EnableKeyRotation"
+            | "DisableKeyRotation"
+            | "RotateKeyOnDemand"
     )
 }
 

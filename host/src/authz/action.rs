@@ -89,6 +89,16 @@ actions! {
     ScheduleKeyDeletion,
     /// `kms:CancelKeyDeletion`.
     CancelKeyDeletion,
+    /// `kms:EnableKeyRotation`.
+    EnableKeyRotation,
+    /// `kms:DisableKeyRotation`.
+    DisableKeyRotation,
+    /// `kms:GetKeyRotationStatus`.
+    GetKeyRotationStatus,
+    /// `kms:RotateKeyOnDemand`.
+    RotateKeyOnDemand,
+    /// `kms:ListKeyRotations`.
+    ListKeyRotations,
 }
 
 impl Action {

@@ -21,12 +21,13 @@ use serde::Serialize;
 use crate::authz::Principal;
 use crate::model::{
     AliasRequest, CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest,
-    DeleteAliasRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext,
-    GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest, GrantConstraints,
-    KeyIdRequest, KeySpec, KeyUsage, ListAliasesRequest, ListGrantsRequest, ListKeyPoliciesRequest,
-    ListKeysRequest, ListResourceTagsRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest,
-    ReEncryptRequest, RetireGrantRequest, RevokeGrantRequest, ScheduleKeyDeletionRequest,
-    SecretBytes, Tag, TagResourceRequest, UntagResourceRequest, UpdateKeyDescriptionRequest,
+    DeleteAliasRequest, DescribeKeyRequest, EnableKeyRotationRequest, EncryptRequest,
+    EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest,
+    GrantConstraints, KeyIdRequest, KeySpec, KeyUsage, ListAliasesRequest, ListGrantsRequest,
+    ListKeyPoliciesRequest, ListKeyRotationsRequest, ListKeysRequest, ListResourceTagsRequest,
+    ListRetirableGrantsRequest, PutKeyPolicyRequest, ReEncryptRequest, RetireGrantRequest,
+    RevokeGrantRequest, ScheduleKeyDeletionRequest, SecretBytes, Tag, TagResourceRequest,
+    UntagResourceRequest, UpdateKeyDescriptionRequest,
 };
 use crate::service::{Caller, Config, Kms, KmsError};
 
@@ -244,6 +245,39 @@ enum Command {
     /// Cancel a scheduled deletion (the key becomes Disabled).
     CancelKeyDeletion {
         /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Turn on automatic rotation.
+    EnableKeyRotation {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The period in days (90..=2560, default 365).
+        #[arg(long)]
+        rotation_period_in_days: Option<i64>,
+    },
+    /// Turn off automatic rotation.
+    DisableKeyRotation {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Show a key's rotation status.
+    GetKeyRotationStatus {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Rotate a key's material now.
+    RotateKeyOnDemand {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List a key's completed rotations.
+    ListKeyRotations {
+        /// Key id, key ARN, alias name or alias ARN.
         #[arg(long)]
         key_id: String,
     },
@@ -787,6 +821,41 @@ fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Command::CancelKeyDeletion { key_id } => output::print(
             &kms.cancel_key_deletion(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
+        Command::EnableKeyRotation {
+            key_id,
+            rotation_period_in_days,
+        } => output::print(
+            &kms.enable_key_rotation(
+                &caller,
+                EnableKeyRotationRequest {
+                    key_id,
+                    rotation_period_in_days,
+                },
+            )?,
+            format,
+        ),
+        Command::DisableKeyRotation { key_id } => output::print(
+            &kms.disable_key_rotation(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
+        Command::GetKeyRotationStatus { key_id } => output::print(
+            &kms.get_key_rotation_status(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
+        Command::RotateKeyOnDemand { key_id } => output::print(
+            &kms.rotate_key_on_demand(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
+        Command::ListKeyRotations { key_id } => output::print(
+            &kms.list_key_rotations(
+                &caller,
+                ListKeyRotationsRequest {
+                    key_id,
+                    ..Default::default()
+                },
+            )?,
             format,
         ),
         Command::Maintenance(MaintenanceCommand::Run) => {

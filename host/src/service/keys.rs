@@ -161,6 +161,8 @@ impl Kms {
                 policy_version: 1,
                 tags,
                 deletion: None,
+                rotation: None,
+                on_demand_rotations: 0,
                 aliases: Vec::new(),
             };
             if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)

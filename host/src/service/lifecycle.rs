@@ -21,6 +21,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct MaintenanceReport {
     /// The ARNs of the keys deleted, their waiting period over.
     pub deleted_keys: Vec<String>,
+    /// The ARNs of the keys rotated, their rotation due.
+    pub rotated_keys: Vec<String>,
 }
 use crate::store::KeyRecord;
 
@@ -134,11 +136,15 @@ impl Kms {
         })
     }
 
-    /// Deletes every key whose deletion date has passed (by this service's
-    /// clock). `keyward serve` runs this periodically; `keyward maintenance
-    /// run` runs it once.
+    /// Deletes every key whose deletion date has passed and rotates every
+    /// key whose automatic rotation is due (by this service's clock).
+    /// `keyward serve` runs this every minute; `keyward maintenance run` runs
+    /// it once.
     pub fn run_maintenance(&self) -> KmsResult<MaintenanceReport> {
-        let mut report = MaintenanceReport::default();
+        let mut report = MaintenanceReport {
+            rotated_keys: self.rotate_due_keys()?,
+            ..MaintenanceReport::default()
+        };
         for key in self.store.keys_due_for_deletion(self.now_ms())? {
             self.store.delete_key(&key.region, &key.key_id)?;
             tracing::info!(key = %key.arn, "deleted a key whose waiting period ended");

@@ -20,6 +20,7 @@ mod grants;
 mod keys;
 mod lifecycle;
 mod policies;
+mod rotation;
 mod tags;
 #[cfg(feature = "test-hooks")]
 mod testing;
@@ -493,6 +494,7 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::ReEncryptTo
             | Action::GenerateDataKey
             | Action::GenerateDataKeyWithoutPlaintext
+            | Action::RotateKeyOnDemand
     );
     match (action, key.state) {
         (

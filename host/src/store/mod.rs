@@ -85,6 +85,11 @@ pub struct KeyRecord {
     /// When a key pending deletion will be deleted, in milliseconds since
     /// the epoch, and its waiting period in days.
     pub deletion: Option<(i64, i64)>,
+    /// Automatic rotation, when enabled: the period in days and the time of
+    /// the next rotation (milliseconds since the epoch).
+    pub rotation: Option<(i64, i64)>,
+    /// How many on-demand rotations the key has had.
+    pub on_demand_rotations: i64,
     /// The names of the aliases that point at the key (read-only here:
     /// filled in by the store, changed through the alias methods).
     pub aliases: Vec<String>,
@@ -219,6 +224,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Writes a key's mutable fields: description, state, tags and deletion.
     fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// Adds a material version and makes it current, writing the key's
+    /// rotation fields from `key` in the same transaction.
+    fn add_material(
+        &self,
+        key: &KeyRecord,
+        material: &Material,
+        rotation_type: &str,
+    ) -> StoreResult<()>;
+
+    /// The rotations of a key: (material version, time, `AUTOMATIC` or
+    /// `ON_DEMAND`), oldest first; the original material is not a rotation.
+    fn rotations(&self, region: &str, key_id: &str) -> StoreResult<Vec<(u32, i64, String)>>;
+
+    /// Enabled keys with automatic rotation due at or before `now_ms`.
+    fn keys_due_for_rotation(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>>;
 
     /// Keys pending deletion whose date is at or before `now_ms`.
     fn keys_due_for_deletion(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>>;

@@ -104,6 +104,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE keys ADD COLUMN deletion_ms INTEGER;
     ALTER TABLE keys ADD COLUMN pending_window_days INTEGER;
 "#,
+    r#"
+    ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER;
+    ALTER TABLE keys ADD COLUMN next_rotation_ms INTEGER;
+    ALTER TABLE keys ADD COLUMN on_demand_rotations INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE key_material ADD COLUMN rotation_type TEXT;
+"#,
 ];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
@@ -208,7 +214,7 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
 
 const KEY_COLUMNS: &str = "key_id, region, account, arn, description, created_ms, state, key_spec, \
      key_usage, origin, key_manager, multi_region, current_version, policy, policy_version, tags, \
-     deletion_ms, pending_window_days";
+     deletion_ms, pending_window_days, rotation_period_days, next_rotation_ms, on_demand_rotations";
 
 /// The raw columns of a `keys` row, decoded into a [`KeyRecord`] afterwards
 /// so that a bad value is a [`StoreError::Corrupt`], not a SQLite error.
@@ -231,6 +237,9 @@ struct RawKey {
     tags: String,
     deletion_ms: Option<i64>,
     pending_window_days: Option<i64>,
+    rotation_period_days: Option<i64>,
+    next_rotation_ms: Option<i64>,
+    on_demand_rotations: i64,
 }
 
 impl RawKey {
@@ -254,6 +263,9 @@ impl RawKey {
             tags: row.get(15)?,
             deletion_ms: row.get(16)?,
             pending_window_days: row.get(17)?,
+            rotation_period_days: row.get(18)?,
+            next_rotation_ms: row.get(19)?,
+            on_demand_rotations: row.get(20)?,
         })
     }
 
@@ -278,6 +290,8 @@ impl RawKey {
             policy: self.policy,
             policy_version: self.policy_version,
             deletion: self.deletion_ms.zip(self.pending_window_days),
+            rotation: self.rotation_period_days.zip(self.next_rotation_ms),
+            on_demand_rotations: self.on_demand_rotations,
             aliases: Vec::new(),
         })
     }
@@ -310,7 +324,7 @@ impl Store for SqliteStore {
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
             ),
             params![
                 key.key_id,
@@ -331,6 +345,9 @@ impl Store for SqliteStore {
                 tags_json(&key.tags)?,
                 key.deletion.map(|(at, _)| at),
                 key.deletion.map(|(_, days)| days),
+                key.rotation.map(|(days, _)| days),
+                key.rotation.map(|(_, next)| next),
+                key.on_demand_rotations,
             ],
         )?;
         if inserted == 0 {
@@ -610,7 +627,8 @@ impl Store for SqliteStore {
         inner.invalidate();
         inner.conn.execute(
             "UPDATE keys SET description = ?3, state = ?4, tags = ?5, deletion_ms = ?6, \
-             pending_window_days = ?7 WHERE region = ?1 AND key_id = ?2",
+             pending_window_days = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, \
+             on_demand_rotations = ?10 WHERE region = ?1 AND key_id = ?2",
             params![
                 key.region,
                 key.key_id,
@@ -619,9 +637,70 @@ impl Store for SqliteStore {
                 tags,
                 key.deletion.map(|(at, _)| at),
                 key.deletion.map(|(_, days)| days),
+                key.rotation.map(|(days, _)| days),
+                key.rotation.map(|(_, next)| next),
+                key.on_demand_rotations,
             ],
         )?;
         Ok(())
+    }
+
+    fn add_material(
+        &self,
+        key: &KeyRecord,
+        material: &Material,
+        rotation_type: &str,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO key_material (region, key_id, version, wrapped, created_ms, rotation_type) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![key.region, key.key_id, material.version, material.wrapped, material.created_ms, rotation_type],
+        )?;
+        tx.execute(
+            "UPDATE keys SET current_version = ?3, rotation_period_days = ?4, next_rotation_ms = ?5, \
+             on_demand_rotations = ?6 WHERE region = ?1 AND key_id = ?2",
+            params![
+                key.region,
+                key.key_id,
+                material.version,
+                key.rotation.map(|(days, _)| days),
+                key.rotation.map(|(_, next)| next),
+                key.on_demand_rotations,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn rotations(&self, region: &str, key_id: &str) -> StoreResult<Vec<(u32, i64, String)>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(
+            "SELECT version, created_ms, rotation_type FROM key_material \
+             WHERE region = ?1 AND key_id = ?2 AND rotation_type IS NOT NULL ORDER BY version",
+        )?;
+        let rows = statement
+            .query_map(params![region, key_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn keys_due_for_rotation(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE state = 'Enabled' AND rotation_period_days IS NOT NULL \
+             AND next_rotation_ms <= ?1 ORDER BY region, key_id"
+        ))?;
+        let rows = statement.query_map([now_ms], RawKey::from_row)?;
+        let mut keys = Vec::new();
+        for raw in rows {
+            keys.push(raw?.decode()?);
+        }
+        Ok(keys)
     }
 
     fn keys_due_for_deletion(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>> {
@@ -856,6 +935,8 @@ mod tests {
             policy_version: 1,
             tags: Default::default(),
             deletion: None,
+            rotation: None,
+            on_demand_rotations: 0,
             aliases: Vec::new(),
         }
     }

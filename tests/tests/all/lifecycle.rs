@@ -533,3 +533,187 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
     // The other key is untouched.
     assert!(encrypt(&env, &env.caller, &keep).is_ok());
 }
+
+#[test]
+fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
+    use std::sync::Arc;
+
+    use keyward::clock::ManualClock;
+    use keyward::model::{
+        EnableKeyRotationRequest, ListKeyRotationsRequest, ScheduleKeyDeletionRequest,
+    };
+
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let clock = Arc::new(ManualClock::new(1_767_225_600_000));
+    let env = Env::with_config(|c| c.clock = clock.clone());
+    let key = env.key();
+    let mut ciphertexts = vec![encrypt(&env, &env.caller, &key).unwrap()];
+    let enable = |days: Option<i64>| {
+        env.kms.enable_key_rotation(
+            &env.caller,
+            EnableKeyRotationRequest {
+                key_id: key.clone(),
+                rotation_period_in_days: days,
+            },
+        )
+    };
+    assert_eq!(code(enable(Some(89))), "ValidationException");
+    assert_eq!(code(enable(Some(2561))), "ValidationException");
+    enable(Some(90)).unwrap();
+    let status = env
+        .kms
+        .get_key_rotation_status(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(90));
+    assert_eq!(
+        status.next_rotation_date,
+        Some((1_767_225_600_000 + 90 * DAY_MS) as f64 / 1000.0)
+    );
+
+    // Two automatic rotations and one on demand.
+    for _ in 0..2 {
+        clock.advance_ms(90 * DAY_MS);
+        let report = env.kms.run_maintenance().unwrap();
+        assert_eq!(report.rotated_keys.len(), 1);
+        ciphertexts.push(encrypt(&env, &env.caller, &key).unwrap());
+    }
+    assert!(env.kms.run_maintenance().unwrap().rotated_keys.is_empty());
+    env.kms
+        .rotate_key_on_demand(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    ciphertexts.push(encrypt(&env, &env.caller, &key).unwrap());
+
+    let rotations = env
+        .kms
+        .list_key_rotations(
+            &env.caller,
+            ListKeyRotationsRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let kinds: Vec<&str> = rotations
+        .rotations
+        .iter()
+        .map(|r| r.rotation_type.as_str())
+        .collect();
+    assert_eq!(kinds, ["AUTOMATIC", "AUTOMATIC", "ON_DEMAND"]);
+    // Each ciphertext names a different material version, and all decrypt.
+    let mut distinct = ciphertexts.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4);
+    for blob in &ciphertexts {
+        let out = env
+            .kms
+            .decrypt(
+                &env.caller,
+                DecryptRequest {
+                    ciphertext_blob: blob.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(out.plaintext.expose(), b"lifecycle");
+    }
+    // Every material version is distinct inside the guest.
+    let materials: Vec<Vec<u8>> = (1..=4)
+        .map(|v| {
+            env.kms
+                .testing()
+                .reveal_backing_key(REGION, &key, v)
+                .unwrap()
+        })
+        .collect();
+    let mut unique = materials.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4);
+
+    // Disabling automatic rotation stops it.
+    env.kms
+        .disable_key_rotation(
+            &env.caller,
+            KeyIdRequest {
+                key_id: key.clone(),
+            },
+        )
+        .unwrap();
+    clock.advance_ms(400 * DAY_MS);
+    assert!(env.kms.run_maintenance().unwrap().rotated_keys.is_empty());
+
+    // Then delete: past the window, the key and all four versions are gone.
+    env.kms
+        .schedule_key_deletion(
+            &env.caller,
+            ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .unwrap();
+    clock.advance_ms(8 * DAY_MS);
+    assert_eq!(env.kms.run_maintenance().unwrap().deleted_keys.len(), 1);
+    for blob in ciphertexts {
+        let gone = env.kms.decrypt(
+            &env.caller,
+            DecryptRequest {
+                ciphertext_blob: blob,
+                ..Default::default()
+            },
+        );
+        assert_eq!(code(gone), "NotFoundException");
+    }
+    let files = data_files(&env);
+    for material in &materials {
+        assert!(!crate::support::contains(&files, material));
+    }
+}
+
+#[test]
+fn on_demand_rotation_is_limited_and_needs_an_enabled_key() {
+    let env = Env::new();
+    let key = env.key();
+    for _ in 0..25 {
+        env.kms
+            .rotate_key_on_demand(
+                &env.caller,
+                KeyIdRequest {
+                    key_id: key.clone(),
+                },
+            )
+            .unwrap();
+    }
+    let limited = env.kms.rotate_key_on_demand(
+        &env.caller,
+        KeyIdRequest {
+            key_id: key.clone(),
+        },
+    );
+    assert_eq!(code(limited), "LimitExceededException");
+    let other = env.key();
+    env.kms
+        .disable_key(
+            &env.caller,
+            KeyIdRequest {
+                key_id: other.clone(),
+            },
+        )
+        .unwrap();
+    let disabled = env
+        .kms
+        .rotate_key_on_demand(&env.caller, KeyIdRequest { key_id: other });
+    assert_eq!(code(disabled), "DisabledException");
+    assert!(encrypt(&env, &env.caller, &key).is_ok());
+}
