@@ -252,7 +252,9 @@ pub fn build(
     }
     entities.push(ec);
     Ok(Prepared {
-        entities: Entities::from_entities(entities, None)
+        // The schema adds the action entities, so that `action in
+        // Action::"ReadOnly"` sees the action groups.
+        entities: Entities::from_entities(entities, Some(super::schema::schema()))
             .map_err(|e| super::PolicyError(e.to_string()))?,
         context,
     })

@@ -10,10 +10,16 @@ use super::policy::{PolicyError, Source, parse_policy_set};
 /// `policies/keyward.cedarschema`.
 pub const SCHEMA_TEXT: &str = include_str!("../../../policies/keyward.cedarschema");
 /// The guardrails in `policies/guardrails/`, by file name.
-pub const GUARDRAILS: &[(&str, &str)] = &[(
-    "policies/guardrails/regional.cedar",
-    include_str!("../../../policies/guardrails/regional.cedar"),
-)];
+pub const GUARDRAILS: &[(&str, &str)] = &[
+    (
+        "policies/guardrails/regional.cedar",
+        include_str!("../../../policies/guardrails/regional.cedar"),
+    ),
+    (
+        "policies/guardrails/aws-managed-keys.cedar",
+        include_str!("../../../policies/guardrails/aws-managed-keys.cedar"),
+    ),
+];
 /// `policies/default-key-policy.cedar`; `{account}` is the key's account.
 pub const DEFAULT_KEY_POLICY_TEMPLATE: &str =
     include_str!("../../../policies/default-key-policy.cedar");
@@ -62,6 +68,19 @@ pub fn default_key_policy(account: &str) -> String {
     DEFAULT_KEY_POLICY_TEMPLATE.replace("{account}", account)
 }
 
+/// `policies/aws-managed-key-policy.cedar`; `{account}` and `{via_service}`
+/// are replaced.
+pub const AWS_MANAGED_KEY_POLICY_TEMPLATE: &str =
+    include_str!("../../../policies/aws-managed-key-policy.cedar");
+
+/// The policy of the AWS managed key of a service in an account: the
+/// account's principals may use it through that service, and read it.
+pub fn aws_managed_key_policy(account: &str, via_service: &str) -> String {
+    AWS_MANAGED_KEY_POLICY_TEMPLATE
+        .replace("{account}", account)
+        .replace("{via_service}", via_service)
+}
+
 #[expect(
     clippy::panic,
     reason = "the shipped policy files are checked by unit tests; a broken build must not start"
@@ -86,7 +105,12 @@ mod tests {
     fn the_shipped_schema_guardrails_and_default_policy_are_valid() {
         assert!(Schema::from_cedarschema_str(SCHEMA_TEXT).is_ok());
         check_guardrails().unwrap();
-        assert_eq!(guardrails().policies().count(), GUARDRAILS.len());
+        assert_eq!(guardrails().policies().count(), 3);
         parse_policy_set(Source::KeyPolicy, &default_key_policy("111122223333")).unwrap();
+        parse_policy_set(
+            Source::KeyPolicy,
+            &aws_managed_key_policy("111122223333", "s3.us-east-1.amazonaws.com"),
+        )
+        .unwrap();
     }
 }

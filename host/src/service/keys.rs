@@ -181,6 +181,99 @@ impl Kms {
         })
     }
 
+    /// The AWS managed key `alias/aws/<service>` of the caller's account,
+    /// created on its first use through that service (the caller's
+    /// `via_service` must be `<service>.<region>.amazonaws.com`). Anything
+    /// else is the missing alias's `NotFoundException`.
+    pub(super) fn aws_managed_key_on_first_use(
+        &self,
+        caller: &Caller,
+        region: &str,
+        account: &str,
+        alias_name: &str,
+    ) -> KmsResult<KeyRecord> {
+        let not_found = || KmsError::NotFound(format!("alias `{alias_name}` is not found"));
+        let Some(service) = alias_name.strip_prefix("alias/aws/") else {
+            return Err(not_found());
+        };
+        let Some(via) = caller.via_service.as_deref() else {
+            return Err(not_found());
+        };
+        let expected = format!("{service}.{region}.amazonaws.com");
+        if via != expected
+            || region != caller.region
+            || account != caller.principal.account()
+            || service.is_empty()
+        {
+            return Err(not_found());
+        }
+        let key_id = uuid::Uuid::new_v4().to_string();
+        let arn = key_arn(region, account, &key_id);
+        let now = self.now_ms();
+        let version = 1;
+        let wrapped = self
+            .core
+            .generate_key(&material_label(&arn, version))?
+            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+        let record = KeyRecord {
+            key_id,
+            region: region.to_owned(),
+            account: account.to_owned(),
+            arn,
+            description: format!(
+                "Default key that protects my {service} data when no other key is defined"
+            ),
+            created_ms: now,
+            state: KeyState::Enabled,
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: OriginType::AwsKms,
+            key_manager: KeyManager::Aws,
+            multi_region: false,
+            current_version: version,
+            policy: crate::authz::schema::aws_managed_key_policy(account, via),
+            policy_version: 1,
+            tags: Default::default(),
+            deletion: None,
+            // AWS managed keys rotate every year, and customers cannot change that.
+            rotation: Some((365, now.saturating_add(365 * 24 * 60 * 60 * 1000))),
+            on_demand_rotations: 0,
+            aliases: Vec::new(),
+        };
+        self.store.insert_key(
+            &record,
+            &Material {
+                version,
+                wrapped,
+                created_ms: now,
+            },
+        )?;
+        let alias = crate::store::AliasRecord {
+            region: region.to_owned(),
+            account: account.to_owned(),
+            name: alias_name.to_owned(),
+            key_id: record.key_id.clone(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        match self.store.create_alias(&alias) {
+            Ok(()) => {}
+            // Another request created it first: use that one, and delete
+            // this one with its material.
+            Err(crate::store::StoreError::Duplicate) => {
+                self.store.delete_key(region, &record.key_id)?
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let winner = self
+            .store
+            .alias(region, account, alias_name)?
+            .ok_or_else(not_found)?;
+        self.store
+            .key(region, &winner.key_id)?
+            .ok_or_else(not_found)
+    }
+
     /// `DescribeKey`.
     pub fn describe_key(
         &self,

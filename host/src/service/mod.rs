@@ -444,10 +444,12 @@ impl Kms {
                 name,
             } => {
                 let account = account.unwrap_or(caller.principal.account());
-                let alias = self
-                    .store
-                    .alias(region, account, name)?
-                    .ok_or_else(|| KmsError::NotFound(format!("alias `{name}` is not found")))?;
+                let alias = match self.store.alias(region, account, name)? {
+                    Some(alias) => alias,
+                    None => {
+                        return self.aws_managed_key_on_first_use(caller, region, account, name);
+                    }
+                };
                 self.store.key(region, &alias.key_id)?.ok_or_else(|| {
                     KmsError::NotFound(format!(
                         "alias `{name}` points at a key that does not exist"

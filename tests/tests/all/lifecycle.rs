@@ -717,3 +717,131 @@ fn on_demand_rotation_is_limited_and_needs_an_enabled_key() {
     assert_eq!(code(disabled), "DisabledException");
     assert!(encrypt(&env, &env.caller, &key).is_ok());
 }
+
+#[test]
+fn aws_managed_keys_are_created_on_first_use_through_their_service() {
+    use keyward::model::{
+        GetKeyPolicyRequest, KeyManager, PutKeyPolicyRequest, ScheduleKeyDeletionRequest,
+    };
+
+    let env = Env::new();
+    let direct = env.caller.clone();
+    let via_s3 = direct.clone().via("s3.us-east-1.amazonaws.com");
+    let via_sqs = direct.clone().via("sqs.us-east-1.amazonaws.com");
+    // Not there, and not created by a direct call or another service.
+    assert_eq!(
+        code(encrypt(&env, &direct, "alias/aws/s3")),
+        "NotFoundException"
+    );
+    assert_eq!(
+        code(encrypt(&env, &via_sqs, "alias/aws/s3")),
+        "NotFoundException"
+    );
+
+    let first = encrypt(&env, &via_s3, "alias/aws/s3").unwrap();
+    let second = encrypt(&env, &via_s3, "alias/aws/s3").unwrap();
+    let metadata = describe(&env, "alias/aws/s3");
+    assert_eq!(metadata.key_manager, KeyManager::Aws);
+    assert!(metadata.description.contains("s3"));
+    for blob in [first, second] {
+        let out = env
+            .kms
+            .decrypt(
+                &via_s3,
+                DecryptRequest {
+                    ciphertext_blob: blob.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(out.key_id.ends_with(&metadata.key_id));
+        // Only through its service.
+        let direct_decrypt = env.kms.decrypt(
+            &direct,
+            DecryptRequest {
+                ciphertext_blob: blob,
+                ..Default::default()
+            },
+        );
+        assert_eq!(code(direct_decrypt), "AccessDeniedException");
+    }
+    assert_eq!(
+        code(encrypt(&env, &via_sqs, "alias/aws/s3")),
+        "AccessDeniedException"
+    );
+    // Other users of the account may use it through the service too.
+    let bob = Caller::new(
+        Principal::parse("arn:aws:iam::111122223333:user/bob").unwrap(),
+        REGION,
+    )
+    .via("s3.us-east-1.amazonaws.com");
+    assert!(encrypt(&env, &bob, "alias/aws/s3").is_ok());
+
+    // Customers cannot change it.
+    let policy = env
+        .kms
+        .get_key_policy(
+            &direct,
+            GetKeyPolicyRequest {
+                key_id: metadata.key_id.clone(),
+                policy_name: None,
+            },
+        )
+        .unwrap()
+        .policy;
+    let put = env.kms.put_key_policy(
+        &direct,
+        PutKeyPolicyRequest {
+            key_id: metadata.key_id.clone(),
+            policy,
+            bypass_policy_lockout_safety_check: Some(true),
+            policy_name: None,
+        },
+    );
+    assert_eq!(code(put), "AccessDeniedException");
+    let delete = env.kms.schedule_key_deletion(
+        &direct,
+        ScheduleKeyDeletionRequest {
+            key_id: metadata.key_id.clone(),
+            pending_window_in_days: Some(7),
+        },
+    );
+    assert_eq!(code(delete), "AccessDeniedException");
+    let rotation = env.kms.disable_key_rotation(
+        &direct,
+        KeyIdRequest {
+            key_id: metadata.key_id.clone(),
+        },
+    );
+    assert_eq!(code(rotation), "AccessDeniedException");
+    let disable = env.kms.disable_key(
+        &direct,
+        KeyIdRequest {
+            key_id: metadata.key_id.clone(),
+        },
+    );
+    assert_eq!(code(disable), "AccessDeniedException");
+    // It rotates every year.
+    let status = env
+        .kms
+        .get_key_rotation_status(
+            &direct,
+            KeyIdRequest {
+                key_id: metadata.key_id.clone(),
+            },
+        )
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(365));
+    // Customers cannot take the reserved alias names.
+    assert_eq!(
+        code(alias(&env, "alias/aws/mine", &env.key())),
+        "InvalidAliasNameException"
+    );
+    let aliases = env
+        .kms
+        .list_aliases(&direct, ListAliasesRequest::default())
+        .unwrap();
+    assert_eq!(aliases.aliases.len(), 1);
+    assert_eq!(aliases.aliases[0].alias_name, "alias/aws/s3");
+}
