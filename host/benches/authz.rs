@@ -99,7 +99,7 @@ fn identity() -> Vec<(String, String)> {
 
 fn bench(c: &mut Criterion) {
     let key = key();
-    let policies = KeyPolicies::new(KEY, &key_policy(), &grants()).unwrap();
+    let policies = KeyPolicies::new(KEY, false, &key_policy(), &grants()).unwrap();
     let identity = identity_policy_set(ACCOUNT, &identity()).unwrap();
     let context_pairs: EncryptionContext = [("tenant".to_string(), "t42".to_string())].into();
 
@@ -115,7 +115,7 @@ fn bench(c: &mut Criterion) {
                 now_ms: 1_767_225_600_000,
                 ..Default::default()
             };
-            black_box(request::build(&root, Some(&key), ACCOUNT, &facts).unwrap())
+            black_box(request::build(None, &root, Some(&key), ACCOUNT, &facts).unwrap())
         })
     });
     for (name, arn) in [
@@ -140,7 +140,7 @@ fn bench(c: &mut Criterion) {
                     ..Default::default()
                 };
                 let prepared = cache
-                    .prepare(&principal, Some(&key), ACCOUNT, &facts)
+                    .prepare(None, &principal, Some(&key), ACCOUNT, &facts)
                     .unwrap();
                 let question = Question {
                     principal: &principal,

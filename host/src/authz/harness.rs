@@ -332,7 +332,14 @@ impl Folder {
                     .filter(|(key, _)| key == arn)
                     .map(|(_, g)| g.clone())
                     .collect();
-                Some(KeyPolicies::new(arn, &text, &grants).map_err(|e| error(&self.root, e.0))?)
+                let aws_managed = self
+                    .attr_string(&request::key_uid(arn), "key_manager")
+                    .as_deref()
+                    == Some("AWS");
+                Some(
+                    KeyPolicies::new(arn, aws_managed, &text, &grants)
+                        .map_err(|e| error(&self.root, e.0))?,
+                )
             }
             None => None,
         };

@@ -79,6 +79,7 @@ impl Decision {
 pub struct IndexedPolicies {
     general: PolicySet,
     by_principal: HashMap<EntityUid, PolicySet>,
+    needs_action_hierarchy: bool,
 }
 
 impl IndexedPolicies {
@@ -86,7 +87,9 @@ impl IndexedPolicies {
     pub fn new(policies: impl IntoIterator<Item = Policy>) -> Result<Self, PolicyError> {
         let mut general = Vec::new();
         let mut specific: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+        let mut needs_action_hierarchy = false;
         for policy in policies {
+            needs_action_hierarchy |= policy::needs_action_hierarchy(&policy);
             match policy.principal_constraint() {
                 PrincipalConstraint::Eq(uid) => specific.entry(uid).or_default().push(policy),
                 _ => general.push(policy),
@@ -103,7 +106,14 @@ impl IndexedPolicies {
         Ok(Self {
             general: set_of(general)?,
             by_principal,
+            needs_action_hierarchy,
         })
+    }
+
+    /// Whether some policy tests an action group in a condition, so that
+    /// requests must carry the action hierarchy.
+    pub fn needs_action_hierarchy(&self) -> bool {
+        self.needs_action_hierarchy
     }
 
     /// The policies that can apply to requests by `principal`.
@@ -123,16 +133,18 @@ pub struct KeyPolicies {
 }
 
 impl KeyPolicies {
-    /// Compiles a key's policy text and grants. The key policy is validated
+    /// Compiles a key's policy text and grants (`aws_managed` selects the
+    /// guardrails of AWS managed keys). The key policy is validated
     /// again here only because it comes from storage; it was validated when
     /// it was set.
     pub fn new(
         key_arn: &str,
+        aws_managed: bool,
         key_policy: &str,
         grants: &[GrantRecord],
     ) -> Result<Self, PolicyError> {
         let key_policy = parse_policy_set(Source::KeyPolicy, key_policy)?;
-        let mut combined: Vec<Policy> = schema::guardrails().policies().cloned().collect();
+        let mut combined: Vec<Policy> = schema::guardrails_for_keys(aws_managed);
         combined.extend(key_policy.policies().cloned());
         for grant in grants {
             if let Some(policy) = grants::to_policy(key_arn, grant)? {
@@ -144,6 +156,11 @@ impl KeyPolicies {
             key_policy: IndexedPolicies::new(key_policy.policies().cloned())?,
             grants: grants.to_vec(),
         })
+    }
+
+    /// Whether requests on this key must carry the action hierarchy.
+    pub fn needs_action_hierarchy(&self) -> bool {
+        self.combined.needs_action_hierarchy()
     }
 
     /// The grants compiled into this set.

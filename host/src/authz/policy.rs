@@ -4,7 +4,10 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode, Validator};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use cedar_policy::{Effect, Policy, PolicyId, PolicySet, ValidationMode, Validator};
 use miette::Diagnostic;
 
 use super::schema::schema;
@@ -97,6 +100,7 @@ pub fn parse_policy_set(source: Source<'_>, text: &str) -> Result<PolicySet, Pol
     }
     let mut renamed = PolicySet::new();
     let mut seen = HashSet::new();
+    let parsed = expand_action_groups(&parsed)?;
     for policy in parsed.policies() {
         if source == Source::Guardrail && policy.effect() != Effect::Forbid {
             return Err(PolicyError(format!(
@@ -117,6 +121,94 @@ pub fn parse_policy_set(source: Source<'_>, text: &str) -> Result<PolicySet, Pol
     Ok(renamed)
 }
 
+/// The action groups of the schema, with their member actions.
+fn action_groups() -> &'static HashMap<String, Vec<String>> {
+    static GROUPS: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    GROUPS.get_or_init(|| {
+        let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+        let Ok(actions) = schema().action_entities() else {
+            return groups;
+        };
+        for action in actions.iter() {
+            let uid = action.uid();
+            if let Some(ancestors) = actions.ancestors(&uid) {
+                for group in ancestors {
+                    groups
+                        .entry(group.id().unescaped().to_owned())
+                        .or_default()
+                        .push(uid.id().unescaped().to_owned());
+                }
+            }
+        }
+        groups
+    })
+}
+
+/// Rewrites `action in Action::"<group>"` in policy scopes to the group's
+/// member actions. Cedar can then decide the scope without the action
+/// hierarchy in the request's entities, which would slow every evaluation;
+/// requests still carry the hierarchy when a condition mentions a group
+/// ([`needs_action_hierarchy`]).
+fn expand_action_groups(set: &PolicySet) -> Result<PolicySet, PolicyError> {
+    let groups = action_groups();
+    let mut expanded = PolicySet::new();
+    for policy in set.policies() {
+        let mut json = policy.to_json().map_err(|e| PolicyError(e.to_string()))?;
+        if let Some(action) = json.get_mut("action") {
+            let named: Vec<serde_json::Value> = match (
+                action.get("op").and_then(|o| o.as_str()),
+                action.get("entity"),
+                action.get("entities"),
+            ) {
+                (Some("in"), Some(one), _) => vec![one.clone()],
+                (Some("in"), None, Some(serde_json::Value::Array(many))) => many.clone(),
+                _ => Vec::new(),
+            };
+            let mut members = Vec::new();
+            let mut changed = false;
+            for entity in named {
+                let id = entity
+                    .get("id")
+                    .and_then(|i| i.as_str())
+                    .unwrap_or_default();
+                match groups.get(id) {
+                    Some(actions) => {
+                        changed = true;
+                        members.extend(
+                            actions
+                                .iter()
+                                .map(|a| serde_json::json!({ "type": "Action", "id": a })),
+                        );
+                    }
+                    None => members.push(entity),
+                }
+            }
+            if changed {
+                *action = serde_json::json!({ "op": "in", "entities": members });
+            }
+        }
+        let rewritten = Policy::from_json(Some(policy.id().clone()), json)
+            .map_err(|e| PolicyError(e.to_string()))?;
+        expanded
+            .add(rewritten)
+            .map_err(|e| PolicyError(e.to_string()))?;
+    }
+    Ok(expanded)
+}
+
+/// Whether a policy still refers to an action group (in a condition), so
+/// that requests must carry the action hierarchy for it.
+pub fn needs_action_hierarchy(policy: &Policy) -> bool {
+    let Ok(json) = policy.to_json() else {
+        return true;
+    };
+    let text = json.to_string();
+    action_groups().keys().any(|group| {
+        text.contains(&format!("\"type\":\"Action\",\"id\":\"{group}\""))
+            || text.contains(&format!("\"id\":\"{group}\",\"type\":\"Action\""))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +227,23 @@ mod tests {
         assert!(error.0.contains("Fly"), "{error}");
         let text = "permit (principal, action, resource) when { resource.colour == \"red\" };";
         assert!(parse_policy_set(Source::KeyPolicy, text).is_err());
+    }
+
+    #[test]
+    fn action_groups_in_scopes_become_their_members() {
+        let text = "permit (principal, action in Action::\"ReadOnly\", resource);";
+        let set = parse_policy_set(Source::KeyPolicy, text).unwrap();
+        let policy = set.policies().next().unwrap();
+        let shown = policy.to_string();
+        assert!(
+            shown.contains("DescribeKey") && !shown.contains("ReadOnly"),
+            "{shown}"
+        );
+        assert!(!needs_action_hierarchy(policy));
+        let in_condition =
+            "permit (principal, action, resource) when { action in Action::\"ReadOnly\" };";
+        let set = parse_policy_set(Source::KeyPolicy, in_condition).unwrap();
+        assert!(needs_action_hierarchy(set.policies().next().unwrap()));
     }
 
     #[test]

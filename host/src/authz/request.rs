@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use cedar_policy::{Context, Entities, Entity, EntityUid, RestrictedExpression};
 
+use super::action::Action;
 use super::principal::{Principal, PrincipalKind, account_uid, uid};
 use crate::model::EncryptionContext;
 use crate::store::KeyRecord;
@@ -164,8 +165,9 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Ent
 /// goes into them, so that equal inputs may share one build.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PreparedKey {
+    action: Option<Action>,
     principal: Principal,
-    key: Option<KeyRecord>,
+    key: Option<KeyFacts>,
     resource_account: String,
     region: String,
     via_service: Option<String>,
@@ -175,6 +177,40 @@ struct PreparedKey {
     now_seconds: i64,
     secure_transport: bool,
     encryption_context: Option<EncryptionContext>,
+}
+
+/// The fields of a key that its Cedar entity is built from (and no others:
+/// the policy text and description would only make the cache key slower
+/// to hash).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct KeyFacts {
+    arn: String,
+    state: crate::model::KeyState,
+    key_spec: crate::model::KeySpec,
+    key_usage: crate::model::KeyUsage,
+    origin: crate::model::OriginType,
+    key_manager: crate::model::KeyManager,
+    multi_region: bool,
+    tags: BTreeMap<String, String>,
+    aliases: Vec<String>,
+}
+
+impl KeyFacts {
+    fn of(key: &KeyRecord) -> Self {
+        // INVARIANT: the ARN fixes key_id, region and account, the entity's
+        // other attributes.
+        Self {
+            arn: key.arn.clone(),
+            state: key.state,
+            key_spec: key.key_spec,
+            key_usage: key.key_usage,
+            origin: key.origin,
+            key_manager: key.key_manager,
+            multi_region: key.multi_region,
+            tags: key.tags.clone(),
+            aliases: key.aliases.clone(),
+        }
+    }
 }
 
 /// A request's Cedar entities and context.
@@ -204,14 +240,16 @@ impl PreparedCache {
     /// for operations on no key, on `resource_account`).
     pub fn prepare(
         &self,
+        action: Option<Action>,
         principal: &Principal,
         key: Option<&KeyRecord>,
         resource_account: &str,
         facts: &RequestFacts<'_>,
     ) -> Result<Arc<Prepared>, super::PolicyError> {
         let id = PreparedKey {
+            action,
             principal: principal.clone(),
-            key: key.cloned(),
+            key: key.map(KeyFacts::of),
             resource_account: resource_account.to_owned(),
             region: facts.region.to_owned(),
             via_service: facts.via_service.map(str::to_owned),
@@ -225,7 +263,7 @@ impl PreparedCache {
         if let Some(prepared) = read(&self.entries).get(&id) {
             return Ok(Arc::clone(prepared));
         }
-        let prepared = Arc::new(build(principal, key, resource_account, facts)?);
+        let prepared = Arc::new(build(action, principal, key, resource_account, facts)?);
         let mut entries = write(&self.entries);
         if entries.len() >= PREPARED_LIMIT {
             entries.clear();
@@ -237,6 +275,7 @@ impl PreparedCache {
 
 /// Builds a request's entities and context.
 pub fn build(
+    action: Option<Action>,
     principal: &Principal,
     key: Option<&KeyRecord>,
     resource_account: &str,
@@ -244,6 +283,9 @@ pub fn build(
 ) -> Result<Prepared, super::PolicyError> {
     let (context, ec) = context(principal, facts);
     let mut entities = principal_entities(principal);
+    if let Some(action) = action {
+        entities.extend(action_entities(action));
+    }
     if let Some(key) = key {
         entities.push(key_entity(key, &key.tags, &key.aliases));
     }
@@ -252,12 +294,38 @@ pub fn build(
     }
     entities.push(ec);
     Ok(Prepared {
-        // The schema adds the action entities, so that `action in
-        // Action::"ReadOnly"` sees the action groups.
-        entities: Entities::from_entities(entities, Some(super::schema::schema()))
+        entities: Entities::from_entities(entities, None)
             .map_err(|e| super::PolicyError(e.to_string()))?,
         context,
     })
+}
+
+/// The entity of `action` and those of its groups, from the schema: what
+/// Cedar needs to decide `action in Action::"<group>"` in a condition.
+/// Scopes have their groups expanded when policies are parsed, so this is
+/// added only for policies that need it (`action` is `Some`): the hierarchy
+/// makes every evaluation slower.
+fn action_entities(action: Action) -> Vec<Entity> {
+    static BY_ACTION: OnceLock<HashMap<EntityUid, Vec<Entity>>> = OnceLock::new();
+    let by_action = BY_ACTION.get_or_init(|| {
+        let Ok(all) = super::schema::schema().action_entities() else {
+            return HashMap::new();
+        };
+        all.iter()
+            .map(|entity| {
+                let uid = entity.uid();
+                let mut group = vec![entity.clone()];
+                if let Some(ancestors) = all.ancestors(&uid) {
+                    group.extend(ancestors.filter_map(|a| all.get(a).cloned()));
+                }
+                (uid, group)
+            })
+            .collect()
+    });
+    by_action
+        .get(&action.entity_uid())
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

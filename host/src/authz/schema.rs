@@ -28,12 +28,24 @@ static SCHEMA: OnceLock<Schema> = OnceLock::new();
 static GUARDRAIL_SET: OnceLock<PolicySet> = OnceLock::new();
 static INDEXED_GUARDRAILS: OnceLock<super::IndexedPolicies> = OnceLock::new();
 
-/// The guardrails, indexed by principal (for operations on no key).
+/// The guardrails, indexed by principal (for operations on no key, where
+/// those only for AWS managed keys cannot apply).
 pub fn indexed_guardrails() -> &'static super::IndexedPolicies {
     INDEXED_GUARDRAILS.get_or_init(|| {
-        super::IndexedPolicies::new(guardrails().policies().cloned())
+        super::IndexedPolicies::new(guardrails_for_keys(false))
             .unwrap_or_else(|e| broken_shipped_file("policies/guardrails", &e.to_string()))
     })
+}
+
+/// The guardrails that can apply to a key: all of them for an AWS managed
+/// key; for a customer managed key, those not marked
+/// `@applies_to("aws-managed-keys")`.
+pub fn guardrails_for_keys(aws_managed: bool) -> Vec<cedar_policy::Policy> {
+    guardrails()
+        .policies()
+        .filter(|p| aws_managed || p.annotation("applies_to") != Some("aws-managed-keys"))
+        .cloned()
+        .collect()
 }
 
 /// The schema.

@@ -38,7 +38,7 @@ use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
-use crate::model::{EncryptionContext, KeyState};
+use crate::model::{EncryptionContext, KeyManager, KeyState};
 use crate::store::{DataDir, KeyRecord, SqliteStore, Store, StoreError};
 
 /// How a [`Kms`] is set up.
@@ -296,8 +296,16 @@ impl Kms {
     fn admit_account(&self, caller: &Caller, action: Action) -> KmsResult<()> {
         let account = caller.principal.account();
         let facts = self.facts(caller, Details::default(), None);
-        let prepared = self.prepare(&caller.principal, None, account, &facts)?;
         let identity = self.identity_set(account)?;
+        let hierarchy = identity.needs_action_hierarchy()
+            || authz::schema::indexed_guardrails().needs_action_hierarchy();
+        let prepared = self.prepare(
+            hierarchy.then_some(action),
+            &caller.principal,
+            None,
+            account,
+            &facts,
+        )?;
         let question = Question {
             principal: &caller.principal,
             action,
@@ -360,8 +368,15 @@ impl Kms {
         alias: Option<&str>,
     ) -> KmsResult<Decision> {
         let facts = self.facts(caller, details, alias);
-        let prepared = self.prepare(&caller.principal, Some(key), &key.account, &facts)?;
         let identity = self.identity_set(caller.principal.account())?;
+        let hierarchy = policies.needs_action_hierarchy() || identity.needs_action_hierarchy();
+        let prepared = self.prepare(
+            hierarchy.then_some(action),
+            &caller.principal,
+            Some(key),
+            &key.account,
+            &facts,
+        )?;
         let question = Question {
             principal: &caller.principal,
             action,
@@ -375,6 +390,7 @@ impl Kms {
 
     fn prepare(
         &self,
+        action: Option<Action>,
         principal: &Principal,
         key: Option<&KeyRecord>,
         resource_account: &str,
@@ -382,7 +398,7 @@ impl Kms {
     ) -> KmsResult<Arc<request::Prepared>> {
         self.authz
             .prepared
-            .prepare(principal, key, resource_account, facts)
+            .prepare(action, principal, key, resource_account, facts)
             .map_err(|e| KmsError::Internal(InternalError::Policy(e)))
     }
 
@@ -397,7 +413,7 @@ impl Kms {
         let grants = self.store.grants(&key.region, &key.key_id)?;
         let text = key_policy_text(key);
         let policies = Arc::new(
-            KeyPolicies::new(&key.arn, &text, &grants)
+            KeyPolicies::new(&key.arn, key.key_manager == KeyManager::Aws, &text, &grants)
                 .map_err(|e| KmsError::Internal(InternalError::Policy(e)))?,
         );
         write(&self.authz.keys).insert(id, (key.policy_version, Arc::clone(&policies)));

@@ -49,7 +49,8 @@ impl Kms {
         key: &KeyRecord,
         grants: &[GrantRecord],
     ) -> KmsResult<()> {
-        let policies = KeyPolicies::new(&key.arn, &key.policy, grants)
+        let aws_managed = key.key_manager == crate::model::KeyManager::Aws;
+        let policies = KeyPolicies::new(&key.arn, aws_managed, &key.policy, grants)
             .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
         let decision = self.decide_with(
             caller,

@@ -772,3 +772,38 @@ fn identity_policies_decide_operations_without_a_key() {
         "ValidationException"
     );
 }
+
+#[test]
+fn action_groups_work_in_scopes_and_in_conditions() {
+    let env = Env::new();
+    let key = key_with_policy(
+        &env,
+        r#"
+        @id("root") permit (principal == Account::"111122223333", action, resource);
+        @id("reader") permit (principal == User::"arn:aws:iam::111122223333:user/alice", action, resource)
+          when { action in Action::"ReadOnly" };
+        @id("user") permit (principal == User::"arn:aws:iam::111122223333:user/bob", action in Action::"CryptographicOperations", resource);
+        "#,
+    );
+    let alice = user(ACCOUNT, "alice");
+    assert!(
+        env.kms
+            .explain(&alice, Action::DescribeKey, &key, None)
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !env.kms
+            .explain(&alice, Action::Encrypt, &key, None)
+            .unwrap()
+            .allowed
+    );
+    let bob = user(ACCOUNT, "bob");
+    assert!(encrypt(&env, &bob, &key, None).is_ok());
+    assert!(
+        !env.kms
+            .explain(&bob, Action::DescribeKey, &key, None)
+            .unwrap()
+            .allowed
+    );
+}
