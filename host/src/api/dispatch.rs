@@ -87,7 +87,7 @@ fn call<R: DeserializeOwned, S: Serialize>(
 }
 
 macro_rules! operations {
-    ($($name:literal => $method:ident,)+) => {
+    ($($kind:ident $name:literal => $method:ident,)+) => {
         /// Every operation the wire protocol serves, by its AWS name.
         pub const OPERATIONS: &[&str] = &[$($name,)+];
 
@@ -101,70 +101,57 @@ macro_rules! operations {
                 )),
             }
         }
+
+        /// Whether an operation changes state (and so waits for an fsync):
+        /// such requests run off the async workers. Declared with each
+        /// operation below (`write` or `read`), so that a new operation
+        /// cannot be added without saying which.
+        pub fn is_mutation(name: &str) -> bool {
+            match name {
+                $($name => operations!(@writes $kind),)+
+                _ => false,
+            }
+        }
     };
+    (@writes write) => { true };
+    (@writes read) => { false };
 }
 
 operations! {
-    "CreateKey" => create_key,
-    "DescribeKey" => describe_key,
-    "ListKeys" => list_keys,
-    "Encrypt" => encrypt,
-    "Decrypt" => decrypt,
-    "ReEncrypt" => re_encrypt,
-    "GenerateDataKey" => generate_data_key,
-    "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext,
-    "GenerateRandom" => generate_random,
-    "PutKeyPolicy" => put_key_policy,
-    "GetKeyPolicy" => get_key_policy,
-    "ListKeyPolicies" => list_key_policies,
-    "CreateGrant" => create_grant,
-    "ListGrants" => list_grants,
-    "ListRetirableGrants" => list_retirable_grants,
-    "RetireGrant" => retire_grant,
-    "RevokeGrant" => revoke_grant,
-    "EnableKey" => enable_key,
-    "DisableKey" => disable_key,
-    "UpdateKeyDescription" => update_key_description,
-    "CreateAlias" => create_alias,
-    "UpdateAlias" => update_alias,
-    "DeleteAlias" => delete_alias,
-    "ListAliases" => list_aliases,
-    "TagResource" => tag_resource,
-    "UntagResource" => untag_resource,
-    "ListResourceTags" => list_resource_tags,
-    "ScheduleKeyDeletion" => schedule_key_deletion,
-    "CancelKeyDeletion" => cancel_key_deletion,
-    "EnableKeyRotation" => enable_key_rotation,
-    "DisableKeyRotation" => disable_key_rotation,
-    "GetKeyRotationStatus" => get_key_rotation_status,
-    "RotateKeyOnDemand" => rotate_key_on_demand,
-    "ListKeyRotations" => list_key_rotations,
-}
-
-/// Operations that change state: run off the async workers, since they
-/// wait for an fsync.
-pub fn is_mutation(name: &str) -> bool {
-    matches!(
-        name,
-        "CreateKey"
-            | "PutKeyPolicy"
-            | "CreateGrant"
-            | "RetireGrant"
-            | "RevokeGrant"
-            | "EnableKey"
-            | "DisableKey"
-            | "UpdateKeyDescription"
-            | "CreateAlias"
-            | "UpdateAlias"
-            | "DeleteAlias"
-            | "TagResource"
-            | "UntagResource"
-            | "ScheduleKeyDeletion"
-            | "CancelKeyDeletion"
-            | "EnableKeyRotation"
-            | "DisableKeyRotation"
-            | "RotateKeyOnDemand"
-    )
+    write "CreateKey" => create_key,
+    read "DescribeKey" => describe_key,
+    read "ListKeys" => list_keys,
+    read "Encrypt" => encrypt,
+    read "Decrypt" => decrypt,
+    read "ReEncrypt" => re_encrypt,
+    read "GenerateDataKey" => generate_data_key,
+    read "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext,
+    read "GenerateRandom" => generate_random,
+    write "PutKeyPolicy" => put_key_policy,
+    read "GetKeyPolicy" => get_key_policy,
+    read "ListKeyPolicies" => list_key_policies,
+    write "CreateGrant" => create_grant,
+    read "ListGrants" => list_grants,
+    read "ListRetirableGrants" => list_retirable_grants,
+    write "RetireGrant" => retire_grant,
+    write "RevokeGrant" => revoke_grant,
+    write "EnableKey" => enable_key,
+    write "DisableKey" => disable_key,
+    write "UpdateKeyDescription" => update_key_description,
+    write "CreateAlias" => create_alias,
+    write "UpdateAlias" => update_alias,
+    write "DeleteAlias" => delete_alias,
+    read "ListAliases" => list_aliases,
+    write "TagResource" => tag_resource,
+    write "UntagResource" => untag_resource,
+    read "ListResourceTags" => list_resource_tags,
+    write "ScheduleKeyDeletion" => schedule_key_deletion,
+    write "CancelKeyDeletion" => cancel_key_deletion,
+    write "EnableKeyRotation" => enable_key_rotation,
+    write "DisableKeyRotation" => disable_key_rotation,
+    read "GetKeyRotationStatus" => get_key_rotation_status,
+    write "RotateKeyOnDemand" => rotate_key_on_demand,
+    read "ListKeyRotations" => list_key_rotations,
 }
 
 #[cfg(test)]

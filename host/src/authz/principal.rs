@@ -1,8 +1,8 @@
 //! Principals: the identities requests are made as, and their Cedar
 //! entities.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 
@@ -109,24 +109,38 @@ impl Principal {
     }
 }
 
-/// A Cedar entity uid of a type this schema declares. Type names are parsed
-/// once per process: parsing runs Cedar's name grammar, too slow for the
-/// request path.
+/// The schema's entity type names, parsed once per process: parsing runs
+/// Cedar's name grammar, too slow for the request path.
+const TYPE_NAMES: [&str; 7] = [
+    "Account",
+    "User",
+    "Role",
+    "Service",
+    "Key",
+    "EncryptionContext",
+    "Action",
+];
+
+/// A Cedar entity uid of a type this schema declares.
 pub(crate) fn uid(type_name: &'static str, id: &str) -> EntityUid {
-    static TYPES: OnceLock<Mutex<HashMap<&'static str, EntityTypeName>>> = OnceLock::new();
-    let types = TYPES.get_or_init(Default::default);
-    let mut types = types
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let type_name = types.entry(type_name).or_insert_with(|| {
+    static TYPES: OnceLock<Vec<EntityTypeName>> = OnceLock::new();
+    let types = TYPES.get_or_init(|| {
         #[expect(
             clippy::expect_used,
             reason = "the type names are this crate's literals, which parse"
         )]
-        let parsed: EntityTypeName = type_name.parse().expect("a schema type name");
-        parsed
+        TYPE_NAMES
+            .iter()
+            .map(|name| name.parse().expect("a schema type name"))
+            .collect()
     });
-    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+    let index = TYPE_NAMES.iter().position(|name| *name == type_name);
+    #[expect(
+        clippy::expect_used,
+        reason = "callers pass only the names in TYPE_NAMES, a unit test checks each"
+    )]
+    let type_name = types[index.expect("a type name this module lists")].clone();
+    EntityUid::from_type_name_and_id(type_name, EntityId::new(id))
 }
 
 /// `Account::"<account>"`.
@@ -177,6 +191,13 @@ mod tests {
             "arn:aws:iam::111122223333:user/",
         ] {
             assert!(Principal::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_type_name_parses() {
+        for name in TYPE_NAMES {
+            assert_eq!(uid(name, "x").type_name().to_string(), name);
         }
     }
 

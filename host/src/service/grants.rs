@@ -341,15 +341,16 @@ impl Kms {
                 .store
                 .key(&grant.region, &grant.key_id)?
                 .ok_or_else(|| KmsError::NotFound(format!("key `{}` does not exist", grant.key_id)))?;
-            if key.region != caller.region {
+            // The retire rules below replace the policies' permits, not
+            // their forbids: guardrails (the regional rule) and explicit
+            // forbids still apply, through the one decision procedure.
+            let decision = self.decide_on_key(caller, Action::RetireGrant, &key, Details::default(), None)?;
+            if !decision.allowed && !decision.reasons.is_empty() {
                 return Err(KmsError::AccessDenied(authz::denial_message(
                     &caller.principal,
                     Action::RetireGrant,
                     &key.arn,
-                    &authz::Decision {
-                        allowed: false,
-                        reasons: vec!["guardrail/regional".into()],
-                    },
+                    &decision,
                 )));
             }
             let me = &caller.principal;

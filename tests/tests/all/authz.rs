@@ -807,3 +807,43 @@ fn action_groups_work_in_scopes_and_in_conditions() {
             .allowed
     );
 }
+
+#[test]
+fn retiring_a_grant_is_still_subject_to_the_guardrails() {
+    let env = Env::new();
+    let key = env.key();
+    let grant = grant_to(
+        &env,
+        &key,
+        "arn:aws:iam::111122223333:role/app",
+        vec![GrantOperation::Encrypt],
+        None,
+    );
+    let elsewhere = Caller::new(
+        Principal::parse("arn:aws:iam::111122223333:role/retirer").unwrap(),
+        "eu-west-1",
+    );
+    let error = env
+        .kms
+        .retire_grant(
+            &elsewhere,
+            RetireGrantRequest {
+                grant_token: Some(grant.grant_token.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(error.code(), "AccessDeniedException");
+    assert!(error.to_string().contains("guardrail/regional"), "{error}");
+    // In the key's region the retiring principal may retire it.
+    let retirer = role(ACCOUNT, "retirer");
+    env.kms
+        .retire_grant(
+            &retirer,
+            RetireGrantRequest {
+                grant_token: Some(grant.grant_token),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}

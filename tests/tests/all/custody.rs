@@ -7,19 +7,6 @@ use keyward::model::{DataKeySpec, GenerateDataKeyRequest};
 
 use crate::support::{Env, REGION, contains};
 
-/// Every file of the data directory (the database, its WAL and shared
-/// memory, the master key), concatenated.
-fn data_dir_bytes(env: &Env) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(env.data_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            all.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    all
-}
-
 #[test]
 fn backing_key_material_and_data_keys_never_reach_the_data_directory() {
     let env = Env::new();
@@ -48,7 +35,7 @@ fn backing_key_material_and_data_keys_never_reach_the_data_directory() {
         env.encrypt(key, &data_key.plaintext.expose()[..16], None);
     }
     let check = |stage: &str| {
-        let files = data_dir_bytes(&env);
+        let files = env.data_dir_bytes();
         assert!(
             files.len() > 4096,
             "{stage}: the data directory is nearly empty"
@@ -99,7 +86,7 @@ fn the_scan_would_find_material_if_it_were_there() {
         .reveal_backing_key(REGION, &key, 1)
         .unwrap();
     std::fs::write(env.data_dir().join("planted"), &material).unwrap();
-    assert!(contains(&data_dir_bytes(&env), &material));
+    assert!(contains(&env.data_dir_bytes(), &material));
 }
 
 #[test]

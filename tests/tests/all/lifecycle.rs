@@ -410,18 +410,6 @@ fn request_alias_and_key_aliases_reach_cedar() {
     assert!(encrypt(&env, &sam, &key).is_ok());
 }
 
-/// Every file of the data directory, concatenated.
-fn data_files(env: &Env) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(env.data_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            all.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    all
-}
-
 #[test]
 fn scheduled_deletion_waits_its_window_then_deletes_everything() {
     use std::sync::Arc;
@@ -527,7 +515,7 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
         "NotFoundException"
     );
     assert!(
-        !crate::support::contains(&data_files(&env), &wrapped),
+        !crate::support::contains(&env.data_dir_bytes(), &wrapped),
         "the deleted key's material is still in the files"
     );
     // The other key is untouched.
@@ -675,7 +663,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
         );
         assert_eq!(code(gone), "NotFoundException");
     }
-    let files = data_files(&env);
+    let files = env.data_dir_bytes();
     for material in &materials {
         assert!(!crate::support::contains(&files, material));
     }

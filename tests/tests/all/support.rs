@@ -42,6 +42,19 @@ impl Env {
         data_dir(self.dir.path())
     }
 
+    /// Every file of the data directory (database, WAL, shared memory,
+    /// master key), concatenated: what a scan for leaked secrets reads.
+    pub fn data_dir_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                all.extend(std::fs::read(&path).unwrap());
+            }
+        }
+        all
+    }
+
     /// Creates a key and returns its id.
     pub fn key(&self) -> String {
         self.kms
