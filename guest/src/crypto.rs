@@ -35,6 +35,9 @@ const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
 /// commitment independent outputs of the same extraction.
 const INFO_MESSAGE_KEY: &[u8] = b"keyward/v1/message-key";
 const INFO_COMMITMENT: &[u8] = b"keyward/v1/commitment";
+/// HKDF `info` of the audit digest key, derived from the domain key so that
+/// only an instance holding the domain key can seal or check a digest.
+const INFO_AUDIT_DIGEST: &[u8] = b"keyward/v1/audit-digest";
 /// Associated-data prefixes for the two uses of the wrapping format.
 const AAD_DOMAIN_KEY: &[u8] = b"keyward/v1/domain-key";
 const AAD_BACKING_KEY: &[u8] = b"keyward/v1/backing-key:";
@@ -174,6 +177,31 @@ pub fn unwrap_backing_key(
     blob: &[u8],
 ) -> Result<SecretKey, Opaque> {
     unwrap(domain, &backing_key_aad(label), blob)
+}
+
+/// The key that MACs audit digests: HKDF-SHA256 of the domain key, with no
+/// salt (the domain key is already uniformly random) and its own `info`.
+pub fn audit_digest_key(domain: &SecretKey) -> SecretKey {
+    let hkdf = Hkdf::<Sha256>::new(None, domain.expose());
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    // INVARIANT: HKDF-SHA256 expands up to 255 * 32 bytes; 32 never fails.
+    let _ = hkdf.expand(INFO_AUDIT_DIGEST, key.as_mut_slice());
+    SecretKey::from_bytes(*key)
+}
+
+/// HMAC-SHA256 of an audit digest under the audit digest key.
+pub fn seal_digest(key: &SecretKey, message: &[u8]) -> Result<Vec<u8>, Opaque> {
+    use hmac::{KeyInit, Mac};
+    // HMAC accepts keys of any length, so this never fails in practice.
+    let mut mac =
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).map_err(|_| Opaque)?;
+    mac.update(message);
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// Whether `tag` is the MAC of `message`, compared in constant time.
+pub fn check_digest(key: &SecretKey, message: &[u8], tag: &[u8]) -> Result<bool, Opaque> {
+    Ok(bool::from(seal_digest(key, message)?.as_slice().ct_eq(tag)))
 }
 
 /// The two values HKDF derives for one message.
@@ -413,5 +441,25 @@ mod tests {
             !shown.contains("171") && !shown.to_lowercase().contains("ab,"),
             "{shown}"
         );
+    }
+
+    /// RFC 4231 test case 2 fixes HMAC-SHA256 itself (key "Jefe"); here the
+    /// key is derived, so the checks are that a digest verifies under the
+    /// same domain key only, and that any change to message or tag fails.
+    #[test]
+    fn audit_digests_verify_only_unchanged_and_under_their_domain_key() {
+        let domain = SecretKey::from_bytes([7; KEY_LEN]);
+        let key = audit_digest_key(&domain);
+        let tag = seal_digest(&key, b"region|42|hash").unwrap();
+        assert_eq!(tag.len(), 32);
+        assert!(check_digest(&key, b"region|42|hash", &tag).unwrap());
+        assert!(!check_digest(&key, b"region|43|hash", &tag).unwrap());
+        let mut flipped = tag.clone();
+        flipped[0] ^= 1;
+        assert!(!check_digest(&key, b"region|42|hash", &flipped).unwrap());
+        let other = audit_digest_key(&SecretKey::from_bytes([8; KEY_LEN]));
+        assert!(!check_digest(&other, b"region|42|hash", &tag).unwrap());
+        // The digest key is not the domain key itself.
+        assert_ne!(key.expose(), domain.expose());
     }
 }

@@ -40,6 +40,8 @@ const KEY_CACHE_LIMIT: usize = 4096;
 /// What a started instance holds.
 struct State {
     domain: SecretKey,
+    /// The key that MACs audit digests, derived from the domain key.
+    audit: SecretKey,
     /// Unwrapped backing keys by (label, wrapped blob). The blob carries a
     /// random nonce, so equal blobs mean equal material.
     keys: HashMap<(Vec<u8>, Vec<u8>), SecretKey>,
@@ -140,6 +142,7 @@ pub mod ops {
             let domain = crypto::open_domain_key(&master_key(master)?, sealed)
                 .map_err(|Opaque| CoreError::InvalidDomainKey)?;
             *state = Some(State {
+                audit: crypto::audit_digest_key(&domain),
                 domain,
                 keys: HashMap::new(),
             });
@@ -209,6 +212,22 @@ pub mod ops {
     ) -> Result<Vec<u8>, CoreError> {
         let plaintext = decrypt(source.0, source.1, source_aad, body)?;
         encrypt(destination.0, destination.1, destination_aad, &plaintext)
+    }
+
+    /// See `seal-digest` in the WIT.
+    pub fn seal_digest(message: &[u8]) -> Result<Vec<u8>, CoreError> {
+        with_state(|state| {
+            crypto::seal_digest(&state.audit, message)
+                .map_err(|Opaque| CoreError::InvalidArgument("digest".into()))
+        })
+    }
+
+    /// See `check-digest` in the WIT.
+    pub fn check_digest(message: &[u8], tag: &[u8]) -> Result<bool, CoreError> {
+        with_state(|state| {
+            crypto::check_digest(&state.audit, message, tag)
+                .map_err(|Opaque| CoreError::InvalidArgument("digest".into()))
+        })
     }
 
     /// See `random-bytes` in the WIT.
@@ -300,6 +319,14 @@ mod glue {
                 (&destination.label, &destination.blob),
                 &destination_aad,
             )?)
+        }
+
+        fn seal_digest(message: Vec<u8>) -> Result<Vec<u8>, Error> {
+            Ok(ops::seal_digest(&message)?)
+        }
+
+        fn check_digest(message: Vec<u8>, mac: Vec<u8>) -> Result<bool, Error> {
+            Ok(ops::check_digest(&message, &mac)?)
         }
 
         fn random_bytes(length: u32) -> Result<Vec<u8>, Error> {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod api;
+pub mod audit;
 pub mod authz;
 pub mod cli;
 pub mod clock;

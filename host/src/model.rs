@@ -223,17 +223,49 @@ impl<'de> Deserialize<'de> for SecretBytes {
     }
 }
 
+/// Serialises a request or response for the audit trail: as JSON with every
+/// binary field (plaintexts, data keys, ciphertexts, key material, import
+/// tokens) left out, whatever its name, because binary fields are all
+/// serialised by [`base64_bytes`], which writes nothing in this mode.
+pub fn redacted_json<T: Serialize>(value: &T) -> serde_json::Value {
+    base64_bytes::REDACTING.set(true);
+    let json = serde_json::to_value(value);
+    base64_bytes::REDACTING.set(false);
+    let mut json = json.unwrap_or(serde_json::Value::Null);
+    strip_nulls(&mut json);
+    json
+}
+
+/// Drops the `null` members a redacted binary field leaves behind.
+fn strip_nulls(value: &mut serde_json::Value) {
+    if let serde_json::Value::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        map.values_mut().for_each(strip_nulls);
+    }
+}
+
 /// Serde for AWS's binary fields: standard base64 in JSON.
 pub mod base64_bytes {
+    use std::cell::Cell;
+
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Serialises bytes as base64.
+    thread_local! {
+        /// Set while [`super::redacted_json`] runs on this thread.
+        pub(super) static REDACTING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Serialises bytes as base64 (as `null` while redacting for the audit
+    /// trail).
     pub fn serialize<S: Serializer>(
         bytes: impl AsRef<[u8]>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
+        if REDACTING.get() {
+            return serializer.serialize_none();
+        }
         serializer.serialize_str(&STANDARD.encode(bytes.as_ref()))
     }
 
@@ -1006,6 +1038,11 @@ pub struct ScheduleKeyDeletionResponse {
     pub key_state: KeyState,
     /// The waiting period.
     pub pending_window_in_days: i64,
+    /// keyward's extension: the key's last successful cryptographic use
+    /// (as `GetKeyLastUsage` reports it), so that whoever schedules the
+    /// deletion sees whether the key is still in use. SDKs ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_last_usage: Option<KeyLastUsage>,
 }
 
 /// `CancelKeyDeletion` response.
@@ -1045,6 +1082,36 @@ pub struct GetKeyRotationStatusResponse {
     /// once, so this is never set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_demand_rotation_start_date: Option<f64>,
+}
+
+/// `GetKeyLastUsage` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetKeyLastUsageResponse {
+    /// The key ARN.
+    pub key_id: String,
+    /// The last successful cryptographic operation, if any since
+    /// `TrackingStartDate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_last_usage: Option<KeyLastUsage>,
+    /// When keyward began recording key use in this store, epoch seconds.
+    pub tracking_start_date: f64,
+    /// When the key was created, epoch seconds.
+    pub key_creation_date: f64,
+}
+
+/// The last successful cryptographic use of a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyLastUsage {
+    /// The operation, such as `Decrypt`.
+    pub operation: String,
+    /// When, epoch seconds.
+    pub timestamp: f64,
+    /// The audit event's `eventID`.
+    pub cloud_trail_event_id: String,
+    /// The request's id.
+    pub kms_request_id: String,
 }
 
 /// `RotateKeyOnDemand` response.

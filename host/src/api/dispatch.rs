@@ -152,6 +152,7 @@ operations! {
     read "GetKeyRotationStatus" => get_key_rotation_status,
     write "RotateKeyOnDemand" => rotate_key_on_demand,
     read "ListKeyRotations" => list_key_rotations,
+    read "GetKeyLastUsage" => get_key_last_usage,
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    match handle_inner(state, peer, secure, request).await {
+    match handle_inner(state, peer, secure, request, request_id.clone()).await {
         Ok(body) => respond(200, &request_id, body),
         Err(error) => error_response(&error, &request_id),
     }
@@ -175,6 +175,7 @@ async fn handle_inner(
     peer: SocketAddr,
     secure: bool,
     request: Request<Incoming>,
+    request_id: String,
 ) -> Result<Vec<u8>, WireError> {
     let (parts, body) = request.into_parts();
     if parts.method != http::Method::POST || parts.uri.path() != "/" {
@@ -222,9 +223,16 @@ async fn handle_inner(
         source_ip: Some(peer.ip()),
         secure_transport: secure,
         via_service: None,
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| agent.chars().take(512).collect()),
+        access_key_id: Some(authenticated.access_key_id),
+        request_id: Some(request_id),
     };
-    if dispatch::is_mutation(&operation) {
-        // Mutations wait for an fsync: keep them off the async workers.
+    if dispatch::is_mutation(&operation) || state.kms.reads_wait_for_disk() {
+        // Requests that wait for an fsync stay off the async workers.
         tokio::task::spawn_blocking(move || {
             dispatch::dispatch(&state.kms, &caller, &operation, &body)
         })

@@ -66,6 +66,8 @@ pub struct Authenticated {
     pub principal: Principal,
     /// The region of the credential scope.
     pub region: String,
+    /// The access key the request was signed with.
+    pub access_key_id: String,
 }
 
 /// The parts of `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
@@ -224,5 +226,6 @@ pub fn authenticate(
     Ok(Authenticated {
         principal: identity.principal.clone(),
         region: authorization.region.to_owned(),
+        access_key_id: authorization.access_key_id.to_owned(),
     })
 }

@@ -99,6 +99,8 @@ actions! {
     RotateKeyOnDemand,
     /// `kms:ListKeyRotations`.
     ListKeyRotations,
+    /// `kms:GetKeyLastUsage`.
+    GetKeyLastUsage,
 }
 
 impl Action {

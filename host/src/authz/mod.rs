@@ -44,7 +44,8 @@ pub use principal::{InvalidPrincipal, Principal, PrincipalKind, is_account_id};
 use crate::store::GrantRecord;
 
 /// The outcome of authorization, with the policies that decided it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Decision {
     /// Whether the request may proceed.
     pub allowed: bool,

@@ -5,6 +5,7 @@
 //! Output is compact JSON when stdout is not a terminal, and an indented,
 //! human-readable form when it is; `--output` overrides either.
 
+mod audit;
 mod output;
 mod policy;
 mod serve;
@@ -284,6 +285,15 @@ enum Command {
     /// Maintenance of the embedded store.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// The audit trail: verify its integrity, query it, export it.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// When and how a key was last used for a cryptographic operation.
+    GetKeyLastUsage {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+    },
     /// Revoke a grant.
     RevokeGrant {
         /// Key id or key ARN.
@@ -571,6 +581,26 @@ impl GlobalArgs {
     }
 }
 
+/// The warning the CLI prints when it schedules a deletion: deleting a key
+/// that is still in use makes its ciphertexts unrecoverable.
+fn last_use_warning(scheduled: &crate::model::ScheduleKeyDeletionResponse) -> String {
+    match &scheduled.key_last_usage {
+        Some(usage) => format!(
+            "warning: key {} was last used by {} at {} (audit event {}); check `keyward audit \
+             query --key-id {}` before the deletion date",
+            scheduled.key_id,
+            usage.operation,
+            crate::audit::iso8601((usage.timestamp * 1000.0) as i64),
+            usage.cloud_trail_event_id,
+            scheduled.key_id,
+        ),
+        None => format!(
+            "note: key {} has no recorded cryptographic use since tracking began",
+            scheduled.key_id
+        ),
+    }
+}
+
 /// The data directory when none is given.
 pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
 
@@ -600,7 +630,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
 
     let principal =
         Principal::parse(&global.principal).map_err(|e| CliError::Usage(e.to_string()))?;
-    let caller = Caller::new(principal, global.region.clone());
+    let caller = Caller {
+        user_agent: Some(concat!("keyward-cli/", env!("CARGO_PKG_VERSION")).to_owned()),
+        ..Caller::new(principal, global.region.clone())
+    };
     let (kms, initialized) = Kms::open_or_init(config)?;
     if initialized {
         eprintln!(
@@ -809,16 +842,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::ScheduleKeyDeletion {
             key_id,
             pending_window_in_days,
-        } => output::print(
-            &kms.schedule_key_deletion(
+        } => {
+            let scheduled = kms.schedule_key_deletion(
                 &caller,
                 ScheduleKeyDeletionRequest {
                     key_id,
                     pending_window_in_days,
                 },
-            )?,
-            format,
-        ),
+            )?;
+            eprintln!("{}", last_use_warning(&scheduled));
+            output::print(&scheduled, format)
+        }
         Command::CancelKeyDeletion { key_id } => output::print(
             &kms.cancel_key_deletion(&caller, KeyIdRequest { key_id })?,
             format,
@@ -861,6 +895,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Maintenance(MaintenanceCommand::Run) => {
             output::print(&kms.run_maintenance()?, format)
         }
+        Command::Audit(command) => audit::run(&kms, &caller, command, format),
+        Command::GetKeyLastUsage { key_id } => output::print(
+            &kms.get_key_last_usage(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
         Command::RevokeGrant { key_id, grant_id } => {
             let request = RevokeGrantRequest {
                 key_id,

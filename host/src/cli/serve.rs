@@ -56,6 +56,11 @@ pub(crate) struct ServeArgs {
     /// <data dir>/tls/cert.pem for clients to trust.
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
+    /// Make every audit event of a read-only request reach the disk (fsync)
+    /// before its answer, instead of surviving a crash of keyward only.
+    /// Mutations are always fsynced with their event.
+    #[arg(long)]
+    audit_fsync: bool,
 }
 
 /// The `--config` file.
@@ -102,6 +107,11 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
 
     let config = Config {
         regions: regions.clone(),
+        audit_sync: if args.audit_fsync {
+            crate::store::AuditSync::Disk
+        } else {
+            crate::store::AuditSync::Os
+        },
         ..Config::new(&data_dir)
     };
     let (kms, initialized) = Kms::open_or_init(config)?;

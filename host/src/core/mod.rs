@@ -373,6 +373,23 @@ impl CorePool {
         })
     }
 
+    /// MACs an audit digest inside the guest (the key never leaves it).
+    pub fn seal_digest(&self, message: &[u8]) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| b.keyward_crypto_core().call_seal_digest(store, message))
+    }
+
+    /// Checks an audit digest's MAC inside the guest.
+    pub fn check_digest(
+        &self,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<Result<bool, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_check_digest(store, message, mac)
+        })
+    }
+
     /// Returns `length` random bytes from the guest.
     pub fn random_bytes(&self, length: u32) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
         self.call(|store, b| b.keyward_crypto_core().call_random_bytes(store, length))

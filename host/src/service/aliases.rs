@@ -2,9 +2,11 @@
 //! a name for a key in one account and region; every `KeyId` parameter
 //! accepts an alias name or alias ARN.
 
+use super::Op;
 use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::model::redacted_json;
 use crate::model::{
     AliasListEntry, AliasRequest, DeleteAliasRequest, EmptyResponse, ListAliasesRequest,
     ListAliasesResponse,
@@ -43,83 +45,96 @@ fn check_alias_name(name: &str) -> KmsResult<()> {
 impl Kms {
     /// `CreateAlias`: a new name for a key in the caller's account and region.
     pub fn create_alias(&self, caller: &Caller, request: AliasRequest) -> KmsResult<EmptyResponse> {
-        self.run(caller, "CreateAlias", || {
-            check_alias_name(&request.alias_name)?;
-            if request.target_key_id.starts_with("alias/")
-                || request.target_key_id.contains(":alias/")
-            {
-                return Err(KmsError::validation(
-                    "`TargetKeyId` must be a key id or key ARN, not an alias",
-                ));
-            }
-            let key = self.admit(
-                caller,
-                Action::CreateAlias,
-                &request.target_key_id,
-                Details::default(),
-            )?;
-            if key.region != caller.region || key.account != caller.principal.account() {
-                return Err(KmsError::validation(
-                    "an alias and its key must be in the same account and region",
-                ));
-            }
-            let now = self.now_ms();
-            let alias = AliasRecord {
-                region: caller.region.clone(),
-                account: key.account.clone(),
-                name: request.alias_name.clone(),
-                key_id: key.key_id.clone(),
-                created_ms: now,
-                updated_ms: now,
-            };
-            match self.store.create_alias(&alias) {
-                Err(StoreError::Duplicate) => Err(KmsError::AlreadyExists(format!(
-                    "alias `{}` already exists",
-                    request.alias_name
-                ))),
-                other => Ok(other.map(|()| EmptyResponse {})?),
-            }
-        })
+        self.run(
+            caller,
+            Op::write("CreateAlias"),
+            redacted_json(&request),
+            |trail| {
+                check_alias_name(&request.alias_name)?;
+                if request.target_key_id.starts_with("alias/")
+                    || request.target_key_id.contains(":alias/")
+                {
+                    return Err(KmsError::validation(
+                        "`TargetKeyId` must be a key id or key ARN, not an alias",
+                    ));
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::CreateAlias,
+                    &request.target_key_id,
+                    Details::default(),
+                )?;
+                if key.region != caller.region || key.account != caller.principal.account() {
+                    return Err(KmsError::validation(
+                        "an alias and its key must be in the same account and region",
+                    ));
+                }
+                let now = self.now_ms();
+                let alias = AliasRecord {
+                    region: caller.region.clone(),
+                    account: key.account.clone(),
+                    name: request.alias_name.clone(),
+                    key_id: key.key_id.clone(),
+                    created_ms: now,
+                    updated_ms: now,
+                };
+                match self.store.create_alias(&alias) {
+                    Err(StoreError::Duplicate) => Err(KmsError::AlreadyExists(format!(
+                        "alias `{}` already exists",
+                        request.alias_name
+                    ))),
+                    other => Ok(other.map(|()| EmptyResponse {})?),
+                }
+            },
+        )
     }
 
     /// `UpdateAlias`: points an alias at another key; needs UpdateAlias on
     /// both keys.
     pub fn update_alias(&self, caller: &Caller, request: AliasRequest) -> KmsResult<EmptyResponse> {
-        self.run(caller, "UpdateAlias", || {
-            check_alias_name(&request.alias_name)?;
-            let account = caller.principal.account();
-            let existing = self
-                .store
-                .alias(&caller.region, account, &request.alias_name)?
-                .ok_or_else(|| {
-                    KmsError::NotFound(format!("alias `{}` is not found", request.alias_name))
-                })?;
-            self.admit(
-                caller,
-                Action::UpdateAlias,
-                &request.alias_name,
-                Details::default(),
-            )?;
-            let target = self.admit(
-                caller,
-                Action::UpdateAlias,
-                &request.target_key_id,
-                Details::default(),
-            )?;
-            if target.region != caller.region || target.account != account {
-                return Err(KmsError::validation(
-                    "an alias and its key must be in the same account and region",
-                ));
-            }
-            self.store.update_alias(
-                &caller.region,
-                account,
-                &existing.name,
-                &target.key_id,
-                self.now_ms(),
-            )?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("UpdateAlias"),
+            redacted_json(&request),
+            |trail| {
+                check_alias_name(&request.alias_name)?;
+                let account = caller.principal.account();
+                let existing = self
+                    .store
+                    .alias(&caller.region, account, &request.alias_name)?
+                    .ok_or_else(|| {
+                        KmsError::NotFound(format!("alias `{}` is not found", request.alias_name))
+                    })?;
+                self.admit(
+                    caller,
+                    trail,
+                    Action::UpdateAlias,
+                    &request.alias_name,
+                    Details::default(),
+                )?;
+                let target = self.admit(
+                    caller,
+                    trail,
+                    Action::UpdateAlias,
+                    &request.target_key_id,
+                    Details::default(),
+                )?;
+                if target.region != caller.region || target.account != account {
+                    return Err(KmsError::validation(
+                        "an alias and its key must be in the same account and region",
+                    ));
+                }
+                self.store.update_alias(
+                    &caller.region,
+                    account,
+                    &existing.name,
+                    &target.key_id,
+                    self.now_ms(),
+                )?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `DeleteAlias`.
@@ -128,21 +143,27 @@ impl Kms {
         caller: &Caller,
         request: DeleteAliasRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "DeleteAlias", || {
-            check_alias_name(&request.alias_name)?;
-            self.admit(
-                caller,
-                Action::DeleteAlias,
-                &request.alias_name,
-                Details::default(),
-            )?;
-            self.store.delete_alias(
-                &caller.region,
-                caller.principal.account(),
-                &request.alias_name,
-            )?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("DeleteAlias"),
+            redacted_json(&request),
+            |trail| {
+                check_alias_name(&request.alias_name)?;
+                self.admit(
+                    caller,
+                    trail,
+                    Action::DeleteAlias,
+                    &request.alias_name,
+                    Details::default(),
+                )?;
+                self.store.delete_alias(
+                    &caller.region,
+                    caller.principal.account(),
+                    &request.alias_name,
+                )?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `ListAliases`: the caller's aliases in the region, or one key's.
@@ -151,51 +172,56 @@ impl Kms {
         caller: &Caller,
         request: ListAliasesRequest,
     ) -> KmsResult<ListAliasesResponse> {
-        self.run(caller, "ListAliases", || {
-            let limit = request.limit.unwrap_or(50);
-            if !(1..=100).contains(&limit) {
-                return Err(KmsError::validation("`Limit` must be between 1 and 100"));
-            }
-            let account = caller.principal.account();
-            let key_id = match &request.key_id {
-                Some(key_ref) => {
-                    let key = self.resolve(caller, key_ref)?;
-                    Some(key.key_id)
+        self.run(
+            caller,
+            Op::read("ListAliases"),
+            redacted_json(&request),
+            |trail| {
+                let limit = request.limit.unwrap_or(50);
+                if !(1..=100).contains(&limit) {
+                    return Err(KmsError::validation("`Limit` must be between 1 and 100"));
                 }
-                None => None,
-            };
-            self.admit_account(caller, Action::ListAliases)?;
-            let limit = usize::try_from(limit).unwrap_or(1);
-            let mut aliases: Vec<AliasRecord> = self
-                .store
-                .list_aliases(&caller.region, account, key_id.as_deref())?
-                .into_iter()
-                .filter(|a| {
-                    request
-                        .marker
-                        .as_ref()
-                        .is_none_or(|m| a.name.as_str() > m.as_str())
-                })
-                .collect();
-            let truncated = aliases.len() > limit;
-            aliases.truncate(limit);
-            Ok(ListAliasesResponse {
-                next_marker: truncated
-                    .then(|| aliases.last().map(|a| a.name.clone()))
-                    .flatten(),
-                aliases: aliases
-                    .iter()
-                    .map(|a| AliasListEntry {
-                        alias_arn: format!("arn:aws:kms:{}:{}:{}", a.region, a.account, a.name),
-                        alias_name: a.name.clone(),
-                        target_key_id: a.key_id.clone(),
-                        creation_date: seconds(a.created_ms),
-                        last_updated_date: seconds(a.updated_ms),
+                let account = caller.principal.account();
+                let key_id = match &request.key_id {
+                    Some(key_ref) => {
+                        let key = self.resolve(caller, key_ref)?;
+                        Some(key.key_id)
+                    }
+                    None => None,
+                };
+                self.admit_account(caller, trail, Action::ListAliases)?;
+                let limit = usize::try_from(limit).unwrap_or(1);
+                let mut aliases: Vec<AliasRecord> = self
+                    .store
+                    .list_aliases(&caller.region, account, key_id.as_deref())?
+                    .into_iter()
+                    .filter(|a| {
+                        request
+                            .marker
+                            .as_ref()
+                            .is_none_or(|m| a.name.as_str() > m.as_str())
                     })
-                    .collect(),
-                truncated,
-            })
-        })
+                    .collect();
+                let truncated = aliases.len() > limit;
+                aliases.truncate(limit);
+                Ok(ListAliasesResponse {
+                    next_marker: truncated
+                        .then(|| aliases.last().map(|a| a.name.clone()))
+                        .flatten(),
+                    aliases: aliases
+                        .iter()
+                        .map(|a| AliasListEntry {
+                            alias_arn: format!("arn:aws:kms:{}:{}:{}", a.region, a.account, a.name),
+                            alias_name: a.name.clone(),
+                            target_key_id: a.key_id.clone(),
+                            creation_date: seconds(a.created_ms),
+                            last_updated_date: seconds(a.updated_ms),
+                        })
+                        .collect(),
+                    truncated,
+                })
+            },
+        )
     }
 }
 

@@ -1,12 +1,15 @@
 //! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
 //! GenerateDataKeyWithoutPlaintext and GenerateRandom.
 
+use super::Op;
 use super::ciphertext::{self, Header};
 use super::error::InternalError;
 use super::keys::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::audit::Trail;
 use crate::authz::Action;
 use crate::core::{GuestError, WrappedKey};
+use crate::model::redacted_json;
 use crate::model::{
     DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
     EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
@@ -154,6 +157,7 @@ impl Kms {
     fn ciphertext_key<'b>(
         &self,
         caller: &Caller,
+        trail: &Trail,
         action: Action,
         blob: &'b [u8],
         named: Option<&str>,
@@ -170,74 +174,85 @@ impl Kms {
                 )));
             }
         }
-        let key = self.admit(caller, action, &header.key_arn, details)?;
+        let key = self.admit(caller, trail, action, &header.key_arn, details)?;
         Ok((header, header_bytes, body, key))
     }
 
     /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
     pub fn encrypt(&self, caller: &Caller, request: EncryptRequest) -> KmsResult<EncryptResponse> {
-        self.run(caller, "Encrypt", || {
-            if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
-                return Err(KmsError::validation(format!(
-                    "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
-                )));
-            }
-            check_context("EncryptionContext", request.encryption_context.as_ref())?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: request.encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
-            let key = self.admit(caller, Action::Encrypt, &request.key_id, details)?;
-            check_symmetric_use(&key, request.encryption_algorithm)?;
-            check_dry_run(request.dry_run)?;
-            let (wrapped, header) = self.current_material(&key)?;
-            let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
-            let body = self
-                .core
-                .encrypt(&wrapped, &aad, request.plaintext.expose())?
-                .map_err(internal)?;
-            Ok(EncryptResponse {
-                ciphertext_blob: [header, body].concat(),
-                key_id: key.arn,
-                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("Encrypt"),
+            redacted_json(&request),
+            |trail| {
+                if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
+                    return Err(KmsError::validation(format!(
+                        "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
+                    )));
+                }
+                check_context("EncryptionContext", request.encryption_context.as_ref())?;
+                check_grant_tokens(&request.grant_tokens)?;
+                let details = Details {
+                    encryption_context: request.encryption_context.as_ref(),
+                    grant_tokens: &request.grant_tokens,
+                };
+                let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
+                check_symmetric_use(&key, request.encryption_algorithm)?;
+                check_dry_run(request.dry_run)?;
+                let (wrapped, header) = self.current_material(&key)?;
+                let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
+                let body = self
+                    .core
+                    .encrypt(&wrapped, &aad, request.plaintext.expose())?
+                    .map_err(internal)?;
+                Ok(EncryptResponse {
+                    ciphertext_blob: [header, body].concat(),
+                    key_id: key.arn,
+                    encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                })
+            },
+        )
     }
 
     /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
-        self.run(caller, "Decrypt", || {
-            check_context("EncryptionContext", request.encryption_context.as_ref())?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: request.encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
-            let (header, header_bytes, body, key) = self.ciphertext_key(
-                caller,
-                Action::Decrypt,
-                &request.ciphertext_blob,
-                request.key_id.as_deref(),
-                details,
-            )?;
-            check_symmetric_use(&key, request.encryption_algorithm)?;
-            check_dry_run(request.dry_run)?;
-            let wrapped = self
-                .wrapped_key(&key, header.version)?
-                .ok_or(KmsError::InvalidCiphertext)?;
-            let aad = ciphertext::aad(header_bytes, request.encryption_context.as_ref());
-            let plaintext = self
-                .core
-                .decrypt(&wrapped, &aad, body)?
-                .map_err(decrypt_error)?;
-            Ok(DecryptResponse {
-                key_id: key.arn,
-                plaintext: SecretBytes::from(plaintext),
-                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("Decrypt"),
+            redacted_json(&request),
+            |trail| {
+                check_context("EncryptionContext", request.encryption_context.as_ref())?;
+                check_grant_tokens(&request.grant_tokens)?;
+                let details = Details {
+                    encryption_context: request.encryption_context.as_ref(),
+                    grant_tokens: &request.grant_tokens,
+                };
+                let (header, header_bytes, body, key) = self.ciphertext_key(
+                    caller,
+                    trail,
+                    Action::Decrypt,
+                    &request.ciphertext_blob,
+                    request.key_id.as_deref(),
+                    details,
+                )?;
+                check_symmetric_use(&key, request.encryption_algorithm)?;
+                check_dry_run(request.dry_run)?;
+                let wrapped = self
+                    .wrapped_key(&key, header.version)?
+                    .ok_or(KmsError::InvalidCiphertext)?;
+                let aad = ciphertext::aad(header_bytes, request.encryption_context.as_ref());
+                let plaintext = self
+                    .core
+                    .decrypt(&wrapped, &aad, body)?
+                    .map_err(decrypt_error)?;
+                Ok(DecryptResponse {
+                    key_id: key.arn,
+                    plaintext: SecretBytes::from(plaintext),
+                    encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                })
+            },
+        )
     }
 
     /// `ReEncrypt`: decrypt and encrypt again inside the guest, so that the
@@ -247,74 +262,82 @@ impl Kms {
         caller: &Caller,
         request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
-        self.run(caller, "ReEncrypt", || {
-            check_context(
-                "SourceEncryptionContext",
-                request.source_encryption_context.as_ref(),
-            )?;
-            check_context(
-                "DestinationEncryptionContext",
-                request.destination_encryption_context.as_ref(),
-            )?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let source_details = Details {
-                encryption_context: request.source_encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
-            let (header, header_bytes, body, source) = self.ciphertext_key(
-                caller,
-                Action::ReEncryptFrom,
-                &request.ciphertext_blob,
-                request.source_key_id.as_deref(),
-                source_details,
-            )?;
-            check_symmetric_use(&source, request.source_encryption_algorithm)?;
-            let destination_details = Details {
-                encryption_context: request.destination_encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
-            let destination = self.admit(
-                caller,
-                Action::ReEncryptTo,
-                &request.destination_key_id,
-                destination_details,
-            )?;
-            check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
-            check_dry_run(request.dry_run)?;
-            let source_key = self
-                .wrapped_key(&source, header.version)?
-                .ok_or(KmsError::InvalidCiphertext)?;
-            let source_aad =
-                ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
-            let (destination_key, destination_header) = self.current_material(&destination)?;
-            let destination_aad = ciphertext::aad(
-                &destination_header,
-                request.destination_encryption_context.as_ref(),
-            );
-            let new_body = self
-                .core
-                .re_encrypt(
-                    &source_key,
-                    &source_aad,
-                    body,
-                    &destination_key,
-                    &destination_aad,
-                )?
-                .map_err(decrypt_error)?;
-            Ok(ReEncryptResponse {
-                ciphertext_blob: [destination_header, new_body].concat(),
-                source_key_id: source.arn,
-                key_id: destination.arn,
-                source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("ReEncrypt"),
+            redacted_json(&request),
+            |trail| {
+                check_context(
+                    "SourceEncryptionContext",
+                    request.source_encryption_context.as_ref(),
+                )?;
+                check_context(
+                    "DestinationEncryptionContext",
+                    request.destination_encryption_context.as_ref(),
+                )?;
+                check_grant_tokens(&request.grant_tokens)?;
+                let source_details = Details {
+                    encryption_context: request.source_encryption_context.as_ref(),
+                    grant_tokens: &request.grant_tokens,
+                };
+                let (header, header_bytes, body, source) = self.ciphertext_key(
+                    caller,
+                    trail,
+                    Action::ReEncryptFrom,
+                    &request.ciphertext_blob,
+                    request.source_key_id.as_deref(),
+                    source_details,
+                )?;
+                check_symmetric_use(&source, request.source_encryption_algorithm)?;
+                let destination_details = Details {
+                    encryption_context: request.destination_encryption_context.as_ref(),
+                    grant_tokens: &request.grant_tokens,
+                };
+                let destination = self.admit(
+                    caller,
+                    trail,
+                    Action::ReEncryptTo,
+                    &request.destination_key_id,
+                    destination_details,
+                )?;
+                check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
+                check_dry_run(request.dry_run)?;
+                let source_key = self
+                    .wrapped_key(&source, header.version)?
+                    .ok_or(KmsError::InvalidCiphertext)?;
+                let source_aad =
+                    ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
+                let (destination_key, destination_header) = self.current_material(&destination)?;
+                let destination_aad = ciphertext::aad(
+                    &destination_header,
+                    request.destination_encryption_context.as_ref(),
+                );
+                let new_body = self
+                    .core
+                    .re_encrypt(
+                        &source_key,
+                        &source_aad,
+                        body,
+                        &destination_key,
+                        &destination_aad,
+                    )?
+                    .map_err(decrypt_error)?;
+                Ok(ReEncryptResponse {
+                    ciphertext_blob: [destination_header, new_body].concat(),
+                    source_key_id: source.arn,
+                    key_id: destination.arn,
+                    source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                    destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                })
+            },
+        )
     }
 
     /// The shared body of the two GenerateDataKey operations.
     fn generate_data_key_inner(
         &self,
         caller: &Caller,
+        trail: &Trail,
         action: Action,
         request: &GenerateDataKeyRequest,
     ) -> KmsResult<(Option<SecretBytes>, Vec<u8>, String)> {
@@ -325,7 +348,7 @@ impl Kms {
             encryption_context: request.encryption_context.as_ref(),
             grant_tokens: &request.grant_tokens,
         };
-        let key = self.admit(caller, action, &request.key_id, details)?;
+        let key = self.admit(caller, trail, action, &request.key_id, details)?;
         check_symmetric_use(&key, None)?;
         check_dry_run(request.dry_run)?;
         let (wrapped, header) = self.current_material(&key)?;
@@ -349,20 +372,25 @@ impl Kms {
         caller: &Caller,
         request: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyResponse> {
-        self.run(caller, "GenerateDataKey", || {
-            let (plaintext, ciphertext_blob, key_id) =
-                self.generate_data_key_inner(caller, Action::GenerateDataKey, &request)?;
-            let plaintext = plaintext.ok_or_else(|| {
-                KmsError::Internal(InternalError::Guest(GuestError::InvalidArgument(
-                    "the crypto core returned no plaintext data key".into(),
-                )))
-            })?;
-            Ok(GenerateDataKeyResponse {
-                ciphertext_blob,
-                plaintext,
-                key_id,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("GenerateDataKey"),
+            redacted_json(&request),
+            |trail| {
+                let (plaintext, ciphertext_blob, key_id) =
+                    self.generate_data_key_inner(caller, trail, Action::GenerateDataKey, &request)?;
+                let plaintext = plaintext.ok_or_else(|| {
+                    KmsError::Internal(InternalError::Guest(GuestError::InvalidArgument(
+                        "the crypto core returned no plaintext data key".into(),
+                    )))
+                })?;
+                Ok(GenerateDataKeyResponse {
+                    ciphertext_blob,
+                    plaintext,
+                    key_id,
+                })
+            },
+        )
     }
 
     /// `GenerateDataKeyWithoutPlaintext`: the encrypted data key only; the
@@ -372,17 +400,23 @@ impl Kms {
         caller: &Caller,
         request: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
-        self.run(caller, "GenerateDataKeyWithoutPlaintext", || {
-            let (_, ciphertext_blob, key_id) = self.generate_data_key_inner(
-                caller,
-                Action::GenerateDataKeyWithoutPlaintext,
-                &request,
-            )?;
-            Ok(GenerateDataKeyWithoutPlaintextResponse {
-                ciphertext_blob,
-                key_id,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("GenerateDataKeyWithoutPlaintext"),
+            redacted_json(&request),
+            |trail| {
+                let (_, ciphertext_blob, key_id) = self.generate_data_key_inner(
+                    caller,
+                    trail,
+                    Action::GenerateDataKeyWithoutPlaintext,
+                    &request,
+                )?;
+                Ok(GenerateDataKeyWithoutPlaintextResponse {
+                    ciphertext_blob,
+                    key_id,
+                })
+            },
+        )
     }
 
     /// `GenerateRandom`: 1..=1024 random bytes from the guest.
@@ -391,25 +425,30 @@ impl Kms {
         caller: &Caller,
         request: GenerateRandomRequest,
     ) -> KmsResult<GenerateRandomResponse> {
-        self.run(caller, "GenerateRandom", || {
-            let length = match request.number_of_bytes {
-                Some(n) if (1..=MAX_RANDOM).contains(&n) => u32::try_from(n).unwrap_or(1),
-                _ => {
-                    return Err(KmsError::validation(format!(
-                        "`NumberOfBytes` must be between 1 and {MAX_RANDOM}"
+        self.run(
+            caller,
+            Op::read("GenerateRandom"),
+            redacted_json(&request),
+            |trail| {
+                let length = match request.number_of_bytes {
+                    Some(n) if (1..=MAX_RANDOM).contains(&n) => u32::try_from(n).unwrap_or(1),
+                    _ => {
+                        return Err(KmsError::validation(format!(
+                            "`NumberOfBytes` must be between 1 and {MAX_RANDOM}"
+                        )));
+                    }
+                };
+                if let Some(store) = request.custom_key_store_id {
+                    return Err(KmsError::CustomKeyStoreNotFound(format!(
+                        "custom key store `{store}` does not exist"
                     )));
                 }
-            };
-            if let Some(store) = request.custom_key_store_id {
-                return Err(KmsError::CustomKeyStoreNotFound(format!(
-                    "custom key store `{store}` does not exist"
-                )));
-            }
-            self.admit_account(caller, Action::GenerateRandom)?;
-            let bytes = self.core.random_bytes(length)?.map_err(internal)?;
-            Ok(GenerateRandomResponse {
-                plaintext: SecretBytes::from(bytes),
-            })
-        })
+                self.admit_account(caller, trail, Action::GenerateRandom)?;
+                let bytes = self.core.random_bytes(length)?.map_err(internal)?;
+                Ok(GenerateRandomResponse {
+                    plaintext: SecretBytes::from(bytes),
+                })
+            },
+        )
     }
 }

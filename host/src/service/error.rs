@@ -92,6 +92,9 @@ pub enum InternalError {
     /// A stored policy no longer compiles.
     #[error("a stored policy does not compile: {0}")]
     Policy(#[from] crate::authz::PolicyError),
+    /// The audit event could not be written, so the request was refused.
+    #[error("the audit trail could not be written: {0}")]
+    Audit(String),
 }
 
 impl KmsError {

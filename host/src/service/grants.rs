@@ -2,6 +2,8 @@
 //! RevokeGrant. A grant is stored as data and compiled into its key's Cedar
 //! policy set (`authz::grants`), so that it takes effect, and stops, at once.
 
+use super::Op;
+use crate::model::redacted_json;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -109,98 +111,108 @@ impl Kms {
         caller: &Caller,
         request: CreateGrantRequest,
     ) -> KmsResult<CreateGrantResponse> {
-        self.run(caller, "CreateGrant", || {
-            check_principal("GranteePrincipal", &request.grantee_principal)?;
-            if let Some(retiring) = &request.retiring_principal {
-                check_principal("RetiringPrincipal", retiring)?;
-            }
-            if request.operations.is_empty() {
-                return Err(KmsError::validation(
-                    "`Operations` must name at least one operation",
-                ));
-            }
-            if let Some(name) = &request.name {
-                check_grant_name(name)?;
-            }
-            if let Some(constraints) = &request.constraints {
-                let pairs = constraints
-                    .encryption_context_subset
-                    .iter()
-                    .chain(&constraints.encryption_context_equals);
-                let size: usize = pairs.flatten().map(|(k, v)| k.len() + v.len()).sum();
-                if size > 8192 {
+        self.run(
+            caller,
+            Op::write("CreateGrant"),
+            redacted_json(&request),
+            |trail| {
+                check_principal("GranteePrincipal", &request.grantee_principal)?;
+                if let Some(retiring) = &request.retiring_principal {
+                    check_principal("RetiringPrincipal", retiring)?;
+                }
+                if request.operations.is_empty() {
                     return Err(KmsError::validation(
-                        "grant constraints must be at most 8192 bytes",
+                        "`Operations` must name at least one operation",
                     ));
                 }
-            }
-            super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: None,
-                grant_tokens: &request.grant_tokens,
-            };
-            let (key, decision) =
-                self.admit_with_decision(caller, Action::CreateGrant, &request.key_id, details)?;
-            let by_policy = decision
-                .reasons
-                .iter()
-                .any(|r| !r.starts_with(grant_policy::ID_PREFIX));
-            if !by_policy {
-                self.check_regrant(caller, &key, &decision.reasons, &request)?;
-            }
-            if request.dry_run == Some(true) {
-                return Err(KmsError::DryRunOperation);
-            }
+                if let Some(name) = &request.name {
+                    check_grant_name(name)?;
+                }
+                if let Some(constraints) = &request.constraints {
+                    let pairs = constraints
+                        .encryption_context_subset
+                        .iter()
+                        .chain(&constraints.encryption_context_equals);
+                    let size: usize = pairs.flatten().map(|(k, v)| k.len() + v.len()).sum();
+                    if size > 8192 {
+                        return Err(KmsError::validation(
+                            "grant constraints must be at most 8192 bytes",
+                        ));
+                    }
+                }
+                super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
+                let details = Details {
+                    encryption_context: None,
+                    grant_tokens: &request.grant_tokens,
+                };
+                let (key, decision) = self.admit_with_decision(
+                    caller,
+                    trail,
+                    Action::CreateGrant,
+                    &request.key_id,
+                    details,
+                )?;
+                let by_policy = decision
+                    .reasons
+                    .iter()
+                    .any(|r| !r.starts_with(grant_policy::ID_PREFIX));
+                if !by_policy {
+                    self.check_regrant(caller, &key, &decision.reasons, &request)?;
+                }
+                if request.dry_run == Some(true) {
+                    return Err(KmsError::DryRunOperation);
+                }
 
-            let mut operations = request.operations.clone();
-            operations.sort_by_key(|op| op.as_str());
-            operations.dedup();
-            let existing = self.store.grants(&key.region, &key.key_id)?;
-            if let Some(name) = &request.name
-                && let Some(same) = existing.iter().find(|g| {
-                    g.name.as_deref() == Some(name.as_str())
-                        && g.grantee_principal == request.grantee_principal
-                        && g.retiring_principal == request.retiring_principal
-                        && g.operations == operations
-                        && g.constraints == request.constraints
+                let mut operations = request.operations.clone();
+                operations.sort_by_key(|op| op.as_str());
+                operations.dedup();
+                let existing = self.store.grants(&key.region, &key.key_id)?;
+                if let Some(name) = &request.name
+                    && let Some(same) = existing.iter().find(|g| {
+                        g.name.as_deref() == Some(name.as_str())
+                            && g.grantee_principal == request.grantee_principal
+                            && g.retiring_principal == request.retiring_principal
+                            && g.operations == operations
+                            && g.constraints == request.constraints
+                    })
+                {
+                    return Ok(CreateGrantResponse {
+                        grant_token: same.grant_token.clone(),
+                        grant_id: same.grant_id.clone(),
+                    });
+                }
+                let grant = GrantRecord {
+                    grant_id: random_hex(32)?,
+                    grant_token: {
+                        let mut token = vec![0u8; 96];
+                        getrandom::fill(&mut token).map_err(|e| {
+                            KmsError::Internal(super::InternalError::Policy(authz::PolicyError(
+                                e.to_string(),
+                            )))
+                        })?;
+                        URL_SAFE_NO_PAD.encode(token)
+                    },
+                    region: key.region.clone(),
+                    key_id: key.key_id.clone(),
+                    name: request.name.clone(),
+                    grantee_principal: request.grantee_principal.clone(),
+                    retiring_principal: request.retiring_principal.clone(),
+                    issuing_account: caller.principal.account().to_owned(),
+                    operations,
+                    constraints: request.constraints.clone(),
+                    created_ms: self.now_ms(),
+                };
+                // Compile before storing, so that a grant that cannot become a
+                // policy is never stored.
+                grant_policy::to_policy(&key.arn, &grant)
+                    .map_err(|e| KmsError::validation(format!("the grant is not valid: {e}")))?;
+                self.store.insert_grant(&grant)?;
+                Ok(CreateGrantResponse {
+                    grant_token: grant.grant_token,
+                    grant_id: grant.grant_id,
                 })
-            {
-                return Ok(CreateGrantResponse {
-                    grant_token: same.grant_token.clone(),
-                    grant_id: same.grant_id.clone(),
-                });
-            }
-            let grant = GrantRecord {
-                grant_id: random_hex(32)?,
-                grant_token: {
-                    let mut token = vec![0u8; 96];
-                    getrandom::fill(&mut token).map_err(|e| {
-                        KmsError::Internal(super::InternalError::Policy(authz::PolicyError(
-                            e.to_string(),
-                        )))
-                    })?;
-                    URL_SAFE_NO_PAD.encode(token)
-                },
-                region: key.region.clone(),
-                key_id: key.key_id.clone(),
-                name: request.name.clone(),
-                grantee_principal: request.grantee_principal.clone(),
-                retiring_principal: request.retiring_principal.clone(),
-                issuing_account: caller.principal.account().to_owned(),
-                operations,
-                constraints: request.constraints.clone(),
-                created_ms: self.now_ms(),
-            };
-            // Compile before storing, so that a grant that cannot become a
-            // policy is never stored.
-            grant_policy::to_policy(&key.arn, &grant)
-                .map_err(|e| KmsError::validation(format!("the grant is not valid: {e}")))?;
-            self.store.insert_grant(&grant)?;
-            Ok(CreateGrantResponse {
-                grant_token: grant.grant_token,
-                grant_id: grant.grant_id,
-            })
-        })
+            },
+        )
     }
 
     /// A grant that allows CreateGrant lets its grantee grant only what it
@@ -245,33 +257,39 @@ impl Kms {
         caller: &Caller,
         request: ListGrantsRequest,
     ) -> KmsResult<ListGrantsResponse> {
-        self.run(caller, "ListGrants", || {
-            let key = self.admit(
-                caller,
-                Action::ListGrants,
-                &request.key_id,
-                Details::default(),
-            )?;
-            let grants: Vec<GrantRecord> = self
-                .store
-                .grants(&key.region, &key.key_id)?
-                .iter()
-                .filter(|g| request.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
-                .filter(|g| {
-                    request
-                        .grantee_principal
-                        .as_ref()
-                        .is_none_or(|p| &g.grantee_principal == p)
+        self.run(
+            caller,
+            Op::read("ListGrants"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::ListGrants,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                let grants: Vec<GrantRecord> = self
+                    .store
+                    .grants(&key.region, &key.key_id)?
+                    .iter()
+                    .filter(|g| request.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
+                    .filter(|g| {
+                        request
+                            .grantee_principal
+                            .as_ref()
+                            .is_none_or(|p| &g.grantee_principal == p)
+                    })
+                    .cloned()
+                    .collect();
+                let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
+                Ok(ListGrantsResponse {
+                    grants: grants.iter().map(|g| entry(&key.arn, g)).collect(),
+                    truncated: next_marker.is_some(),
+                    next_marker,
                 })
-                .cloned()
-                .collect();
-            let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
-            Ok(ListGrantsResponse {
-                grants: grants.iter().map(|g| entry(&key.arn, g)).collect(),
-                truncated: next_marker.is_some(),
-                next_marker,
-            })
-        })
+            },
+        )
     }
 
     /// `ListRetirableGrants`: grants in the request region whose retiring
@@ -281,31 +299,36 @@ impl Kms {
         caller: &Caller,
         request: ListRetirableGrantsRequest,
     ) -> KmsResult<ListGrantsResponse> {
-        self.run(caller, "ListRetirableGrants", || {
-            check_principal("RetiringPrincipal", &request.retiring_principal)?;
-            self.admit_account(caller, Action::ListRetirableGrants)?;
-            let grants = self
-                .store
-                .retirable_grants(&caller.region, &request.retiring_principal)?;
-            let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
-            Ok(ListGrantsResponse {
-                grants: grants
-                    .iter()
-                    .map(|g| {
-                        let arn = super::key_arn(&g.region, &g.issuing_account, &g.key_id);
-                        let arn = self
-                            .store
-                            .key(&g.region, &g.key_id)
-                            .ok()
-                            .flatten()
-                            .map_or(arn, |k| k.arn);
-                        entry(&arn, g)
-                    })
-                    .collect(),
-                truncated: next_marker.is_some(),
-                next_marker,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("ListRetirableGrants"),
+            redacted_json(&request),
+            |trail| {
+                check_principal("RetiringPrincipal", &request.retiring_principal)?;
+                self.admit_account(caller, trail, Action::ListRetirableGrants)?;
+                let grants = self
+                    .store
+                    .retirable_grants(&caller.region, &request.retiring_principal)?;
+                let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
+                Ok(ListGrantsResponse {
+                    grants: grants
+                        .iter()
+                        .map(|g| {
+                            let arn = super::key_arn(&g.region, &g.issuing_account, &g.key_id);
+                            let arn = self
+                                .store
+                                .key(&g.region, &g.key_id)
+                                .ok()
+                                .flatten()
+                                .map_or(arn, |k| k.arn);
+                            entry(&arn, g)
+                        })
+                        .collect(),
+                    truncated: next_marker.is_some(),
+                    next_marker,
+                })
+            },
+        )
     }
 
     /// `RetireGrant`, by token or by key and grant id. Allowed to the
@@ -316,7 +339,7 @@ impl Kms {
         caller: &Caller,
         request: RetireGrantRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "RetireGrant", || {
+        self.run(caller, Op::write("RetireGrant"), redacted_json(&request), |trail| {
             let grant = match (&request.grant_token, &request.key_id, &request.grant_id) {
                 (Some(token), _, _) => self
                     .store
@@ -341,11 +364,13 @@ impl Kms {
                 .store
                 .key(&grant.region, &grant.key_id)?
                 .ok_or_else(|| KmsError::NotFound(format!("key `{}` does not exist", grant.key_id)))?;
+            trail.key(&key);
             // The retire rules below replace the policies' permits, not
             // their forbids: guardrails (the regional rule) and explicit
             // forbids still apply, through the one decision procedure.
             let decision = self.decide_on_key(caller, Action::RetireGrant, &key, Details::default(), None)?;
             if !decision.allowed && !decision.reasons.is_empty() {
+                trail.decision(&decision);
                 return Err(KmsError::AccessDenied(authz::denial_message(
                     &caller.principal,
                     Action::RetireGrant,
@@ -358,6 +383,10 @@ impl Kms {
             let may_retire = grant.retiring_principal.as_deref().is_some_and(is)
                 || (is(&grant.grantee_principal) && grant.operations.contains(&GrantOperation::RetireGrant))
                 || (me.is_root() && me.account() == grant.issuing_account);
+            trail.decision(&authz::Decision {
+                allowed: may_retire,
+                reasons: vec![format!("retire rules of grant {}", grant.grant_id)],
+            });
             if !may_retire {
                 return Err(KmsError::AccessDenied(format!(
                     "User: {} is not authorized to perform: kms:RetireGrant on resource: {} because it is not \
@@ -380,32 +409,38 @@ impl Kms {
         caller: &Caller,
         request: RevokeGrantRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "RevokeGrant", || {
-            if request.grant_id.is_empty() || request.grant_id.len() > 128 {
-                return Err(KmsError::validation(
-                    "`GrantId` must be between 1 and 128 characters",
-                ));
-            }
-            let key = self.admit(
-                caller,
-                Action::RevokeGrant,
-                &request.key_id,
-                Details::default(),
-            )?;
-            if request.dry_run == Some(true) {
-                return Err(KmsError::DryRunOperation);
-            }
-            if self
-                .store
-                .delete_grant(&key.region, &key.key_id, &request.grant_id)?
-            {
-                Ok(EmptyResponse {})
-            } else {
-                Err(KmsError::InvalidGrantId(format!(
-                    "grant `{}` does not exist on key `{}`",
-                    request.grant_id, key.arn
-                )))
-            }
-        })
+        self.run(
+            caller,
+            Op::write("RevokeGrant"),
+            redacted_json(&request),
+            |trail| {
+                if request.grant_id.is_empty() || request.grant_id.len() > 128 {
+                    return Err(KmsError::validation(
+                        "`GrantId` must be between 1 and 128 characters",
+                    ));
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::RevokeGrant,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                if request.dry_run == Some(true) {
+                    return Err(KmsError::DryRunOperation);
+                }
+                if self
+                    .store
+                    .delete_grant(&key.region, &key.key_id, &request.grant_id)?
+                {
+                    Ok(EmptyResponse {})
+                } else {
+                    Err(KmsError::InvalidGrantId(format!(
+                        "grant `{}` does not exist on key `{}`",
+                        request.grant_id, key.arn
+                    )))
+                }
+            },
+        )
     }
 }

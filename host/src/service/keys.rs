@@ -1,7 +1,9 @@
 //! Key management operations: CreateKey, DescribeKey, ListKeys.
 
+use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
+use crate::model::redacted_json;
 use crate::model::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
     EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
@@ -71,114 +73,120 @@ impl Kms {
         caller: &Caller,
         request: CreateKeyRequest,
     ) -> KmsResult<CreateKeyResponse> {
-        self.run(caller, "CreateKey", || {
-            let description = request.description.unwrap_or_default();
-            if description.chars().count() > MAX_DESCRIPTION {
-                return Err(KmsError::validation(format!(
-                    "`Description` must be at most {MAX_DESCRIPTION} characters"
-                )));
-            }
-            let key_spec = match (request.key_spec, request.customer_master_key_spec) {
-                (Some(_), Some(_)) => {
+        self.run(
+            caller,
+            Op::write("CreateKey"),
+            redacted_json(&request),
+            |trail| {
+                let description = request.description.unwrap_or_default();
+                if description.chars().count() > MAX_DESCRIPTION {
+                    return Err(KmsError::validation(format!(
+                        "`Description` must be at most {MAX_DESCRIPTION} characters"
+                    )));
+                }
+                let key_spec = match (request.key_spec, request.customer_master_key_spec) {
+                    (Some(_), Some(_)) => {
+                        return Err(KmsError::validation(
+                            "specify `KeySpec` or `CustomerMasterKeySpec`, not both",
+                        ));
+                    }
+                    (Some(spec), None) | (None, Some(spec)) => spec,
+                    (None, None) => KeySpec::SymmetricDefault,
+                };
+                if key_spec != KeySpec::SymmetricDefault {
+                    return Err(not_yet(&format!("key spec `{key_spec}`")));
+                }
+                let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+                if key_usage != KeyUsage::EncryptDecrypt {
+                    return Err(KmsError::validation(format!(
+                        "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
+                    )));
+                }
+                match request.origin.unwrap_or(OriginType::AwsKms) {
+                    OriginType::AwsKms => {}
+                    OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
+                        return Err(KmsError::validation(
+                            "this origin requires a `CustomKeyStoreId`",
+                        ));
+                    }
+                    OriginType::External => {
+                        return Err(not_yet("imported key material (`Origin` `EXTERNAL`)"));
+                    }
+                }
+                if let Some(store) = request.custom_key_store_id {
+                    return Err(KmsError::CustomKeyStoreNotFound(format!(
+                        "custom key store `{store}` does not exist"
+                    )));
+                }
+                if request.xks_key_id.is_some() {
                     return Err(KmsError::validation(
-                        "specify `KeySpec` or `CustomerMasterKeySpec`, not both",
+                        "`XksKeyId` requires an external key store",
                     ));
                 }
-                (Some(spec), None) | (None, Some(spec)) => spec,
-                (None, None) => KeySpec::SymmetricDefault,
-            };
-            if key_spec != KeySpec::SymmetricDefault {
-                return Err(not_yet(&format!("key spec `{key_spec}`")));
-            }
-            let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-            if key_usage != KeyUsage::EncryptDecrypt {
-                return Err(KmsError::validation(format!(
-                    "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
-                )));
-            }
-            match request.origin.unwrap_or(OriginType::AwsKms) {
-                OriginType::AwsKms => {}
-                OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
-                    return Err(KmsError::validation(
-                        "this origin requires a `CustomKeyStoreId`",
-                    ));
+                let tags = super::tags::validated(
+                    request.tags.as_deref().unwrap_or_default(),
+                    &Default::default(),
+                )?;
+                if request.multi_region == Some(true) {
+                    return Err(not_yet("multi-region keys"));
                 }
-                OriginType::External => {
-                    return Err(not_yet("imported key material (`Origin` `EXTERNAL`)"));
-                }
-            }
-            if let Some(store) = request.custom_key_store_id {
-                return Err(KmsError::CustomKeyStoreNotFound(format!(
-                    "custom key store `{store}` does not exist"
-                )));
-            }
-            if request.xks_key_id.is_some() {
-                return Err(KmsError::validation(
-                    "`XksKeyId` requires an external key store",
-                ));
-            }
-            let tags = super::tags::validated(
-                request.tags.as_deref().unwrap_or_default(),
-                &Default::default(),
-            )?;
-            if request.multi_region == Some(true) {
-                return Err(not_yet("multi-region keys"));
-            }
 
-            self.admit_account(caller, Action::CreateKey)?;
+                self.admit_account(caller, trail, Action::CreateKey)?;
 
-            let account = caller.principal.account().to_owned();
-            let key_id = uuid::Uuid::new_v4().to_string();
-            let arn = key_arn(&caller.region, &account, &key_id);
-            let policy = match &request.policy {
-                Some(text) => {
-                    super::policies::check_key_policy_text(text)?;
-                    text.clone()
+                let account = caller.principal.account().to_owned();
+                let key_id = uuid::Uuid::new_v4().to_string();
+                let arn = key_arn(&caller.region, &account, &key_id);
+                let policy = match &request.policy {
+                    Some(text) => {
+                        super::policies::check_key_policy_text(text)?;
+                        text.clone()
+                    }
+                    None => crate::authz::schema::default_key_policy(&account),
+                };
+                let version = 1;
+                let wrapped = self
+                    .core
+                    .generate_key(&material_label(&arn, version))?
+                    .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+                let now = self.now_ms();
+                let record = KeyRecord {
+                    key_id,
+                    region: caller.region.clone(),
+                    account,
+                    arn,
+                    description,
+                    created_ms: now,
+                    state: KeyState::Enabled,
+                    key_spec,
+                    key_usage,
+                    origin: OriginType::AwsKms,
+                    key_manager: KeyManager::Customer,
+                    multi_region: false,
+                    current_version: version,
+                    policy,
+                    policy_version: 1,
+                    tags,
+                    deletion: None,
+                    rotation: None,
+                    on_demand_rotations: 0,
+                    aliases: Vec::new(),
+                };
+                if request.policy.is_some()
+                    && request.bypass_policy_lockout_safety_check != Some(true)
+                {
+                    self.check_lockout(caller, &record, &[])?;
                 }
-                None => crate::authz::schema::default_key_policy(&account),
-            };
-            let version = 1;
-            let wrapped = self
-                .core
-                .generate_key(&material_label(&arn, version))?
-                .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
-            let now = self.now_ms();
-            let record = KeyRecord {
-                key_id,
-                region: caller.region.clone(),
-                account,
-                arn,
-                description,
-                created_ms: now,
-                state: KeyState::Enabled,
-                key_spec,
-                key_usage,
-                origin: OriginType::AwsKms,
-                key_manager: KeyManager::Customer,
-                multi_region: false,
-                current_version: version,
-                policy,
-                policy_version: 1,
-                tags,
-                deletion: None,
-                rotation: None,
-                on_demand_rotations: 0,
-                aliases: Vec::new(),
-            };
-            if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)
-            {
-                self.check_lockout(caller, &record, &[])?;
-            }
-            let material = Material {
-                version,
-                wrapped,
-                created_ms: now,
-            };
-            self.store.insert_key(&record, &material)?;
-            Ok(CreateKeyResponse {
-                key_metadata: metadata(&record),
-            })
-        })
+                let material = Material {
+                    version,
+                    wrapped,
+                    created_ms: now,
+                };
+                self.store.insert_key(&record, &material)?;
+                Ok(CreateKeyResponse {
+                    key_metadata: metadata(&record),
+                })
+            },
+        )
     }
 
     /// The AWS managed key `alias/aws/<service>` of the caller's account,
@@ -280,17 +288,23 @@ impl Kms {
         caller: &Caller,
         request: DescribeKeyRequest,
     ) -> KmsResult<DescribeKeyResponse> {
-        self.run(caller, "DescribeKey", || {
-            super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: None,
-                grant_tokens: &request.grant_tokens,
-            };
-            let key = self.admit(caller, Action::DescribeKey, &request.key_id, details)?;
-            Ok(DescribeKeyResponse {
-                key_metadata: metadata(&key),
-            })
-        })
+        self.run(
+            caller,
+            Op::read("DescribeKey"),
+            redacted_json(&request),
+            |trail| {
+                super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
+                let details = Details {
+                    encryption_context: None,
+                    grant_tokens: &request.grant_tokens,
+                };
+                let key =
+                    self.admit(caller, trail, Action::DescribeKey, &request.key_id, details)?;
+                Ok(DescribeKeyResponse {
+                    key_metadata: metadata(&key),
+                })
+            },
+        )
     }
 
     /// `ListKeys`: the caller's keys in the request region, in pages.
@@ -299,50 +313,55 @@ impl Kms {
         caller: &Caller,
         request: ListKeysRequest,
     ) -> KmsResult<ListKeysResponse> {
-        self.run(caller, "ListKeys", || {
-            let limit = request.limit.unwrap_or(DEFAULT_LIST_LIMIT);
-            if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-                return Err(KmsError::validation(format!(
-                    "`Limit` must be between 1 and {MAX_LIST_LIMIT}"
-                )));
-            }
-            let marker = request.marker.as_deref();
-            if let Some(marker) = marker
-                && !super::is_key_id(marker)
-            {
-                return Err(KmsError::InvalidMarker(format!(
-                    "marker `{marker}` is not valid"
-                )));
-            }
-            self.admit_account(caller, Action::ListKeys)?;
-            // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
-            let limit = usize::try_from(limit).unwrap_or(1);
-            let mut keys = self.store.list_keys(
-                &caller.region,
-                caller.principal.account(),
-                Page {
-                    after: marker,
-                    limit: limit + 1,
-                },
-            )?;
-            let truncated = keys.len() > limit;
-            keys.truncate(limit);
-            let next_marker = if truncated {
-                keys.last().map(|k| k.key_id.clone())
-            } else {
-                None
-            };
-            Ok(ListKeysResponse {
-                keys: keys
-                    .into_iter()
-                    .map(|k| KeyListEntry {
-                        key_id: k.key_id,
-                        key_arn: k.arn,
-                    })
-                    .collect(),
-                next_marker,
-                truncated,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("ListKeys"),
+            redacted_json(&request),
+            |trail| {
+                let limit = request.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+                if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+                    return Err(KmsError::validation(format!(
+                        "`Limit` must be between 1 and {MAX_LIST_LIMIT}"
+                    )));
+                }
+                let marker = request.marker.as_deref();
+                if let Some(marker) = marker
+                    && !super::is_key_id(marker)
+                {
+                    return Err(KmsError::InvalidMarker(format!(
+                        "marker `{marker}` is not valid"
+                    )));
+                }
+                self.admit_account(caller, trail, Action::ListKeys)?;
+                // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
+                let limit = usize::try_from(limit).unwrap_or(1);
+                let mut keys = self.store.list_keys(
+                    &caller.region,
+                    caller.principal.account(),
+                    Page {
+                        after: marker,
+                        limit: limit + 1,
+                    },
+                )?;
+                let truncated = keys.len() > limit;
+                keys.truncate(limit);
+                let next_marker = if truncated {
+                    keys.last().map(|k| k.key_id.clone())
+                } else {
+                    None
+                };
+                Ok(ListKeysResponse {
+                    keys: keys
+                        .into_iter()
+                        .map(|k| KeyListEntry {
+                            key_id: k.key_id,
+                            key_arn: k.arn,
+                        })
+                        .collect(),
+                    next_marker,
+                    truncated,
+                })
+            },
+        )
     }
 }

@@ -2,9 +2,11 @@
 //! ScheduleKeyDeletion and CancelKeyDeletion, and the maintenance sweep that
 //! deletes keys whose waiting period has passed.
 
+use super::Op;
 use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
-use crate::authz::Action;
+use crate::authz::{Action, Principal};
+use crate::model::redacted_json;
 use crate::model::{
     CancelKeyDeletionResponse, EmptyResponse, KeyIdRequest, KeyState, ScheduleKeyDeletionRequest,
     ScheduleKeyDeletionResponse, UpdateKeyDescriptionRequest,
@@ -26,6 +28,15 @@ pub struct MaintenanceReport {
 }
 use crate::store::KeyRecord;
 
+/// The caller keyward acts as when it changes a key on its own schedule:
+/// the key's account, in the key's region (recorded as an
+/// `AwsServiceEvent` invoked by `kms.amazonaws.com`).
+pub(super) fn key_service(key: &KeyRecord) -> KmsResult<Caller> {
+    let account = Principal::account_root(&key.account)
+        .map_err(|e| KmsError::Internal(super::InternalError::Audit(e.to_string())))?;
+    Ok(Caller::new(account, key.region.clone()))
+}
+
 impl Kms {
     fn set_state(
         &self,
@@ -35,22 +46,27 @@ impl Kms {
         key_id: &str,
         to: KeyState,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, operation, || {
-            let key = self.admit(caller, action, key_id, Details::default())?;
-            match key.state {
-                KeyState::Enabled | KeyState::Disabled => {}
-                other => {
-                    return Err(KmsError::InvalidState(format!(
-                        "key `{}` is in state `{other}`, which does not allow {operation}",
-                        key.arn
-                    )));
+        self.run(
+            caller,
+            Op::write(operation),
+            redacted_json(&key_id),
+            |trail| {
+                let key = self.admit(caller, trail, action, key_id, Details::default())?;
+                match key.state {
+                    KeyState::Enabled | KeyState::Disabled => {}
+                    other => {
+                        return Err(KmsError::InvalidState(format!(
+                            "key `{}` is in state `{other}`, which does not allow {operation}",
+                            key.arn
+                        )));
+                    }
                 }
-            }
-            if key.state != to {
-                self.store.update_key(&KeyRecord { state: to, ..key })?;
-            }
-            Ok(EmptyResponse {})
-        })
+                if key.state != to {
+                    self.store.update_key(&KeyRecord { state: to, ..key })?;
+                }
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `EnableKey`.
@@ -83,15 +99,16 @@ impl Kms {
         caller: &Caller,
         request: ScheduleKeyDeletionRequest,
     ) -> KmsResult<ScheduleKeyDeletionResponse> {
-        self.run(caller, "ScheduleKeyDeletion", || {
+        self.run(caller, Op::write("ScheduleKeyDeletion"), redacted_json(&request), |trail| {
             let days = request.pending_window_in_days.unwrap_or(MAX_PENDING_DAYS);
             if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&days) {
                 return Err(KmsError::validation(format!(
                     "`PendingWindowInDays` must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
                 )));
             }
-            let key = self.admit(caller, Action::ScheduleKeyDeletion, &request.key_id, Details::default())?;
+            let key = self.admit(caller, trail, Action::ScheduleKeyDeletion, &request.key_id, Details::default())?;
             let deletion_ms = self.now_ms().saturating_add(days.saturating_mul(DAY_MS));
+            let last_usage = self.last_usage(&key)?;
             let arn = key.arn.clone();
             self.store.update_key(&KeyRecord {
                 state: KeyState::PendingDeletion,
@@ -103,6 +120,7 @@ impl Kms {
                 deletion_date: seconds(deletion_ms),
                 key_state: KeyState::PendingDeletion,
                 pending_window_in_days: days,
+                key_last_usage: last_usage,
             })
         })
     }
@@ -113,31 +131,38 @@ impl Kms {
         caller: &Caller,
         request: KeyIdRequest,
     ) -> KmsResult<CancelKeyDeletionResponse> {
-        self.run(caller, "CancelKeyDeletion", || {
-            let key = self.admit(
-                caller,
-                Action::CancelKeyDeletion,
-                &request.key_id,
-                Details::default(),
-            )?;
-            if key.state != KeyState::PendingDeletion {
-                return Err(KmsError::InvalidState(format!(
-                    "key `{}` is not pending deletion",
-                    key.arn
-                )));
-            }
-            let arn = key.arn.clone();
-            self.store.update_key(&KeyRecord {
-                state: KeyState::Disabled,
-                deletion: None,
-                ..key
-            })?;
-            Ok(CancelKeyDeletionResponse { key_id: arn })
-        })
+        self.run(
+            caller,
+            Op::write("CancelKeyDeletion"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::CancelKeyDeletion,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                if key.state != KeyState::PendingDeletion {
+                    return Err(KmsError::InvalidState(format!(
+                        "key `{}` is not pending deletion",
+                        key.arn
+                    )));
+                }
+                let arn = key.arn.clone();
+                self.store.update_key(&KeyRecord {
+                    state: KeyState::Disabled,
+                    deletion: None,
+                    ..key
+                })?;
+                Ok(CancelKeyDeletionResponse { key_id: arn })
+            },
+        )
     }
 
-    /// Deletes every key whose deletion date has passed and rotates every
-    /// key whose automatic rotation is due (by this service's clock).
+    /// Deletes every key whose deletion date has passed, rotates every key
+    /// whose automatic rotation is due (by this service's clock), each as an
+    /// audited service event, and seals the audit trail.
     /// `keyward serve` runs this every minute; `keyward maintenance run` runs
     /// it once.
     pub fn run_maintenance(&self) -> KmsResult<MaintenanceReport> {
@@ -146,10 +171,22 @@ impl Kms {
             ..MaintenanceReport::default()
         };
         for key in self.store.keys_due_for_deletion(self.now_ms())? {
-            self.store.delete_key(&key.region, &key.key_id)?;
-            tracing::info!(key = %key.arn, "deleted a key whose waiting period ended");
-            report.deleted_keys.push(key.arn);
+            let arn = key.arn.clone();
+            let parameters = serde_json::json!({ "KeyId": arn });
+            self.run(
+                &key_service(&key)?,
+                Op::service("DeleteKey"),
+                parameters,
+                |trail| {
+                    trail.key(&key);
+                    self.store.delete_key(&key.region, &key.key_id)?;
+                    Ok(EmptyResponse {})
+                },
+            )?;
+            tracing::info!(key = %arn, "deleted a key whose waiting period ended");
+            report.deleted_keys.push(arn);
         }
+        self.seal_audit()?;
         Ok(report)
     }
 
@@ -159,23 +196,29 @@ impl Kms {
         caller: &Caller,
         request: UpdateKeyDescriptionRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "UpdateKeyDescription", || {
-            if request.description.chars().count() > super::keys::MAX_DESCRIPTION {
-                return Err(KmsError::validation(
-                    "`Description` must be at most 8192 characters",
-                ));
-            }
-            let key = self.admit(
-                caller,
-                Action::UpdateKeyDescription,
-                &request.key_id,
-                Details::default(),
-            )?;
-            self.store.update_key(&KeyRecord {
-                description: request.description,
-                ..key
-            })?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("UpdateKeyDescription"),
+            redacted_json(&request),
+            |trail| {
+                if request.description.chars().count() > super::keys::MAX_DESCRIPTION {
+                    return Err(KmsError::validation(
+                        "`Description` must be at most 8192 characters",
+                    ));
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::UpdateKeyDescription,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                self.store.update_key(&KeyRecord {
+                    description: request.description,
+                    ..key
+                })?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 }

@@ -13,6 +13,7 @@
 //! the audit event.
 
 mod aliases;
+mod audit;
 mod ciphertext;
 mod crypto_ops;
 mod error;
@@ -34,12 +35,16 @@ pub use lifecycle::MaintenanceReport;
 #[cfg(feature = "test-hooks")]
 pub use testing::Testing;
 
+use crate::audit::commit::GroupCommit;
+use crate::audit::{EventBuilder, Outcome, Trail};
 use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
-use crate::model::{EncryptionContext, KeyManager, KeyState};
-use crate::store::{DataDir, KeyRecord, SqliteStore, Store, StoreError};
+use crate::model::{EncryptionContext, KeyManager, KeyState, redacted_json};
+use crate::store::{AuditSync, DataDir, KeyRecord, SqliteStore, Store, StoreError};
+
+pub use audit::{AuditExport, AuditVerification};
 
 /// How a [`Kms`] is set up.
 #[derive(Debug, Clone)]
@@ -52,6 +57,11 @@ pub struct Config {
     pub core: CoreConfig,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// How audit events of read-only requests reach the disk.
+    pub audit_sync: AuditSync,
+    /// How often the audit chain gets a signed digest while requests come
+    /// in (a digest is also made when the service is dropped).
+    pub digest_interval_ms: i64,
 }
 
 impl Config {
@@ -63,6 +73,8 @@ impl Config {
             regions: vec!["us-east-1".to_owned()],
             core: CoreConfig::default(),
             clock: Arc::new(SystemClock),
+            audit_sync: AuditSync::default(),
+            digest_interval_ms: 1000,
         }
     }
 }
@@ -82,6 +94,13 @@ pub struct Caller {
     /// The AWS service the request came through (`kms:ViaService`), such as
     /// `s3.us-east-1.amazonaws.com`. Set by the embedding service.
     pub via_service: Option<String>,
+    /// The caller's user agent, for the audit trail.
+    pub user_agent: Option<String>,
+    /// The access key the request was signed with, for the audit trail.
+    pub access_key_id: Option<String>,
+    /// The request id to record (an HTTP caller sees it as
+    /// `x-amzn-RequestId`); a fresh one is made if absent.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
@@ -93,6 +112,9 @@ impl Caller {
             source_ip: None,
             secure_transport: false,
             via_service: None,
+            user_agent: None,
+            access_key_id: None,
+            request_id: None,
         }
     }
 
@@ -112,6 +134,48 @@ pub(crate) struct Details<'a> {
     pub grant_tokens: &'a [String],
 }
 
+/// An operation as the pipeline runs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Op {
+    /// The AWS name.
+    name: &'static str,
+    /// Whether it changes state: it then runs in one store transaction with
+    /// its audit event. CloudTrail's `readOnly` is the opposite.
+    writes: bool,
+    /// Whether keyward itself did it (a scheduled deletion or rotation):
+    /// CloudTrail's `AwsServiceEvent`.
+    service: bool,
+}
+
+impl Op {
+    /// An operation that changes nothing.
+    pub(crate) const fn read(name: &'static str) -> Self {
+        Self {
+            name,
+            writes: false,
+            service: false,
+        }
+    }
+
+    /// An operation that changes state.
+    pub(crate) const fn write(name: &'static str) -> Self {
+        Self {
+            name,
+            writes: true,
+            service: false,
+        }
+    }
+
+    /// A change keyward makes on its own schedule.
+    pub(crate) const fn service(name: &'static str) -> Self {
+        Self {
+            name,
+            writes: true,
+            service: true,
+        }
+    }
+}
+
 /// A compiled policy set and the version of what it was compiled from.
 type Versioned<T> = (i64, Arc<T>);
 
@@ -124,6 +188,15 @@ struct AuthzCache {
     identity: RwLock<HashMap<String, Versioned<IndexedPolicies>>>,
     /// Request entities and contexts, by their inputs.
     prepared: request::PreparedCache,
+}
+
+impl AuthzCache {
+    /// Forgets every compiled policy set, after a transaction that may have
+    /// compiled one from rows it then rolled back.
+    fn clear(&self) {
+        write(&self.keys).clear();
+        write(&self.identity).clear();
+    }
 }
 
 /// Why a [`Kms`] could not be opened or initialised.
@@ -157,6 +230,23 @@ pub struct Kms {
     regions: Vec<String>,
     clock: Arc<dyn Clock>,
     authz: AuthzCache,
+    /// Audit events of requests that change nothing, waiting for a commit.
+    commits: GroupCommit,
+    /// When the audit chains last got a digest, and the lock that keeps
+    /// two threads from making one at once.
+    sealed_ms: std::sync::Mutex<i64>,
+    digest_interval_ms: i64,
+    audit_sync: AuditSync,
+}
+
+impl Drop for Kms {
+    /// Seals the audit trail, so that a process that ends normally leaves
+    /// no event outside a digest.
+    fn drop(&mut self) {
+        if let Err(e) = self.seal_audit() {
+            tracing::error!(error = %e, "the audit trail could not be sealed");
+        }
+    }
 }
 
 impl Kms {
@@ -191,7 +281,8 @@ impl Kms {
         if !dir.is_initialized() {
             return Err(OpenError::NotInitialized(dir.path().display().to_string()));
         }
-        let store = SqliteStore::open(&dir.database())?;
+        let store = SqliteStore::open_with(&dir.database(), config.audit_sync)?;
+        store.usage_tracking_start(config.clock.now_ms())?;
         let sealed = store
             .sealed_domain_key()?
             .ok_or_else(|| OpenError::NotInitialized(dir.path().display().to_string()))?;
@@ -204,8 +295,12 @@ impl Kms {
             store: Arc::new(store),
             core,
             regions: config.regions,
+            sealed_ms: std::sync::Mutex::new(config.clock.now_ms()),
             clock: config.clock,
             authz: AuthzCache::default(),
+            commits: GroupCommit::default(),
+            digest_interval_ms: config.digest_interval_ms,
+            audit_sync: config.audit_sync,
         })
     }
 
@@ -226,32 +321,108 @@ impl Kms {
         &self.regions
     }
 
+    /// Whether read-only requests wait for an fsync of their audit event
+    /// (and so should not run on an async executor's threads).
+    pub fn reads_wait_for_disk(&self) -> bool {
+        self.audit_sync == AuditSync::Disk
+    }
+
     /// Test-only access to the crypto core (cargo feature `test-hooks`).
     #[cfg(feature = "test-hooks")]
     pub fn testing(&self) -> Testing<'_> {
         Testing::new(self)
     }
 
-    /// The request wrapper every operation runs in: it checks that the
-    /// region is served, and logs internal failures for the operator (the
-    /// caller sees only `KMSInternalException`).
-    fn run<T>(
+    /// The request wrapper every operation runs in. It checks that the
+    /// region is served, runs `body`, and records the audit event, failing
+    /// closed: if the event cannot be written the caller gets an error and
+    /// not the response. An operation that writes (`Op::write`) runs in one
+    /// store transaction with its event, so that neither is kept without
+    /// the other. Internal failures are logged for the operator (the caller
+    /// sees only `KMSInternalException`).
+    fn run<T: serde::Serialize>(
         &self,
         caller: &Caller,
-        operation: &'static str,
-        body: impl FnOnce() -> KmsResult<T>,
+        op: Op,
+        parameters: serde_json::Value,
+        body: impl FnOnce(&Trail) -> KmsResult<T>,
     ) -> KmsResult<T> {
-        let result = if self.regions.contains(&caller.region) {
-            body()
-        } else {
+        let trail = Trail::default();
+        let time_ms = self.now_ms();
+        let request_id = caller
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let mut transaction = None;
+        let mut result = if !self.regions.contains(&caller.region) {
             Err(KmsError::validation(format!(
                 "region `{}` is not served by this keyward server",
                 caller.region
             )))
+        } else if op.writes {
+            match self.store.begin() {
+                Ok(started) => {
+                    transaction = Some(started);
+                    body(&trail)
+                }
+                Err(e) => Err(e.into()),
+            }
+        } else {
+            body(&trail)
         };
-        if let Err(KmsError::Internal(e)) = &result {
-            tracing::error!(operation, error = ?e, "internal failure");
+        let event = |result: &KmsResult<T>| {
+            let message;
+            let outcome = match result {
+                Ok(response) => Outcome::Success(redacted_json(response)),
+                Err(e) => {
+                    message = e.to_string();
+                    Outcome::Failure {
+                        code: e.code(),
+                        message: &message,
+                    }
+                }
+            };
+            EventBuilder {
+                caller,
+                operation: op.name,
+                read_only: !op.writes,
+                service_event: op.service,
+                parameters: parameters.clone(),
+                trail: &trail,
+                time_ms,
+                request_id: &request_id,
+            }
+            .build(&outcome)
+        };
+        let recorded = match transaction {
+            Some(transaction) if result.is_ok() => {
+                let written = transaction
+                    .append_events(&[event(&result)])
+                    .and_then(|()| transaction.commit());
+                if written.is_err() {
+                    // Rolled back: nothing the operation did is kept, and
+                    // nothing compiled from it may stay cached.
+                    self.authz.clear();
+                }
+                written.map_err(|e| InternalError::Audit(e.to_string()))
+            }
+            transaction => {
+                if transaction.is_some() {
+                    drop(transaction);
+                    self.authz.clear();
+                }
+                self.commits
+                    .append(self.store.as_ref(), event(&result))
+                    .map_err(InternalError::Audit)
+            }
+        };
+        if let Err(e) = recorded {
+            result = Err(KmsError::Internal(e));
         }
+        if let Err(KmsError::Internal(e)) = &result {
+            tracing::error!(operation = op.name, error = ?e, "internal failure");
+        }
+        self.seal_audit_if_due(time_ms);
         result
     }
 
@@ -260,11 +431,12 @@ impl Kms {
     fn admit(
         &self,
         caller: &Caller,
+        trail: &Trail,
         action: Action,
         key_ref: &str,
         details: Details<'_>,
     ) -> KmsResult<KeyRecord> {
-        self.admit_with_decision(caller, action, key_ref, details)
+        self.admit_with_decision(caller, trail, action, key_ref, details)
             .map(|(key, _)| key)
     }
 
@@ -273,14 +445,17 @@ impl Kms {
     fn admit_with_decision(
         &self,
         caller: &Caller,
+        trail: &Trail,
         action: Action,
         key_ref: &str,
         details: Details<'_>,
     ) -> KmsResult<(KeyRecord, Decision)> {
         let key = self.resolve(caller, key_ref)?;
+        trail.key(&key);
         check_state(action, &key)?;
         let request_alias = key_ref.contains("alias/").then_some(key_ref);
         let decision = self.decide_on_key(caller, action, &key, details, request_alias)?;
+        trail.decision(&decision);
         if !decision.allowed {
             return Err(KmsError::AccessDenied(authz::denial_message(
                 &caller.principal,
@@ -293,7 +468,7 @@ impl Kms {
     }
 
     /// Authorizes an operation on no key (CreateKey, ListKeys, ...).
-    fn admit_account(&self, caller: &Caller, action: Action) -> KmsResult<()> {
+    fn admit_account(&self, caller: &Caller, trail: &Trail, action: Action) -> KmsResult<()> {
         let account = caller.principal.account();
         let facts = self.facts(caller, Details::default(), None);
         let identity = self.identity_set(account)?;
@@ -315,6 +490,7 @@ impl Kms {
             context: prepared.context.clone(),
         };
         let decision = authz::decide(&question, None, &identity);
+        trail.decision(&decision);
         if !decision.allowed {
             let resource = format!("arn:aws:kms:{}:{account}:*", caller.region);
             return Err(KmsError::AccessDenied(authz::denial_message(
@@ -517,6 +693,7 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
     match (action, key.state) {
         (
             Action::DescribeKey
+            | Action::GetKeyLastUsage
             | Action::GetKeyPolicy
             | Action::ListKeyPolicies
             | Action::PutKeyPolicy

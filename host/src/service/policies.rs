@@ -2,8 +2,10 @@
 //! operator's admin surface for identity policies, which AWS keeps in IAM and
 //! keyward keeps here.
 
+use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::{self, Action, KeyPolicies, Source};
+use crate::model::redacted_json;
 use crate::model::{
     DEFAULT_POLICY_NAME, GetKeyPolicyRequest, GetKeyPolicyResponse, ListKeyPoliciesRequest,
     ListKeyPoliciesResponse, PutKeyPolicyRequest, PutKeyPolicyResponse,
@@ -77,29 +79,35 @@ impl Kms {
         caller: &Caller,
         request: PutKeyPolicyRequest,
     ) -> KmsResult<PutKeyPolicyResponse> {
-        self.run(caller, "PutKeyPolicy", || {
-            check_policy_name(request.policy_name.as_deref())?;
-            check_size(&request.policy)?;
-            let key = self.admit(
-                caller,
-                Action::PutKeyPolicy,
-                &request.key_id,
-                Details::default(),
-            )?;
-            check_key_policy_text(&request.policy)?;
-            let updated = KeyRecord {
-                policy: request.policy.clone(),
-                policy_version: key.policy_version + 1,
-                ..key.clone()
-            };
-            if request.bypass_policy_lockout_safety_check != Some(true) {
-                let grants = self.store.grants(&key.region, &key.key_id)?;
-                self.check_lockout(caller, &updated, &grants)?;
-            }
-            self.store
-                .put_key_policy(&key.region, &key.key_id, &request.policy)?;
-            Ok(PutKeyPolicyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("PutKeyPolicy"),
+            redacted_json(&request),
+            |trail| {
+                check_policy_name(request.policy_name.as_deref())?;
+                check_size(&request.policy)?;
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::PutKeyPolicy,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                check_key_policy_text(&request.policy)?;
+                let updated = KeyRecord {
+                    policy: request.policy.clone(),
+                    policy_version: key.policy_version + 1,
+                    ..key.clone()
+                };
+                if request.bypass_policy_lockout_safety_check != Some(true) {
+                    let grants = self.store.grants(&key.region, &key.key_id)?;
+                    self.check_lockout(caller, &updated, &grants)?;
+                }
+                self.store
+                    .put_key_policy(&key.region, &key.key_id, &request.policy)?;
+                Ok(PutKeyPolicyResponse {})
+            },
+        )
     }
 
     /// `GetKeyPolicy`.
@@ -108,19 +116,25 @@ impl Kms {
         caller: &Caller,
         request: GetKeyPolicyRequest,
     ) -> KmsResult<GetKeyPolicyResponse> {
-        self.run(caller, "GetKeyPolicy", || {
-            check_policy_name(request.policy_name.as_deref())?;
-            let key = self.admit(
-                caller,
-                Action::GetKeyPolicy,
-                &request.key_id,
-                Details::default(),
-            )?;
-            Ok(GetKeyPolicyResponse {
-                policy: super::key_policy_text(&key),
-                policy_name: DEFAULT_POLICY_NAME.to_owned(),
-            })
-        })
+        self.run(
+            caller,
+            Op::read("GetKeyPolicy"),
+            redacted_json(&request),
+            |trail| {
+                check_policy_name(request.policy_name.as_deref())?;
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::GetKeyPolicy,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                Ok(GetKeyPolicyResponse {
+                    policy: super::key_policy_text(&key),
+                    policy_name: DEFAULT_POLICY_NAME.to_owned(),
+                })
+            },
+        )
     }
 
     /// `ListKeyPolicies`: always `["default"]`.
@@ -129,21 +143,27 @@ impl Kms {
         caller: &Caller,
         request: ListKeyPoliciesRequest,
     ) -> KmsResult<ListKeyPoliciesResponse> {
-        self.run(caller, "ListKeyPolicies", || {
-            if request.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
-                return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
-            }
-            self.admit(
-                caller,
-                Action::ListKeyPolicies,
-                &request.key_id,
-                Details::default(),
-            )?;
-            Ok(ListKeyPoliciesResponse {
-                policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
-                truncated: false,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("ListKeyPolicies"),
+            redacted_json(&request),
+            |trail| {
+                if request.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+                    return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
+                }
+                self.admit(
+                    caller,
+                    trail,
+                    Action::ListKeyPolicies,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                Ok(ListKeyPoliciesResponse {
+                    policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
+                    truncated: false,
+                })
+            },
+        )
     }
 
     /// The authorization decision for `action` on a key, with its reasons,
@@ -156,8 +176,14 @@ impl Kms {
         key_ref: &str,
         encryption_context: Option<&crate::model::EncryptionContext>,
     ) -> KmsResult<authz::Decision> {
-        self.run(caller, "Explain", || {
+        let parameters = serde_json::json!({
+            "KeyId": key_ref,
+            "Action": action.name(),
+            "EncryptionContext": encryption_context,
+        });
+        self.run(caller, Op::read("Explain"), parameters, |trail| {
             let key = self.resolve(caller, key_ref)?;
+            trail.key(&key);
             let details = Details {
                 encryption_context,
                 grant_tokens: &[],

@@ -4,10 +4,12 @@
 //! encryptions use the newest version, and every older version still
 //! decrypts (the ciphertext names its version).
 
+use super::Op;
 use super::error::InternalError;
 use super::keys::{material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::model::redacted_json;
 use crate::model::{
     EmptyResponse, EnableKeyRotationRequest, GetKeyRotationStatusResponse, KeyIdRequest, KeySpec,
     ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType, RotateKeyOnDemandResponse,
@@ -63,7 +65,7 @@ impl Kms {
         caller: &Caller,
         request: EnableKeyRotationRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "EnableKeyRotation", || {
+        self.run(caller, Op::write("EnableKeyRotation"), redacted_json(&request), |trail| {
             let days = request
                 .rotation_period_in_days
                 .unwrap_or(DEFAULT_PERIOD_DAYS);
@@ -72,8 +74,7 @@ impl Kms {
                     "`RotationPeriodInDays` must be between {MIN_PERIOD_DAYS} and {MAX_PERIOD_DAYS}"
                 )));
             }
-            let key = self.admit(
-                caller,
+            let key = self.admit(caller, trail,
                 Action::EnableKeyRotation,
                 &request.key_id,
                 Details::default(),
@@ -94,20 +95,26 @@ impl Kms {
         caller: &Caller,
         request: KeyIdRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "DisableKeyRotation", || {
-            let key = self.admit(
-                caller,
-                Action::DisableKeyRotation,
-                &request.key_id,
-                Details::default(),
-            )?;
-            check_rotatable(&key)?;
-            self.store.update_key(&KeyRecord {
-                rotation: None,
-                ..key
-            })?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("DisableKeyRotation"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::DisableKeyRotation,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                check_rotatable(&key)?;
+                self.store.update_key(&KeyRecord {
+                    rotation: None,
+                    ..key
+                })?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `GetKeyRotationStatus`.
@@ -116,21 +123,27 @@ impl Kms {
         caller: &Caller,
         request: KeyIdRequest,
     ) -> KmsResult<GetKeyRotationStatusResponse> {
-        self.run(caller, "GetKeyRotationStatus", || {
-            let key = self.admit(
-                caller,
-                Action::GetKeyRotationStatus,
-                &request.key_id,
-                Details::default(),
-            )?;
-            Ok(GetKeyRotationStatusResponse {
-                key_rotation_enabled: key.rotation.is_some(),
-                key_id: key.arn,
-                rotation_period_in_days: key.rotation.map(|(days, _)| days),
-                next_rotation_date: key.rotation.map(|(_, next)| seconds(next)),
-                on_demand_rotation_start_date: None,
-            })
-        })
+        self.run(
+            caller,
+            Op::read("GetKeyRotationStatus"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::GetKeyRotationStatus,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                Ok(GetKeyRotationStatusResponse {
+                    key_rotation_enabled: key.rotation.is_some(),
+                    key_id: key.arn,
+                    rotation_period_in_days: key.rotation.map(|(days, _)| days),
+                    next_rotation_date: key.rotation.map(|(_, next)| seconds(next)),
+                    on_demand_rotation_start_date: None,
+                })
+            },
+        )
     }
 
     /// `RotateKeyOnDemand`: a new material version now, at most 25 times
@@ -140,8 +153,8 @@ impl Kms {
         caller: &Caller,
         request: KeyIdRequest,
     ) -> KmsResult<RotateKeyOnDemandResponse> {
-        self.run(caller, "RotateKeyOnDemand", || {
-            let key = self.admit(caller, Action::RotateKeyOnDemand, &request.key_id, Details::default())?;
+        self.run(caller, Op::write("RotateKeyOnDemand"), redacted_json(&request), |trail| {
+            let key = self.admit(caller, trail, Action::RotateKeyOnDemand, &request.key_id, Details::default())?;
             check_rotatable(&key)?;
             if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                 return Err(KmsError::LimitExceeded(format!(
@@ -165,47 +178,53 @@ impl Kms {
         caller: &Caller,
         request: ListKeyRotationsRequest,
     ) -> KmsResult<ListKeyRotationsResponse> {
-        self.run(caller, "ListKeyRotations", || {
-            let limit = request.limit.unwrap_or(100);
-            if !(1..=1000).contains(&limit) {
-                return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
-            }
-            let after: u32 = match &request.marker {
-                Some(marker) => marker.parse().map_err(|_| {
-                    KmsError::InvalidMarker(format!("marker `{marker}` is not valid"))
-                })?,
-                None => 0,
-            };
-            let key = self.admit(
-                caller,
-                Action::ListKeyRotations,
-                &request.key_id,
-                Details::default(),
-            )?;
-            let limit = usize::try_from(limit).unwrap_or(1);
-            let mut rotations: Vec<(u32, i64, String)> = self
-                .store
-                .rotations(&key.region, &key.key_id)?
-                .into_iter()
-                .filter(|(version, _, _)| *version > after)
-                .collect();
-            let truncated = rotations.len() > limit;
-            rotations.truncate(limit);
-            Ok(ListKeyRotationsResponse {
-                next_marker: truncated
-                    .then(|| rotations.last().map(|(v, _, _)| v.to_string()))
-                    .flatten(),
-                rotations: rotations
+        self.run(
+            caller,
+            Op::read("ListKeyRotations"),
+            redacted_json(&request),
+            |trail| {
+                let limit = request.limit.unwrap_or(100);
+                if !(1..=1000).contains(&limit) {
+                    return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
+                }
+                let after: u32 = match &request.marker {
+                    Some(marker) => marker.parse().map_err(|_| {
+                        KmsError::InvalidMarker(format!("marker `{marker}` is not valid"))
+                    })?,
+                    None => 0,
+                };
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::ListKeyRotations,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                let limit = usize::try_from(limit).unwrap_or(1);
+                let mut rotations: Vec<(u32, i64, String)> = self
+                    .store
+                    .rotations(&key.region, &key.key_id)?
                     .into_iter()
-                    .map(|(_, at, rotation_type)| RotationsListEntry {
-                        key_id: key.arn.clone(),
-                        rotation_date: seconds(at),
-                        rotation_type,
-                    })
-                    .collect(),
-                truncated,
-            })
-        })
+                    .filter(|(version, _, _)| *version > after)
+                    .collect();
+                let truncated = rotations.len() > limit;
+                rotations.truncate(limit);
+                Ok(ListKeyRotationsResponse {
+                    next_marker: truncated
+                        .then(|| rotations.last().map(|(v, _, _)| v.to_string()))
+                        .flatten(),
+                    rotations: rotations
+                        .into_iter()
+                        .map(|(_, at, rotation_type)| RotationsListEntry {
+                            key_id: key.arn.clone(),
+                            rotation_date: seconds(at),
+                            rotation_type,
+                        })
+                        .collect(),
+                    truncated,
+                })
+            },
+        )
     }
 
     /// Rotates every enabled key whose automatic rotation is due; returns
@@ -222,13 +241,19 @@ impl Kms {
                 next = next.saturating_add(period);
             }
             let arn = key.arn.clone();
-            self.rotate(
-                &KeyRecord {
-                    rotation: Some((days, next)),
-                    ..key
-                },
-                "AUTOMATIC",
-            )?;
+            let parameters = serde_json::json!({ "KeyId": arn });
+            let caller = super::lifecycle::key_service(&key)?;
+            self.run(&caller, Op::service("RotateKey"), parameters, |trail| {
+                trail.key(&key);
+                self.rotate(
+                    &KeyRecord {
+                        rotation: Some((days, next)),
+                        ..key
+                    },
+                    "AUTOMATIC",
+                )?;
+                Ok(EmptyResponse {})
+            })?;
             rotated.push(arn);
         }
         Ok(rotated)

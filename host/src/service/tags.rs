@@ -1,6 +1,8 @@
 //! Tags: TagResource, UntagResource, ListResourceTags. Tags are key
 //! attributes that Cedar policies can test (`resource.getTag("team")`).
 
+use super::Op;
+use crate::model::redacted_json;
 use std::collections::BTreeMap;
 
 use super::{Caller, Details, Kms, KmsError, KmsResult};
@@ -63,21 +65,27 @@ impl Kms {
         caller: &Caller,
         request: TagResourceRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "TagResource", || {
-            if request.tags.is_empty() {
-                return Err(KmsError::validation("`Tags` must hold at least one tag"));
-            }
-            let key = self.admit(
-                caller,
-                Action::TagResource,
-                &request.key_id,
-                Details::default(),
-            )?;
-            let tags = validated(&request.tags, &key.tags)?;
-            self.store
-                .update_key(&crate::store::KeyRecord { tags, ..key })?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("TagResource"),
+            redacted_json(&request),
+            |trail| {
+                if request.tags.is_empty() {
+                    return Err(KmsError::validation("`Tags` must hold at least one tag"));
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::TagResource,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                let tags = validated(&request.tags, &key.tags)?;
+                self.store
+                    .update_key(&crate::store::KeyRecord { tags, ..key })?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `UntagResource`: removes tags by key (absent keys are ignored).
@@ -86,27 +94,33 @@ impl Kms {
         caller: &Caller,
         request: UntagResourceRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, "UntagResource", || {
-            if request.tag_keys.is_empty() {
-                return Err(KmsError::validation("`TagKeys` must hold at least one key"));
-            }
-            for key in &request.tag_keys {
-                check_tag_key(key)?;
-            }
-            let key = self.admit(
-                caller,
-                Action::UntagResource,
-                &request.key_id,
-                Details::default(),
-            )?;
-            let mut tags = key.tags.clone();
-            for name in &request.tag_keys {
-                tags.remove(name);
-            }
-            self.store
-                .update_key(&crate::store::KeyRecord { tags, ..key })?;
-            Ok(EmptyResponse {})
-        })
+        self.run(
+            caller,
+            Op::write("UntagResource"),
+            redacted_json(&request),
+            |trail| {
+                if request.tag_keys.is_empty() {
+                    return Err(KmsError::validation("`TagKeys` must hold at least one key"));
+                }
+                for key in &request.tag_keys {
+                    check_tag_key(key)?;
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::UntagResource,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                let mut tags = key.tags.clone();
+                for name in &request.tag_keys {
+                    tags.remove(name);
+                }
+                self.store
+                    .update_key(&crate::store::KeyRecord { tags, ..key })?;
+                Ok(EmptyResponse {})
+            },
+        )
     }
 
     /// `ListResourceTags`, in key order, paginated.
@@ -115,41 +129,47 @@ impl Kms {
         caller: &Caller,
         request: ListResourceTagsRequest,
     ) -> KmsResult<ListResourceTagsResponse> {
-        self.run(caller, "ListResourceTags", || {
-            let limit = request.limit.unwrap_or(50);
-            if !(1..=50).contains(&limit) {
-                return Err(KmsError::validation("`Limit` must be between 1 and 50"));
-            }
-            let key = self.admit(
-                caller,
-                Action::ListResourceTags,
-                &request.key_id,
-                Details::default(),
-            )?;
-            let limit = usize::try_from(limit).unwrap_or(1);
-            let mut tags: Vec<Tag> = key
-                .tags
-                .iter()
-                .filter(|(k, _)| {
-                    request
-                        .marker
-                        .as_ref()
-                        .is_none_or(|m| k.as_str() > m.as_str())
+        self.run(
+            caller,
+            Op::read("ListResourceTags"),
+            redacted_json(&request),
+            |trail| {
+                let limit = request.limit.unwrap_or(50);
+                if !(1..=50).contains(&limit) {
+                    return Err(KmsError::validation("`Limit` must be between 1 and 50"));
+                }
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::ListResourceTags,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                let limit = usize::try_from(limit).unwrap_or(1);
+                let mut tags: Vec<Tag> = key
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| {
+                        request
+                            .marker
+                            .as_ref()
+                            .is_none_or(|m| k.as_str() > m.as_str())
+                    })
+                    .map(|(k, v)| Tag {
+                        tag_key: k.clone(),
+                        tag_value: v.clone(),
+                    })
+                    .collect();
+                let truncated = tags.len() > limit;
+                tags.truncate(limit);
+                Ok(ListResourceTagsResponse {
+                    next_marker: truncated
+                        .then(|| tags.last().map(|t| t.tag_key.clone()))
+                        .flatten(),
+                    tags,
+                    truncated,
                 })
-                .map(|(k, v)| Tag {
-                    tag_key: k.clone(),
-                    tag_value: v.clone(),
-                })
-                .collect();
-            let truncated = tags.len() > limit;
-            tags.truncate(limit);
-            Ok(ListResourceTagsResponse {
-                next_marker: truncated
-                    .then(|| tags.last().map(|t| t.tag_key.clone()))
-                    .flatten(),
-                tags,
-                truncated,
-            })
-        })
+            },
+        )
     }
 }

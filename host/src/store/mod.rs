@@ -11,6 +11,8 @@ mod sqlite;
 pub use datadir::{DataDir, MASTER_KEY_ENV};
 pub use sqlite::SqliteStore;
 
+pub use crate::audit::chain::HASH_LEN;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -168,9 +170,138 @@ pub struct Page<'a> {
     pub limit: usize,
 }
 
+/// An audit event on its way into the chain of its region: the event JSON,
+/// and the columns that queries and the last-use record need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The region whose chain it joins.
+    pub region: String,
+    /// When it happened, in milliseconds since the epoch.
+    pub time_ms: i64,
+    /// The CloudTrail-shaped event, exactly as it is hashed and stored.
+    pub json: String,
+    /// The keys a successful cryptographic operation used, for
+    /// `GetKeyLastUsage`: (region, key id).
+    pub used_keys: Vec<(String, String)>,
+    /// The operation name, for the last-use record.
+    pub event_name: String,
+    /// The event id, for the last-use record.
+    pub event_id: String,
+    /// The request id, for the last-use record.
+    pub request_id: String,
+}
+
+/// An audit event as stored, with its place in its region's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The region of the chain.
+    pub region: String,
+    /// Its position in the chain, from 1.
+    pub seq: i64,
+    /// When it happened, in milliseconds since the epoch.
+    pub time_ms: i64,
+    /// The event JSON.
+    pub json: String,
+    /// The hash of the previous event (32 zero bytes for the first).
+    pub prev_hash: Vec<u8>,
+    /// This event's hash (see `audit::chain`).
+    pub hash: Vec<u8>,
+}
+
+/// A signed checkpoint of a region's chain (see `audit::chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRecord {
+    /// The region of the chain.
+    pub region: String,
+    /// Its number in the region's digest chain, from 1.
+    pub number: i64,
+    /// The last event it covers.
+    pub through_seq: i64,
+    /// That event's hash.
+    pub through_hash: Vec<u8>,
+    /// When it was made, in milliseconds since the epoch.
+    pub time_ms: i64,
+    /// The MAC of the previous digest (empty for the first).
+    pub prev_mac: Vec<u8>,
+    /// The guest's MAC over all of the above.
+    pub mac: Vec<u8>,
+}
+
+/// The last successful cryptographic use of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The operation (`Encrypt`, `Decrypt`, ...).
+    pub operation: String,
+    /// When, in milliseconds since the epoch.
+    pub time_ms: i64,
+    /// The audit event's id.
+    pub event_id: String,
+    /// The request's id.
+    pub request_id: String,
+}
+
+/// How audit events of requests that change nothing reach the disk.
+/// Mutations always commit with `synchronous = FULL`, their event in the
+/// same transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditSync {
+    /// Each group commit is written to the OS before the caller gets its
+    /// answer, and reaches the disk at the next checkpoint or mutation: the
+    /// event survives kill -9 of keyward (SQLite WAL, `synchronous =
+    /// NORMAL`), not a power loss of the machine.
+    #[default]
+    Os,
+    /// Each group commit is fsynced before any caller in it gets its answer
+    /// (`synchronous = FULL`).
+    Disk,
+}
+
+/// A store transaction that every store call on this thread joins until it
+/// is committed; dropping it uncommitted rolls everything back.
+pub trait Transaction {
+    /// Appends audit events inside this transaction.
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    /// Commits.
+    fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
 /// The key store. Every mutation is one transaction; an acknowledged write
 /// survives a crash.
 pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Begins a transaction that the calls of this thread join (and other
+    /// threads wait for) until it ends.
+    fn begin(&self) -> StoreResult<Box<dyn Transaction + '_>>;
+
+    /// Appends audit events in a transaction of their own, on a connection
+    /// of their own, durable as `AuditSync` says.
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+
+    /// The regions that have audit events.
+    fn audit_regions(&self) -> StoreResult<Vec<String>>;
+
+    /// Up to `limit` events of a region's chain after position `after`.
+    fn audit_events(&self, region: &str, after: i64, limit: usize)
+    -> StoreResult<Vec<StoredEvent>>;
+
+    /// The newest event of a region's chain.
+    fn audit_head(&self, region: &str) -> StoreResult<Option<StoredEvent>>;
+
+    /// The regions that have audit digests.
+    fn digest_regions(&self) -> StoreResult<Vec<String>>;
+
+    /// Every digest of a region, oldest first.
+    fn digests(&self, region: &str) -> StoreResult<Vec<DigestRecord>>;
+
+    /// Records a digest; fails if its number is taken.
+    fn append_digest(&self, digest: &DigestRecord) -> StoreResult<()>;
+
+    /// The last successful cryptographic use of a key, if any.
+    fn key_usage(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyUse>>;
+
+    /// When this store began recording key use (milliseconds since the
+    /// epoch), recorded as `now_ms` the first time it is asked.
+    fn usage_tracking_start(&self, now_ms: i64) -> StoreResult<i64>;
+
     /// The domain key sealed under the master key, if the store has one.
     fn sealed_domain_key(&self) -> StoreResult<Option<Vec<u8>>>;
 

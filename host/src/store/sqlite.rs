@@ -12,14 +12,16 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use std::sync::Arc;
 
 use super::{
-    AliasRecord, GrantRecord, IdentityPolicies, KeyRecord, Material, Page, Store, StoreError,
-    StoreResult,
+    AliasRecord, AuditSync, DigestRecord, GrantRecord, HASH_LEN, IdentityPolicies, KeyRecord,
+    KeyUse, Material, NewEvent, Page, Store, StoreError, StoreResult, StoredEvent, Transaction,
 };
+use crate::audit::chain;
 
 /// The schema, applied in order; `PRAGMA user_version` records how many
 /// steps a database has had. Later issues add their tables as new steps.
@@ -110,20 +112,82 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE keys ADD COLUMN on_demand_rotations INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE key_material ADD COLUMN rotation_type TEXT;
 "#,
+    r#"
+    CREATE TABLE audit_events (
+        region    TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        time_ms   INTEGER NOT NULL,
+        event     TEXT    NOT NULL,
+        prev_hash BLOB    NOT NULL,
+        hash      BLOB    NOT NULL,
+        PRIMARY KEY (region, seq)
+    ) STRICT;
+    CREATE TABLE audit_digests (
+        region       TEXT    NOT NULL,
+        number       INTEGER NOT NULL,
+        through_seq  INTEGER NOT NULL,
+        through_hash BLOB    NOT NULL,
+        time_ms      INTEGER NOT NULL,
+        prev_mac     BLOB    NOT NULL,
+        mac          BLOB    NOT NULL,
+        PRIMARY KEY (region, number)
+    ) STRICT;
+    CREATE TABLE key_usage (
+        region     TEXT    NOT NULL,
+        key_id     TEXT    NOT NULL,
+        operation  TEXT    NOT NULL,
+        time_ms    INTEGER NOT NULL,
+        event_id   TEXT    NOT NULL,
+        request_id TEXT    NOT NULL,
+        PRIMARY KEY (region, key_id),
+        FOREIGN KEY (region, key_id) REFERENCES keys (region, key_id) ON DELETE CASCADE
+    ) STRICT;
+"#,
 ];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
 
-/// SQLite behind a mutex: one connection, short transactions.
+/// SQLite: one connection for keys, policies and mutations' audit events,
+/// behind a mutex; one more for the group commits of the other audit events,
+/// so that their commits do not hold up reads.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Held by an open [`Transaction`] for its whole life, and for the length
+    /// of every call, so that no other thread reads or writes through `inner`
+    /// in the middle of a transaction. Reentrant: the transaction's own
+    /// thread passes.
+    unit: ReentrantMutex<()>,
     inner: Mutex<Inner>,
+    audit: Mutex<Connection>,
+}
+
+/// The store's connection, locked for one call.
+struct Locked<'a> {
+    // INVARIANT: declared before `_unit`, so dropped first.
+    inner: MutexGuard<'a, Inner>,
+    _unit: ReentrantMutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
 }
 
 #[derive(Debug)]
 struct Inner {
     conn: Connection,
     cache: Cache,
+    /// A key was deleted inside an open transaction: checkpoint and
+    /// truncate the WAL once it commits.
+    checkpoint_after_commit: bool,
 }
 
 /// Keys and material versions read since the last change, by region and id.
@@ -169,31 +233,184 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Freed pages are overwritten, so that deleted wrapped material does
-        // not linger in the file.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Self::open_with(path, AuditSync::default())
+    }
+
+    /// [`SqliteStore::open`], with audit events of read-only requests made
+    /// durable as `audit_sync` says.
+    pub fn open_with(path: &Path, audit_sync: AuditSync) -> StoreResult<Self> {
+        let mut conn = connect(path, "FULL")?;
         migrate(&mut conn)?;
+        let sync = match audit_sync {
+            AuditSync::Os => "NORMAL",
+            AuditSync::Disk => "FULL",
+        };
+        let audit = connect(path, sync)?;
         Ok(Self {
+            unit: ReentrantMutex::new(()),
             inner: Mutex::new(Inner {
                 conn,
                 cache: Cache::default(),
+                checkpoint_after_commit: false,
             }),
+            audit: Mutex::new(audit),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> Locked<'_> {
+        let unit = self.unit.lock();
         // SQLite rolls back an unfinished transaction itself, and the cache
         // is only ever dropped or filled with committed rows, so a panic
         // while holding the lock leaves nothing inconsistent.
-        self.inner
+        let inner = self
+            .inner
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Locked { inner, _unit: unit }
     }
+}
+
+fn connect(path: &Path, synchronous: &str) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Freed pages are overwritten, so that deleted wrapped material does
+    // not linger in the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// An open transaction on the store's main connection.
+struct SqliteTransaction<'a> {
+    store: &'a SqliteStore,
+    // Held until the transaction ends: other threads wait.
+    _unit: ReentrantMutexGuard<'a, ()>,
+    done: bool,
+}
+
+impl Transaction for SqliteTransaction<'_> {
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        let inner = self.store.lock();
+        append_events(&inner.conn, events)
+    }
+
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        let mut inner = self.store.lock();
+        let committed = inner.conn.execute_batch("COMMIT");
+        self.done = true;
+        if let Err(e) = committed {
+            let _ = inner.conn.execute_batch("ROLLBACK");
+            inner.invalidate();
+            inner.checkpoint_after_commit = false;
+            return Err(e.into());
+        }
+        if std::mem::take(&mut inner.checkpoint_after_commit) {
+            checkpoint(&inner.conn)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut inner = self.store.lock();
+            let _ = inner.conn.execute_batch("ROLLBACK");
+            // The cache may hold rows of the rolled-back transaction.
+            inner.invalidate();
+            inner.checkpoint_after_commit = false;
+        }
+    }
+}
+
+/// Moves the write-ahead log into the database and truncates it, so that no
+/// older copy of a page (of deleted material) survives in the WAL file.
+fn checkpoint(conn: &Connection) -> StoreResult<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
+
+/// Links `events` onto their regions' chains and inserts them, with the
+/// last-use records of the keys they used. Runs inside the caller's
+/// transaction.
+fn append_events(conn: &Connection, events: &[NewEvent]) -> StoreResult<()> {
+    let mut heads: HashMap<&str, (i64, [u8; HASH_LEN])> = HashMap::new();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO audit_events (region, seq, time_ms, event, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for event in events {
+        let head = match heads.get(event.region.as_str()) {
+            Some(head) => *head,
+            None => chain_head(conn, &event.region)?,
+        };
+        let seq = head.0 + 1;
+        let hash = chain::link(&head.1, &event.region, seq, &event.json);
+        insert.execute(params![
+            event.region,
+            seq,
+            event.time_ms,
+            event.json,
+            head.1.as_slice(),
+            hash.as_slice()
+        ])?;
+        heads.insert(&event.region, (seq, hash));
+        for (region, key_id) in &event.used_keys {
+            conn.prepare_cached(
+                "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS \
+                 (SELECT 1 FROM keys WHERE region = ?1 AND key_id = ?2) \
+                 ON CONFLICT (region, key_id) DO UPDATE SET operation = excluded.operation, \
+                 time_ms = excluded.time_ms, event_id = excluded.event_id, \
+                 request_id = excluded.request_id",
+            )?
+            .execute(params![
+                region,
+                key_id,
+                event.event_name,
+                event.time_ms,
+                event.event_id,
+                event.request_id
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// The position and hash of the newest event of a region (0 and zeros for
+/// an empty chain). Read inside the writing transaction, so that two
+/// connections (or processes) cannot both take the same position.
+fn chain_head(conn: &Connection, region: &str) -> StoreResult<(i64, [u8; HASH_LEN])> {
+    let head = conn
+        .prepare_cached(
+            "SELECT seq, hash FROM audit_events WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([region], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
+    match head {
+        None => Ok((0, [0; HASH_LEN])),
+        Some((seq, hash)) => {
+            let hash = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("audit event {seq} has a bad hash")))?;
+            Ok((seq, hash))
+        }
+    }
+}
+
+fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        region: row.get(0)?,
+        seq: row.get(1)?,
+        time_ms: row.get(2)?,
+        json: row.get(3)?,
+        prev_hash: row.get(4)?,
+        hash: row.get(5)?,
+    })
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -298,6 +515,150 @@ impl RawKey {
 }
 
 impl Store for SqliteStore {
+    fn begin(&self) -> StoreResult<Box<dyn Transaction + '_>> {
+        let unit = self.unit.lock();
+        let inner = self.lock();
+        inner.conn.execute_batch("BEGIN IMMEDIATE")?;
+        drop(inner);
+        Ok(Box::new(SqliteTransaction {
+            store: self,
+            _unit: unit,
+            done: false,
+        }))
+    }
+
+    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        let mut conn = self
+            .audit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        append_events(&tx, events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_regions(&self) -> StoreResult<Vec<String>> {
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare_cached("SELECT DISTINCT region FROM audit_events ORDER BY region")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn audit_events(
+        &self,
+        region: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(
+            "SELECT region, seq, time_ms, event, prev_hash, hash FROM audit_events \
+             WHERE region = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![region, after, limit], stored_event)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn audit_head(&self, region: &str) -> StoreResult<Option<StoredEvent>> {
+        let inner = self.lock();
+        Ok(inner
+            .conn
+            .prepare_cached(
+                "SELECT region, seq, time_ms, event, prev_hash, hash FROM audit_events \
+                 WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([region], stored_event)
+            .optional()?)
+    }
+
+    fn digest_regions(&self) -> StoreResult<Vec<String>> {
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare_cached("SELECT DISTINCT region FROM audit_digests ORDER BY region")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn digests(&self, region: &str) -> StoreResult<Vec<DigestRecord>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(
+            "SELECT region, number, through_seq, through_hash, time_ms, prev_mac, mac \
+             FROM audit_digests WHERE region = ?1 ORDER BY number",
+        )?;
+        let rows = statement.query_map([region], |row| {
+            Ok(DigestRecord {
+                region: row.get(0)?,
+                number: row.get(1)?,
+                through_seq: row.get(2)?,
+                through_hash: row.get(3)?,
+                time_ms: row.get(4)?,
+                prev_mac: row.get(5)?,
+                mac: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn append_digest(&self, digest: &DigestRecord) -> StoreResult<()> {
+        let inner = self.lock();
+        inner.conn.execute(
+            "INSERT INTO audit_digests \
+             (region, number, through_seq, through_hash, time_ms, prev_mac, mac) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                digest.region,
+                digest.number,
+                digest.through_seq,
+                digest.through_hash,
+                digest.time_ms,
+                digest.prev_mac,
+                digest.mac
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn key_usage(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyUse>> {
+        let inner = self.lock();
+        Ok(inner
+            .conn
+            .prepare_cached(
+                "SELECT operation, time_ms, event_id, request_id FROM key_usage \
+                 WHERE region = ?1 AND key_id = ?2",
+            )?
+            .query_row([region, key_id], |row| {
+                Ok(KeyUse {
+                    operation: row.get(0)?,
+                    time_ms: row.get(1)?,
+                    event_id: row.get(2)?,
+                    request_id: row.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn usage_tracking_start(&self, now_ms: i64) -> StoreResult<i64> {
+        let inner = self.lock();
+        inner.conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('usage_tracking_start_ms', ?1)",
+            [now_ms.to_be_bytes().to_vec()],
+        )?;
+        let bytes: Vec<u8> = inner.conn.query_row(
+            "SELECT value FROM meta WHERE name = 'usage_tracking_start_ms'",
+            [],
+            |row| row.get(0),
+        )?;
+        let bytes: [u8; 8] = bytes
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("usage_tracking_start_ms".into()))?;
+        Ok(i64::from_be_bytes(bytes))
+    }
+
     fn sealed_domain_key(&self) -> StoreResult<Option<Vec<u8>>> {
         let inner = self.lock();
         let mut statement = inner
@@ -320,7 +681,7 @@ impl Store for SqliteStore {
     fn insert_key(&self, key: &KeyRecord, material: &Material) -> StoreResult<()> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
@@ -482,7 +843,7 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         tx.execute(
             "INSERT INTO grants (grant_id, grant_token, region, key_id, name, grantee_principal, \
              retiring_principal, issuing_account, operations, constraints, created_ms) \
@@ -509,7 +870,7 @@ impl Store for SqliteStore {
     fn delete_grant(&self, region: &str, key_id: &str, grant_id: &str) -> StoreResult<bool> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         let deleted = tx.execute(
             "DELETE FROM grants WHERE region = ?1 AND key_id = ?2 AND grant_id = ?3",
             params![region, key_id, grant_id],
@@ -597,7 +958,7 @@ impl Store for SqliteStore {
     fn put_identity_policy(&self, account: &str, name: &str, document: &str) -> StoreResult<()> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         tx.execute(
             "INSERT INTO identity_policies (account, name, document) VALUES (?1, ?2, ?3) \
              ON CONFLICT (account, name) DO UPDATE SET document = excluded.document",
@@ -611,7 +972,7 @@ impl Store for SqliteStore {
     fn delete_identity_policy(&self, account: &str, name: &str) -> StoreResult<bool> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         let deleted = tx.execute(
             "DELETE FROM identity_policies WHERE account = ?1 AND name = ?2",
             params![account, name],
@@ -653,7 +1014,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         tx.execute(
             "INSERT INTO key_material (region, key_id, version, wrapped, created_ms, rotation_type) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -720,19 +1081,20 @@ impl Store for SqliteStore {
     fn delete_key(&self, region: &str, key_id: &str) -> StoreResult<()> {
         let mut inner = self.lock();
         inner.invalidate();
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         // Material, grants and aliases go with the key (ON DELETE CASCADE).
         tx.execute(
             "DELETE FROM keys WHERE region = ?1 AND key_id = ?2",
             params![region, key_id],
         )?;
         tx.commit()?;
-        // secure_delete has zeroed the freed pages in the database; move the
-        // write-ahead log into it and truncate the log, so that no older copy
-        // of a page survives in the WAL file either.
-        inner
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // secure_delete has zeroed the freed pages in the database; the
+        // checkpoint clears the WAL too, once the deletion has committed.
+        if inner.conn.is_autocommit() {
+            checkpoint(&inner.conn)?;
+        } else {
+            inner.checkpoint_after_commit = true;
+        }
         Ok(())
     }
 
@@ -847,11 +1209,7 @@ fn query_aliases(
 const GRANT_COLUMNS: &str = "grant_id, grant_token, region, key_id, name, grantee_principal, \
      retiring_principal, issuing_account, operations, constraints, created_ms";
 
-fn bump_policy_version(
-    tx: &rusqlite::Transaction<'_>,
-    region: &str,
-    key_id: &str,
-) -> StoreResult<()> {
+fn bump_policy_version(tx: &Connection, region: &str, key_id: &str) -> StoreResult<()> {
     tx.execute(
         "UPDATE keys SET policy_version = policy_version + 1 WHERE region = ?1 AND key_id = ?2",
         params![region, key_id],
@@ -859,7 +1217,7 @@ fn bump_policy_version(
     Ok(())
 }
 
-fn bump_identity_version(tx: &rusqlite::Transaction<'_>, account: &str) -> StoreResult<()> {
+fn bump_identity_version(tx: &Connection, account: &str) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO identity_versions (account, version) VALUES (?1, 1) \
          ON CONFLICT (account) DO UPDATE SET version = version + 1",

@@ -7,7 +7,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-fn keyward(data_dir: &Path, args: &[&str]) -> Output {
+pub fn keyward(data_dir: &Path, args: &[&str]) -> Output {
+    keyward_with_env(data_dir, args, &[])
+}
+
+/// [`keyward`] with extra environment variables.
+pub fn keyward_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keyward-under-test"))
         .arg("--data-dir")
         .arg(data_dir)
@@ -15,6 +20,7 @@ fn keyward(data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("KEYWARD_MASTER_KEY")
         .env_remove("AWS_REGION")
         .env_remove("KEYWARD_PRINCIPAL")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }

@@ -548,3 +548,85 @@ fn secure_transport_and_source_ip_reach_cedar() {
         assert!(decrypt.message().unwrap().contains("no-loopback-decrypt"));
     });
 }
+
+#[test]
+fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
+    use aws_sdk_kms::operation::RequestId;
+    let server = Server::start(false);
+    let client = server.client(ROOT_KEY, ROOT_SECRET);
+    runtime().block_on(async {
+        let key = client.create_key().send().await.unwrap();
+        let key_id = key.key_metadata().unwrap().key_id().to_owned();
+        let encrypted = client
+            .encrypt()
+            .key_id(&key_id)
+            .plaintext(Blob::new(b"audited over http".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let request_id = encrypted.request_id().unwrap().to_owned();
+        let usage = client
+            .get_key_last_usage()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap();
+        let last = usage.key_last_usage().unwrap();
+        assert_eq!(last.operation().unwrap().as_str(), "Encrypt");
+        assert_eq!(last.kms_request_id(), Some(request_id.as_str()));
+
+        let caller = crate::support::root("111122223333");
+        let events = server
+            .kms
+            .query_audit(
+                &caller,
+                Some(&key_id),
+                keyward::audit::query::Filter {
+                    event_name: Some("Encrypt".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event["requestID"], request_id.as_str());
+        assert_eq!(last.cloud_trail_event_id(), event["eventID"].as_str());
+        assert_eq!(event["sourceIPAddress"], "127.0.0.1");
+        assert_eq!(event["userIdentity"]["accessKeyId"], ROOT_KEY);
+        assert!(
+            event["userAgent"]
+                .as_str()
+                .unwrap()
+                .contains("aws-sdk-rust"),
+            "{}",
+            event["userAgent"]
+        );
+
+        // A denied call from another account is recorded with its identity.
+        let mallory = server.client(MALLORY_KEY, MALLORY_SECRET);
+        let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+        let denied = mallory
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Some("AccessDeniedException"));
+        let denials = server
+            .kms
+            .query_audit(
+                &caller,
+                None,
+                keyward::audit::query::Filter {
+                    error_code: Some("AccessDeniedException".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(denials.len(), 1);
+        assert_eq!(denials[0]["userIdentity"]["accessKeyId"], MALLORY_KEY);
+        assert_eq!(denials[0]["userIdentity"]["accountId"], OTHER_ACCOUNT);
+        assert_eq!(denials[0]["recipientAccountId"], "111122223333");
+    });
+}

@@ -1,0 +1,225 @@
+//! The service's side of the audit trail: digests, verification, queries,
+//! exports, and `GetKeyLastUsage`, which the trail's last-use records
+//! answer.
+
+use std::path::{Path, PathBuf};
+
+use super::keys::seconds;
+use super::{Caller, Details, InternalError, Kms, KmsError, KmsResult, Op};
+use crate::audit::chain::{self, RegionReport, Walker};
+use crate::audit::query::{self, Filter, PAGE};
+use crate::authz::Action;
+use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage, redacted_json};
+use crate::store::{DigestRecord, KeyRecord, StoreError};
+
+/// What `keyward audit verify` found: one report per region.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditVerification {
+    /// The regions' chains.
+    pub regions: Vec<RegionReport>,
+}
+
+impl AuditVerification {
+    /// Whether every chain is intact.
+    pub fn intact(&self) -> bool {
+        self.regions.iter().all(|r| r.first_bad.is_none())
+    }
+}
+
+/// What `keyward audit export` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuditExport {
+    /// How many records.
+    pub records: usize,
+    /// The files.
+    pub files: Vec<PathBuf>,
+}
+
+fn internal(e: impl std::fmt::Display) -> KmsError {
+    KmsError::Internal(InternalError::Audit(e.to_string()))
+}
+
+impl Kms {
+    /// Makes a signed digest of every region's chain that has events past
+    /// its newest digest. The MAC is made inside the guest with a key
+    /// derived from the domain key.
+    pub fn seal_audit(&self) -> KmsResult<()> {
+        let mut sealed_ms = self
+            .sealed_ms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = self.now_ms();
+        for region in self.store.audit_regions()? {
+            let Some(head) = self.store.audit_head(&region)? else {
+                continue;
+            };
+            let last = self.store.digests(&region)?.pop();
+            if last.as_ref().is_some_and(|d| d.through_seq >= head.seq) {
+                continue;
+            }
+            let mut digest = DigestRecord {
+                region: region.clone(),
+                number: last.as_ref().map_or(1, |d| d.number + 1),
+                through_seq: head.seq,
+                through_hash: head.hash,
+                time_ms: now,
+                prev_mac: last.map(|d| d.mac).unwrap_or_default(),
+                mac: Vec::new(),
+            };
+            digest.mac = self
+                .core
+                .seal_digest(&chain::digest_message(&digest))?
+                .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+            self.store.append_digest(&digest)?;
+        }
+        *sealed_ms = now;
+        Ok(())
+    }
+
+    /// Seals the chains if the digest interval has passed since the last
+    /// digest. A failure is logged, not returned: the request's own event
+    /// is already durable, and the next request tries again.
+    pub(super) fn seal_audit_if_due(&self, now_ms: i64) {
+        let due = self
+            .sealed_ms
+            .try_lock()
+            .is_ok_and(|sealed| now_ms.saturating_sub(*sealed) >= self.digest_interval_ms);
+        if due && let Err(e) = self.seal_audit() {
+            tracing::error!(error = %e, "the audit trail could not be sealed");
+        }
+    }
+
+    /// Checks every region's chain and digests: the first edited, deleted or
+    /// inserted event, a forged digest, or a tail cut short of what a digest
+    /// covers.
+    pub fn verify_audit(&self) -> KmsResult<AuditVerification> {
+        let mut regions = Vec::new();
+        let mut names = self.store.audit_regions()?;
+        for digest_region in self.store.digest_regions()? {
+            if !names.contains(&digest_region) {
+                names.push(digest_region);
+            }
+        }
+        names.sort();
+        for region in names {
+            let digests = self.store.digests(&region)?;
+            let mut failure = None;
+            let mut walker = Walker::new(&region, &digests, |digest| {
+                match self
+                    .core
+                    .check_digest(&chain::digest_message(digest), &digest.mac)
+                {
+                    Ok(Ok(valid)) => valid,
+                    Ok(Err(e)) => {
+                        failure = Some(internal(format!("{e:?}")));
+                        false
+                    }
+                    Err(e) => {
+                        failure = Some(KmsError::from(e));
+                        false
+                    }
+                }
+            });
+            if let Some(failure) = failure {
+                return Err(failure);
+            }
+            let mut after = 0;
+            while !walker.done() {
+                let page = self.store.audit_events(&region, after, PAGE)?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for event in &page {
+                    walker.event(event);
+                }
+            }
+            regions.push(walker.finish());
+        }
+        Ok(AuditVerification { regions })
+    }
+
+    /// The audit events that match `filter`. A key given by alias or id is
+    /// resolved in `caller`'s region and account first (a key that no longer
+    /// exists is matched by its id).
+    pub fn query_audit(
+        &self,
+        caller: &Caller,
+        key: Option<&str>,
+        mut filter: Filter,
+    ) -> KmsResult<Vec<serde_json::Value>> {
+        if let Some(key) = key {
+            match self.resolve(caller, key) {
+                Ok(found) => filter.key_arns = Some(vec![found.arn]),
+                Err(KmsError::NotFound(_)) if !key.contains("alias/") => {
+                    let id = key.rsplit_once("key/").map_or(key, |(_, id)| id);
+                    filter.key_id = Some(id.to_owned());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(query::query(self.store.as_ref(), &filter)?)
+    }
+
+    /// Writes the events that match `filter` as CloudTrail log files in
+    /// `dir`.
+    pub fn export_audit(
+        &self,
+        caller: &Caller,
+        key: Option<&str>,
+        filter: Filter,
+        dir: &Path,
+    ) -> KmsResult<AuditExport> {
+        let events = self.query_audit(caller, key, filter)?;
+        let files = query::export(&events, dir).map_err(|source| {
+            KmsError::Internal(InternalError::Store(StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            }))
+        })?;
+        Ok(AuditExport {
+            records: events.len(),
+            files,
+        })
+    }
+
+    /// The last successful cryptographic use of `key`.
+    pub(super) fn last_usage(&self, key: &KeyRecord) -> KmsResult<Option<KeyLastUsage>> {
+        let usage = self.store.key_usage(&key.region, &key.key_id)?;
+        Ok(usage.map(|usage| KeyLastUsage {
+            operation: usage.operation,
+            timestamp: seconds(usage.time_ms),
+            cloud_trail_event_id: usage.event_id,
+            kms_request_id: usage.request_id,
+        }))
+    }
+
+    /// `GetKeyLastUsage`: the last successful cryptographic operation with a
+    /// key, from the audit trail's last-use record.
+    pub fn get_key_last_usage(
+        &self,
+        caller: &Caller,
+        request: KeyIdRequest,
+    ) -> KmsResult<GetKeyLastUsageResponse> {
+        self.run(
+            caller,
+            Op::read("GetKeyLastUsage"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::GetKeyLastUsage,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                Ok(GetKeyLastUsageResponse {
+                    key_last_usage: self.last_usage(&key)?,
+                    tracking_start_date: seconds(self.store.usage_tracking_start(self.now_ms())?),
+                    key_creation_date: seconds(key.created_ms),
+                    key_id: key.arn,
+                })
+            },
+        )
+    }
+}
