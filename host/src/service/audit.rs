@@ -52,18 +52,18 @@ impl Kms {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = self.now_ms();
         for region in self.store.audit_regions()? {
-            let Some(head) = self.store.audit_head(&region)? else {
+            let Some((head_seq, head_hash)) = self.store.audit_head(&region)? else {
                 continue;
             };
-            let last = self.store.digests(&region)?.pop();
-            if last.as_ref().is_some_and(|d| d.through_seq >= head.seq) {
+            let last = self.store.last_digest(&region)?;
+            if last.as_ref().is_some_and(|d| d.through_seq >= head_seq) {
                 continue;
             }
             let mut digest = DigestRecord {
                 region: region.clone(),
                 number: last.as_ref().map_or(1, |d| d.number + 1),
-                through_seq: head.seq,
-                through_hash: head.hash,
+                through_seq: head_seq,
+                through_hash: head_hash,
                 time_ms: now,
                 prev_mac: last.map(|d| d.mac).unwrap_or_default(),
                 mac: Vec::new(),

@@ -283,8 +283,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn audit_events(&self, region: &str, after: i64, limit: usize)
     -> StoreResult<Vec<StoredEvent>>;
 
-    /// The newest event of a region's chain.
-    fn audit_head(&self, region: &str) -> StoreResult<Option<StoredEvent>>;
+    /// The position and hash of the newest event of a region's chain.
+    fn audit_head(&self, region: &str) -> StoreResult<Option<(i64, Vec<u8>)>>;
+
+    /// The newest digest of a region.
+    fn last_digest(&self, region: &str) -> StoreResult<Option<DigestRecord>>;
 
     /// The regions that have audit digests.
     fn digest_regions(&self) -> StoreResult<Vec<String>>;

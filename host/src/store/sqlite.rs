@@ -132,6 +132,46 @@ const MIGRATIONS: &[&str] = &[
         mac          BLOB    NOT NULL,
         PRIMARY KEY (region, number)
     ) STRICT;
+    -- Moves on with every change to what the read cache holds, so that a
+    -- commit elsewhere that only appends audit events leaves it valid.
+    CREATE TABLE generation (n INTEGER NOT NULL) STRICT;
+    INSERT INTO generation (n) VALUES (0);
+    CREATE TRIGGER keys_insert AFTER INSERT ON keys
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER keys_update AFTER UPDATE ON keys
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER keys_delete AFTER DELETE ON keys
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER key_material_insert AFTER INSERT ON key_material
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER key_material_update AFTER UPDATE ON key_material
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER key_material_delete AFTER DELETE ON key_material
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER grants_insert AFTER INSERT ON grants
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER grants_update AFTER UPDATE ON grants
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER grants_delete AFTER DELETE ON grants
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER aliases_insert AFTER INSERT ON aliases
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER aliases_update AFTER UPDATE ON aliases
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER aliases_delete AFTER DELETE ON aliases
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_policies_insert AFTER INSERT ON identity_policies
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_policies_update AFTER UPDATE ON identity_policies
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_policies_delete AFTER DELETE ON identity_policies
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_versions_insert AFTER INSERT ON identity_versions
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_versions_update AFTER UPDATE ON identity_versions
+        BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER identity_versions_delete AFTER DELETE ON identity_versions
+        BEGIN UPDATE generation SET n = n + 1; END;
     CREATE TABLE key_usage (
         region     TEXT    NOT NULL,
         key_id     TEXT    NOT NULL,
@@ -193,8 +233,10 @@ struct Inner {
 /// Keys and material versions read since the last change, by region and id.
 #[derive(Debug, Default)]
 struct Cache {
-    /// SQLite's `data_version` when the cache was filled.
+    /// SQLite's `data_version` when the cache was last checked.
     data_version: i64,
+    /// The `generation` row when the cache was filled.
+    generation: i64,
     keys: HashMap<String, HashMap<String, KeyRecord>>,
     material: HashMap<String, HashMap<(String, u32), Material>>,
     grants: HashMap<String, HashMap<String, Arc<Vec<GrantRecord>>>>,
@@ -202,16 +244,29 @@ struct Cache {
 }
 
 impl Inner {
-    /// Drops the cache if another connection has committed since it was
-    /// filled.
+    /// Drops the cache if another connection has committed a change to
+    /// what it holds since it was filled. `data_version` moves with every
+    /// commit elsewhere, the audit connection's included; the `generation`
+    /// row only with changes to keys, material, grants, aliases and identity
+    /// policies.
     fn refresh(&mut self) -> StoreResult<()> {
         let version: i64 = self
             .conn
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |row| row.get(0))?;
-        if version != self.cache.data_version {
+        if version == self.cache.data_version {
+            return Ok(());
+        }
+        let generation: i64 = self
+            .conn
+            .prepare_cached("SELECT n FROM generation")?
+            .query_row([], |row| row.get(0))?;
+        if generation == self.cache.generation {
+            self.cache.data_version = version;
+        } else {
             self.cache = Cache {
                 data_version: version,
+                generation,
                 ..Cache::default()
             };
         }
@@ -221,9 +276,11 @@ impl Inner {
     /// Drops the cache after a write on this connection (which does not
     /// change `data_version`).
     fn invalidate(&mut self) {
-        let data_version = self.cache.data_version;
+        // A generation no read can match, so that the next refresh also
+        // rereads it.
         self.cache = Cache {
-            data_version,
+            data_version: self.cache.data_version,
+            generation: -1,
             ..Cache::default()
         };
     }
@@ -402,6 +459,18 @@ fn chain_head(conn: &Connection, region: &str) -> StoreResult<(i64, [u8; HASH_LE
     }
 }
 
+fn digest_record(row: &Row<'_>) -> rusqlite::Result<DigestRecord> {
+    Ok(DigestRecord {
+        region: row.get(0)?,
+        number: row.get(1)?,
+        through_seq: row.get(2)?,
+        through_hash: row.get(3)?,
+        time_ms: row.get(4)?,
+        prev_mac: row.get(5)?,
+        mac: row.get(6)?,
+    })
+}
+
 fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         region: row.get(0)?,
@@ -542,7 +611,15 @@ impl Store for SqliteStore {
         let inner = self.lock();
         let mut statement = inner
             .conn
-            .prepare_cached("SELECT DISTINCT region FROM audit_events ORDER BY region")?;
+            // A skip scan of the (region, seq) key: one probe per region.
+            .prepare_cached(
+                "WITH RECURSIVE r(region) AS ( \
+                   SELECT MIN(region) FROM audit_events \
+                   UNION ALL \
+                   SELECT (SELECT MIN(region) FROM audit_events WHERE region > r.region) \
+                   FROM r WHERE r.region IS NOT NULL) \
+                 SELECT region FROM r WHERE region IS NOT NULL",
+            )?;
         let rows = statement.query_map([], |row| row.get(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -563,15 +640,26 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn audit_head(&self, region: &str) -> StoreResult<Option<StoredEvent>> {
+    fn audit_head(&self, region: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
         let inner = self.lock();
         Ok(inner
             .conn
             .prepare_cached(
-                "SELECT region, seq, time_ms, event, prev_hash, hash FROM audit_events \
-                 WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
+                "SELECT seq, hash FROM audit_events WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
             )?
-            .query_row([region], stored_event)
+            .query_row([region], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    fn last_digest(&self, region: &str) -> StoreResult<Option<DigestRecord>> {
+        let inner = self.lock();
+        Ok(inner
+            .conn
+            .prepare_cached(
+                "SELECT region, number, through_seq, through_hash, time_ms, prev_mac, mac \
+                 FROM audit_digests WHERE region = ?1 ORDER BY number DESC LIMIT 1",
+            )?
+            .query_row([region], digest_record)
             .optional()?)
     }
 
@@ -590,17 +678,7 @@ impl Store for SqliteStore {
             "SELECT region, number, through_seq, through_hash, time_ms, prev_mac, mac \
              FROM audit_digests WHERE region = ?1 ORDER BY number",
         )?;
-        let rows = statement.query_map([region], |row| {
-            Ok(DigestRecord {
-                region: row.get(0)?,
-                number: row.get(1)?,
-                through_seq: row.get(2)?,
-                through_hash: row.get(3)?,
-                time_ms: row.get(4)?,
-                prev_mac: row.get(5)?,
-                mac: row.get(6)?,
-            })
-        })?;
+        let rows = statement.query_map([region], digest_record)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -1,0 +1,139 @@
+#![allow(missing_docs, reason = "criterion macros generate undocumented items")]
+#![allow(clippy::unwrap_used, reason = "a benchmark aborts on any failure")]
+//! The cost of the audit trail per request.
+//!
+//! - `audit/build_event_encrypt`: writing one Encrypt event (redaction,
+//!   CloudTrail JSON), on the request's own thread.
+//! - `audit/append_8_callers_{os,disk}`: 8 threads appending events through
+//!   the group commit (chain hashing, SQLite insert, commit; `disk` fsyncs
+//!   each group); the figure is wall time per event.
+//! - `audit/encrypt_32B_8_callers`: the whole Encrypt pipeline, audit
+//!   included, from 8 threads; wall time per request.
+//!
+//! Run: `cargo bench -p keyward --bench audit`. Figures go in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use keyward::audit::commit::GroupCommit;
+use keyward::audit::{EventBuilder, Outcome, Trail};
+use keyward::model::{CreateKeyRequest, EncryptRequest, EncryptResponse, SecretBytes};
+use keyward::model::{EncryptionAlgorithmSpec, redacted_json};
+use keyward::store::{AuditSync, SqliteStore, Store};
+use keyward::{Caller, Config, Kms, Principal};
+
+const CALLERS: u64 = 8;
+
+fn caller() -> Caller {
+    Caller::new(
+        Principal::account_root("111122223333").unwrap(),
+        "us-east-1",
+    )
+}
+
+fn encrypt_request() -> EncryptRequest {
+    EncryptRequest {
+        key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        plaintext: SecretBytes::new(vec![7; 32]),
+        encryption_context: Some([("Department".to_owned(), "Finance".to_owned())].into()),
+        ..Default::default()
+    }
+}
+
+fn event(caller: &Caller) -> keyward::store::NewEvent {
+    let trail = Trail::default();
+    let response = EncryptResponse {
+        ciphertext_blob: vec![1; 200],
+        key_id: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            .into(),
+        encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+    };
+    EventBuilder {
+        caller,
+        operation: "Encrypt",
+        read_only: true,
+        service_event: false,
+        parameters: redacted_json(&encrypt_request()),
+        trail: &trail,
+        time_ms: 1_795_000_000_000,
+        request_id: "93746dd6-63bc-11e4-bc2b-4198b6150d5c",
+    }
+    .build(&Outcome::Success(redacted_json(&response)))
+}
+
+/// Runs `work` `iters` times spread over `CALLERS` threads; wall time.
+fn concurrently(iters: u64, work: impl Fn() + Sync) -> Duration {
+    let per_thread = iters.div_ceil(CALLERS);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..CALLERS {
+            scope.spawn(|| {
+                for _ in 0..per_thread {
+                    work();
+                }
+            });
+        }
+    });
+    start.elapsed() * u32::try_from(iters).unwrap() / u32::try_from(per_thread * CALLERS).unwrap()
+}
+
+fn audit(c: &mut Criterion) {
+    let caller = caller();
+    let mut group = c.benchmark_group("audit");
+    group.bench_function("build_event_encrypt", |b| {
+        b.iter(|| black_box(event(&caller)))
+    });
+    for (name, sync) in [("os", AuditSync::Os), ("disk", AuditSync::Disk)] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&dir.path().join("audit.db"), sync).unwrap();
+        let commits = GroupCommit::default();
+        let prepared = event(&caller);
+        let eight = vec![prepared.clone(); 8];
+        group.bench_function(format!("store_batch_of_8_{name}"), |b| {
+            b.iter(|| store.append_events(&eight).unwrap())
+        });
+        group.bench_function(format!("append_1_caller_{name}"), |b| {
+            b.iter(|| {
+                commits
+                    .append(&store as &dyn Store, prepared.clone())
+                    .unwrap()
+            })
+        });
+        group.bench_function(format!("append_8_callers_{name}"), |b| {
+            b.iter_custom(|iters| {
+                concurrently(iters, || {
+                    commits
+                        .append(&store as &dyn Store, prepared.clone())
+                        .unwrap()
+                })
+            })
+        });
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (kms, _) = Kms::open_or_init(Config::new(dir.path().join("data"))).unwrap();
+    let kms = Arc::new(kms);
+    let key_id = kms
+        .create_key(&caller, CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    group.bench_function("encrypt_32B_8_callers", |b| {
+        b.iter_custom(|iters| {
+            concurrently(iters, || {
+                let request = EncryptRequest {
+                    key_id: key_id.clone(),
+                    plaintext: SecretBytes::new(vec![7; 32]),
+                    ..Default::default()
+                };
+                black_box(kms.encrypt(&caller, request).unwrap());
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, audit);
+criterion_main!(benches);
