@@ -60,7 +60,7 @@ fn event(caller: &Caller) -> keyward::store::NewEvent {
         time_ms: 1_795_000_000_000,
         request_id: "93746dd6-63bc-11e4-bc2b-4198b6150d5c",
     }
-    .build(&Outcome::Success(redacted_json(&response)))
+    .build(Outcome::Success(redacted_json(&response)))
 }
 
 /// Runs `work` `iters` times spread over `CALLERS` threads; wall time.

@@ -228,9 +228,19 @@ impl<'de> Deserialize<'de> for SecretBytes {
 /// tokens) left out, whatever its name, because binary fields are all
 /// serialised by [`base64_bytes`], which writes nothing in this mode.
 pub fn redacted_json<T: Serialize>(value: &T) -> serde_json::Value {
+    /// Clears the flag however serialisation ends, so that a panic cannot
+    /// leave this thread writing `null` for every binary field of the wire
+    /// responses it serialises next.
+    struct Redacting;
+    impl Drop for Redacting {
+        fn drop(&mut self) {
+            base64_bytes::REDACTING.set(false);
+        }
+    }
     base64_bytes::REDACTING.set(true);
+    let redacting = Redacting;
     let json = serde_json::to_value(value);
-    base64_bytes::REDACTING.set(false);
+    drop(redacting);
     let mut json = json.unwrap_or(serde_json::Value::Null);
     strip_nulls(&mut json);
     json
@@ -691,10 +701,6 @@ pub struct PutKeyPolicyRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bypass_policy_lockout_safety_check: Option<bool>,
 }
-
-/// `PutKeyPolicy` response (empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PutKeyPolicyResponse {}
 
 /// `GetKeyPolicy` request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

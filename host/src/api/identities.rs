@@ -13,17 +13,16 @@
 //! so that the file itself holds none.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::authz::Principal;
+use crate::store::write_private;
 
-/// One entry of the identities file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One entry of the identities file. No `Debug`: it can hold a secret.
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     access_key_id: String,
@@ -36,7 +35,7 @@ struct Entry {
     tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     identities: Vec<Entry>,
@@ -48,6 +47,9 @@ pub struct Identity {
     pub secret: Zeroizing<String>,
     /// The principal.
     pub principal: Principal,
+    /// The credentials as `aws-sigv4` takes them, built once rather than on
+    /// every request.
+    pub signing: aws_smithy_runtime_api::client::identity::Identity,
 }
 
 impl std::fmt::Debug for Identity {
@@ -90,10 +92,13 @@ impl Identities {
     /// Loads an identities file.
     pub fn load(path: &Path) -> Result<Self, IdentitiesError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| IdentitiesError::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        // The file may hold secrets.
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            IdentitiesError::Io {
+                path: shown.clone(),
+                source,
+            }
+        })?);
         let invalid = |reason: String| IdentitiesError::Invalid {
             path: shown.clone(),
             reason,
@@ -122,11 +127,21 @@ impl Identities {
 
     /// Adds an identity.
     pub fn insert(&mut self, access_key_id: &str, secret: String, principal: Principal) {
+        let secret = Zeroizing::new(secret);
+        let signing = aws_credential_types::Credentials::new(
+            access_key_id,
+            secret.as_str(),
+            None,
+            None,
+            "keyward-identities",
+        )
+        .into();
         self.by_access_key.insert(
             access_key_id.to_owned(),
             Identity {
-                secret: Zeroizing::new(secret),
+                secret,
                 principal,
+                signing,
             },
         );
     }
@@ -181,7 +196,13 @@ pub fn write_dev_identity(dir: &Path, account: &str) -> Result<DevIdentity, Iden
         random_text(upper, 16).map_err(io(&identities_path))?
     );
     let secret = Zeroizing::new(random_text(secret_chars, 40).map_err(io(&identities_path))?);
-    let principal = format!("arn:aws:iam::{account}:root");
+    let principal = Principal::account_root(account)
+        .map_err(|e| IdentitiesError::Invalid {
+            path: identities_path.display().to_string(),
+            reason: e.to_string(),
+        })?
+        .arn()
+        .to_owned();
     let file = File {
         identities: vec![Entry {
             access_key_id: access_key_id.clone(),
@@ -208,14 +229,4 @@ pub fn write_dev_identity(dir: &Path, account: &str) -> Result<DevIdentity, Iden
         access_key_id,
         principal,
     })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }

@@ -8,7 +8,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
 use http::request::Parts;
@@ -166,7 +165,7 @@ pub fn authenticate(
     if skew > MAX_SKEW {
         return Err(AuthError::Expired(amz_date.to_owned()));
     }
-    if !authorization.signed_headers.contains(&"host") {
+    if !authorization.signed_headers.contains(&"host") || authorization.service != "kms" {
         return Err(AuthError::InvalidSignature);
     }
     let identity = identities
@@ -192,19 +191,11 @@ pub fn authenticate(
     )
     .map_err(|_| AuthError::InvalidSignature)?;
 
-    let credentials: aws_smithy_runtime_api::client::identity::Identity = Credentials::new(
-        authorization.access_key_id,
-        identity.secret.as_str(),
-        None,
-        None,
-        "keyward-identities",
-    )
-    .into();
     let mut settings = SigningSettings::default();
     // Sign exactly what the client signed: nothing is excluded.
     settings.excluded_headers = Some(Vec::new());
     let params = SigningParams::builder()
-        .identity(&credentials)
+        .identity(&identity.signing)
         .region(authorization.region)
         .name(authorization.service)
         .time(time)
@@ -218,9 +209,6 @@ pub fn authenticate(
             .as_bytes()
             .ct_eq(authorization.signature.as_bytes()),
     ) {
-        return Err(AuthError::InvalidSignature);
-    }
-    if authorization.service != "kms" {
         return Err(AuthError::InvalidSignature);
     }
     Ok(Authenticated {

@@ -71,9 +71,6 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 /// Returns the configuration and the certificate's path, for clients to
 /// trust.
 pub fn self_signed(data_dir: &Path) -> Result<(Arc<ServerConfig>, PathBuf), TlsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-
     let (cert_path, key_path) = self_signed_paths(data_dir);
     if !cert_path.is_file() || !key_path.is_file() {
         let dir = cert_path.parent().unwrap_or(data_dir);
@@ -85,16 +82,13 @@ pub fn self_signed(data_dir: &Path) -> Result<(Arc<ServerConfig>, PathBuf), TlsE
         ];
         let certified = rcgen::generate_simple_self_signed(names)
             .map_err(|e| TlsError::Invalid(e.to_string()))?;
-        let mut key_file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&key_path)
-            .map_err(io(&key_path))?;
-        key_file
-            .write_all(certified.signing_key.serialize_pem().as_bytes())
-            .map_err(io(&key_path))?;
+        // A key left from a half-written pair is replaced, never reused.
+        match std::fs::remove_file(&key_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&key_path)(e)),
+            _ => {}
+        }
+        let pem = zeroize::Zeroizing::new(certified.signing_key.serialize_pem());
+        crate::store::write_private(&key_path, pem.as_bytes()).map_err(io(&key_path))?;
         std::fs::write(&cert_path, certified.cert.pem()).map_err(io(&cert_path))?;
     }
     Ok((from_pem_files(&cert_path, &key_path)?, cert_path))

@@ -9,10 +9,11 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use crate::store::{NewEvent, Store};
+use crate::store::{NewEvent, Store, StoreError};
 
-/// Whether a queued event was committed; the error says why not.
-type Slot = Arc<OnceLock<Result<(), String>>>;
+/// Whether a queued event was committed; the error says why not (shared by
+/// every request of the failed commit).
+type Slot = Arc<OnceLock<Result<(), Arc<StoreError>>>>;
 
 /// The queue of events waiting for a commit.
 #[derive(Debug, Default)]
@@ -37,7 +38,7 @@ impl GroupCommit {
 
     /// Appends `event` and returns once it is durable (as the store's
     /// `AuditSync` says), or with the reason it could not be written.
-    pub fn append(&self, store: &dyn Store, event: NewEvent) -> Result<(), String> {
+    pub fn append(&self, store: &dyn Store, event: NewEvent) -> Result<(), Arc<StoreError>> {
         let slot: Slot = Arc::default();
         let mut state = self.lock();
         state.queue.push((event, Arc::clone(&slot)));
@@ -56,12 +57,7 @@ impl GroupCommit {
             let batch = std::mem::take(&mut state.queue);
             drop(state);
             let (events, slots): (Vec<NewEvent>, Vec<Slot>) = batch.into_iter().unzip();
-            let result = store.append_events(&events).map_err(|e| {
-                let detail = std::error::Error::source(&e)
-                    .map(|s| format!(": {s}"))
-                    .unwrap_or_default();
-                format!("{e}{detail}")
-            });
+            let result = store.append_events(&events).map_err(Arc::new);
             for slot in slots {
                 let _ = slot.set(result.clone());
             }

@@ -203,7 +203,7 @@ struct Resource<'a> {
 
 impl EventBuilder<'_> {
     /// The event, ready for the chain.
-    pub fn build(self, outcome: &Outcome<'_>) -> NewEvent {
+    pub fn build(self, outcome: Outcome<'_>) -> NewEvent {
         let trail = self.trail.inner.borrow();
         let principal = &self.caller.principal;
         let (kind, user_name) = match principal.kind() {
@@ -223,8 +223,8 @@ impl EventBuilder<'_> {
             (None, None) => "localhost".to_owned(),
         };
         let (error_code, error_message, response_elements) = match outcome {
-            Outcome::Success(response) => (None, None, response.clone()),
-            Outcome::Failure { code, message } => (Some(*code), Some(*message), Value::Null),
+            Outcome::Success(response) => (None, None, response),
+            Outcome::Failure { code, message } => (Some(code), Some(message), Value::Null),
         };
         let user_identity = if self.service_event {
             UserIdentity {
@@ -299,7 +299,7 @@ impl EventBuilder<'_> {
         // INVARIANT: the event is plain strings, numbers and JSON values,
         // which always serialise.
         let json = serde_json::to_string(&event).unwrap_or_default();
-        let succeeded = matches!(outcome, Outcome::Success(_));
+        let succeeded = error_code.is_none();
         let used_keys = if succeeded && TRACKED_OPERATIONS.contains(&self.operation) {
             trail
                 .keys

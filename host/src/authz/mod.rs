@@ -130,7 +130,6 @@ impl IndexedPolicies {
 pub struct KeyPolicies {
     combined: IndexedPolicies,
     key_policy: IndexedPolicies,
-    grants: Vec<GrantRecord>,
 }
 
 impl KeyPolicies {
@@ -155,18 +154,12 @@ impl KeyPolicies {
         Ok(Self {
             combined: IndexedPolicies::new(combined)?,
             key_policy: IndexedPolicies::new(key_policy.policies().cloned())?,
-            grants: grants.to_vec(),
         })
     }
 
     /// Whether requests on this key must carry the action hierarchy.
     pub fn needs_action_hierarchy(&self) -> bool {
         self.combined.needs_action_hierarchy()
-    }
-
-    /// The grants compiled into this set.
-    pub fn grants(&self) -> &[GrantRecord] {
-        &self.grants
     }
 }
 

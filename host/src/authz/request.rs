@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
 
 use cedar_policy::{Context, Entities, Entity, EntityUid, RestrictedExpression};
 
@@ -260,11 +262,11 @@ impl PreparedCache {
             secure_transport: facts.secure_transport,
             encryption_context: facts.encryption_context.cloned(),
         };
-        if let Some(prepared) = read(&self.entries).get(&id) {
+        if let Some(prepared) = self.entries.read().get(&id) {
             return Ok(Arc::clone(prepared));
         }
         let prepared = Arc::new(build(action, principal, key, resource_account, facts)?);
-        let mut entries = write(&self.entries);
+        let mut entries = self.entries.write();
         if entries.len() >= PREPARED_LIMIT {
             entries.clear();
         }
@@ -326,14 +328,4 @@ fn action_entities(action: Action) -> Vec<Entity> {
         .get(&action.entity_uid())
         .cloned()
         .unwrap_or_default()
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // Entries are inserted whole; a poisoned lock is still sound.
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

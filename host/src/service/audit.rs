@@ -37,10 +37,6 @@ pub struct AuditExport {
     pub files: Vec<PathBuf>,
 }
 
-fn internal(e: impl std::fmt::Display) -> KmsError {
-    KmsError::Internal(InternalError::Audit(e.to_string()))
-}
-
 impl Kms {
     /// Makes a signed digest of every region's chain that has events past
     /// its newest digest. The MAC is made inside the guest with a key
@@ -113,7 +109,7 @@ impl Kms {
                 {
                     Ok(Ok(valid)) => valid,
                     Ok(Err(e)) => {
-                        failure = Some(internal(format!("{e:?}")));
+                        failure = Some(KmsError::Internal(InternalError::Guest(e)));
                         false
                     }
                     Err(e) => {
@@ -215,7 +211,7 @@ impl Kms {
                 )?;
                 Ok(GetKeyLastUsageResponse {
                     key_last_usage: self.last_usage(&key)?,
-                    tracking_start_date: seconds(self.store.usage_tracking_start(self.now_ms())?),
+                    tracking_start_date: seconds(self.usage_tracking_start_ms),
                     key_creation_date: seconds(key.created_ms),
                     key_id: key.arn,
                 })

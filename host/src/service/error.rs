@@ -1,6 +1,8 @@
 //! The one error type of the service, named after the KMS exceptions. The
 //! wire layer turns [`KmsError::code`] into `__type`.
 
+use std::sync::Arc;
+
 use crate::core::{CoreFault, GuestError};
 use crate::store::StoreError;
 
@@ -93,8 +95,9 @@ pub enum InternalError {
     #[error("a stored policy does not compile: {0}")]
     Policy(#[from] crate::authz::PolicyError),
     /// The audit event could not be written, so the request was refused.
-    #[error("the audit trail could not be written: {0}")]
-    Audit(String),
+    /// Shared: one failed group commit fails every request in it.
+    #[error("the audit trail could not be written")]
+    Audit(#[source] Arc<StoreError>),
 }
 
 impl KmsError {

@@ -224,10 +224,10 @@ impl Kms {
         reasons: &[String],
         request: &CreateGrantRequest,
     ) -> KmsResult<()> {
-        let policies = self.key_policies(key)?;
+        let grants = self.store.grants(&key.region, &key.key_id)?;
         let allowed = reasons.iter().any(|reason| {
             let id = reason.trim_start_matches(grant_policy::ID_PREFIX);
-            policies.grants().iter().any(|parent| {
+            grants.iter().any(|parent| {
                 parent.grant_id == id
                     && request
                         .operations
@@ -306,9 +306,30 @@ impl Kms {
             |trail| {
                 check_principal("RetiringPrincipal", &request.retiring_principal)?;
                 self.admit_account(caller, trail, Action::ListRetirableGrants)?;
-                let grants = self
+                // As in AWS, only a principal of the caller's own account can
+                // be named: another account's grants are not the caller's to
+                // see. A service principal belongs to no account, so its list
+                // holds only the grants the caller's account issued.
+                let own = caller.principal.account();
+                let account = match Principal::parse(&request.retiring_principal) {
+                    Ok(named) => Some(named.account().to_owned()),
+                    Err(_) if authz::is_account_id(&request.retiring_principal) => {
+                        Some(request.retiring_principal.clone())
+                    }
+                    Err(_) => None,
+                };
+                if account.as_deref().is_some_and(|account| account != own) {
+                    return Err(KmsError::AccessDenied(format!(
+                        "User: {} is not authorized to list the grants retirable by `{}`, \
+                         which is not in account {own}",
+                        caller.principal.arn(),
+                        request.retiring_principal
+                    )));
+                }
+                let mut grants = self
                     .store
                     .retirable_grants(&caller.region, &request.retiring_principal)?;
+                grants.retain(|g| g.issuing_account == own);
                 let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
                 Ok(ListGrantsResponse {
                     grants: grants

@@ -26,14 +26,14 @@ pub struct MaintenanceReport {
     /// The ARNs of the keys rotated, their rotation due.
     pub rotated_keys: Vec<String>,
 }
-use crate::store::KeyRecord;
+use crate::store::{KeyRecord, StoreError};
 
 /// The caller keyward acts as when it changes a key on its own schedule:
 /// the key's account, in the key's region (recorded as an
 /// `AwsServiceEvent` invoked by `kms.amazonaws.com`).
 pub(super) fn key_service(key: &KeyRecord) -> KmsResult<Caller> {
     let account = Principal::account_root(&key.account)
-        .map_err(|e| KmsError::Internal(super::InternalError::Audit(e.to_string())))?;
+        .map_err(|e| StoreError::Corrupt(format!("key `{}`: {e}", key.arn)))?;
     Ok(Caller::new(account, key.region.clone()))
 }
 
@@ -43,24 +43,16 @@ impl Kms {
         caller: &Caller,
         action: Action,
         operation: &'static str,
-        key_id: &str,
+        request: &KeyIdRequest,
         to: KeyState,
     ) -> KmsResult<EmptyResponse> {
         self.run(
             caller,
             Op::write(operation),
-            redacted_json(&key_id),
+            redacted_json(request),
             |trail| {
-                let key = self.admit(caller, trail, action, key_id, Details::default())?;
-                match key.state {
-                    KeyState::Enabled | KeyState::Disabled => {}
-                    other => {
-                        return Err(KmsError::InvalidState(format!(
-                            "key `{}` is in state `{other}`, which does not allow {operation}",
-                            key.arn
-                        )));
-                    }
-                }
+                // The key-state table allows only Enabled and Disabled keys.
+                let key = self.admit(caller, trail, action, &request.key_id, Details::default())?;
                 if key.state != to {
                     self.store.update_key(&KeyRecord { state: to, ..key })?;
                 }
@@ -75,7 +67,7 @@ impl Kms {
             caller,
             Action::EnableKey,
             "EnableKey",
-            &request.key_id,
+            &request,
             KeyState::Enabled,
         )
     }
@@ -87,7 +79,7 @@ impl Kms {
             caller,
             Action::DisableKey,
             "DisableKey",
-            &request.key_id,
+            &request,
             KeyState::Disabled,
         )
     }
@@ -143,12 +135,6 @@ impl Kms {
                     &request.key_id,
                     Details::default(),
                 )?;
-                if key.state != KeyState::PendingDeletion {
-                    return Err(KmsError::InvalidState(format!(
-                        "key `{}` is not pending deletion",
-                        key.arn
-                    )));
-                }
                 let arn = key.arn.clone();
                 self.store.update_key(&KeyRecord {
                     state: KeyState::Disabled,

@@ -28,7 +28,9 @@ mod testing;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 pub use error::{InternalError, KmsError, KmsResult};
 pub use lifecycle::MaintenanceReport;
@@ -180,7 +182,9 @@ impl Op {
 type Versioned<T> = (i64, Arc<T>);
 
 /// Compiled policy sets, by what they were compiled from and its version.
-#[derive(Debug, Default)]
+/// `Debug` shows sizes only: the prepared requests hold encryption contexts
+/// and grant tokens.
+#[derive(Default)]
 struct AuthzCache {
     /// By (region, key id).
     keys: RwLock<HashMap<(String, String), Versioned<KeyPolicies>>>,
@@ -190,12 +194,21 @@ struct AuthzCache {
     prepared: request::PreparedCache,
 }
 
+impl std::fmt::Debug for AuthzCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthzCache")
+            .field("keys", &self.keys.read().len())
+            .field("identity", &self.identity.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl AuthzCache {
     /// Forgets every compiled policy set, after a transaction that may have
     /// compiled one from rows it then rolled back.
     fn clear(&self) {
-        write(&self.keys).clear();
-        write(&self.identity).clear();
+        self.keys.write().clear();
+        self.identity.write().clear();
     }
 }
 
@@ -237,6 +250,8 @@ pub struct Kms {
     sealed_ms: std::sync::Mutex<i64>,
     digest_interval_ms: i64,
     audit_sync: AuditSync,
+    /// When this store began recording key use (`TrackingStartDate`).
+    usage_tracking_start_ms: i64,
 }
 
 impl Drop for Kms {
@@ -282,7 +297,7 @@ impl Kms {
             return Err(OpenError::NotInitialized(dir.path().display().to_string()));
         }
         let store = SqliteStore::open_with(&dir.database(), config.audit_sync)?;
-        store.usage_tracking_start(config.clock.now_ms())?;
+        let usage_tracking_start_ms = store.usage_tracking_start(config.clock.now_ms())?;
         let sealed = store
             .sealed_domain_key()?
             .ok_or_else(|| OpenError::NotInitialized(dir.path().display().to_string()))?;
@@ -301,6 +316,7 @@ impl Kms {
             commits: GroupCommit::default(),
             digest_interval_ms: config.digest_interval_ms,
             audit_sync: config.audit_sync,
+            usage_tracking_start_ms,
         })
     }
 
@@ -370,7 +386,8 @@ impl Kms {
         } else {
             body(&trail)
         };
-        let event = |result: &KmsResult<T>| {
+        // Called once, on whichever path below runs.
+        let event = move |result: &KmsResult<T>| {
             let message;
             let outcome = match result {
                 Ok(response) => Outcome::Success(redacted_json(response)),
@@ -387,12 +404,12 @@ impl Kms {
                 operation: op.name,
                 read_only: !op.writes,
                 service_event: op.service,
-                parameters: parameters.clone(),
+                parameters,
                 trail: &trail,
                 time_ms,
                 request_id: &request_id,
             }
-            .build(&outcome)
+            .build(outcome)
         };
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {
@@ -404,7 +421,7 @@ impl Kms {
                     // nothing compiled from it may stay cached.
                     self.authz.clear();
                 }
-                written.map_err(|e| InternalError::Audit(e.to_string()))
+                written.map_err(|e| InternalError::Audit(Arc::new(e)))
             }
             transaction => {
                 if transaction.is_some() {
@@ -581,7 +598,7 @@ impl Kms {
     /// The compiled policies of a key, rebuilt when its policy version moves.
     fn key_policies(&self, key: &KeyRecord) -> KmsResult<Arc<KeyPolicies>> {
         let id = (key.region.clone(), key.key_id.clone());
-        if let Some((version, policies)) = read(&self.authz.keys).get(&id)
+        if let Some((version, policies)) = self.authz.keys.read().get(&id)
             && *version == key.policy_version
         {
             return Ok(Arc::clone(policies));
@@ -592,14 +609,17 @@ impl Kms {
             KeyPolicies::new(&key.arn, key.key_manager == KeyManager::Aws, &text, &grants)
                 .map_err(|e| KmsError::Internal(InternalError::Policy(e)))?,
         );
-        write(&self.authz.keys).insert(id, (key.policy_version, Arc::clone(&policies)));
+        self.authz
+            .keys
+            .write()
+            .insert(id, (key.policy_version, Arc::clone(&policies)));
         Ok(policies)
     }
 
     /// The compiled identity policies of an account.
     fn identity_set(&self, account: &str) -> KmsResult<Arc<IndexedPolicies>> {
         let stored = self.store.identity_policies(account)?;
-        if let Some((version, set)) = read(&self.authz.identity).get(account)
+        if let Some((version, set)) = self.authz.identity.read().get(account)
             && *version == stored.version
         {
             return Ok(Arc::clone(set));
@@ -608,7 +628,10 @@ impl Kms {
             authz::identity_policy_set(account, &stored.policies)
                 .map_err(|e| KmsError::Internal(InternalError::Policy(e)))?,
         );
-        write(&self.authz.identity).insert(account.to_owned(), (stored.version, Arc::clone(&set)));
+        self.authz
+            .identity
+            .write()
+            .insert(account.to_owned(), (stored.version, Arc::clone(&set)));
         Ok(set)
     }
 
@@ -666,16 +689,6 @@ fn key_policy_text(key: &KeyRecord) -> String {
     }
 }
 
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // The caches hold only complete entries; a poisoned lock is still sound.
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The key states in which `action` may run (AWS's "key states" table);
 /// anything else fails with the state's error.
 fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
@@ -701,11 +714,18 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::RetireGrant
             | Action::RevokeGrant
             | Action::ListResourceTags
-            | Action::DeleteAlias
-            | Action::CancelKeyDeletion,
+            | Action::DeleteAlias,
             _,
         )
-        | (_, KeyState::Enabled) => Ok(()),
+        | (Action::CancelKeyDeletion, KeyState::PendingDeletion) => Ok(()),
+        (Action::CancelKeyDeletion, _) => Err(KmsError::InvalidState(format!(
+            "key `{arn}` is not pending deletion"
+        ))),
+        (_, KeyState::Enabled) => Ok(()),
+        // A key without material can be neither enabled nor disabled.
+        (Action::EnableKey | Action::DisableKey, KeyState::PendingImport) => Err(
+            KmsError::InvalidState(format!("key `{arn}` is pending import")),
+        ),
         (_, KeyState::Disabled | KeyState::PendingImport) if !cryptographic => Ok(()),
         (_, KeyState::Disabled) => Err(KmsError::Disabled(format!("key `{arn}` is disabled"))),
         (_, KeyState::PendingDeletion) => Err(KmsError::InvalidState(format!(

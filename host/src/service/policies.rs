@@ -7,8 +7,8 @@ use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::{self, Action, KeyPolicies, Source};
 use crate::model::redacted_json;
 use crate::model::{
-    DEFAULT_POLICY_NAME, GetKeyPolicyRequest, GetKeyPolicyResponse, ListKeyPoliciesRequest,
-    ListKeyPoliciesResponse, PutKeyPolicyRequest, PutKeyPolicyResponse,
+    DEFAULT_POLICY_NAME, EmptyResponse, GetKeyPolicyRequest, GetKeyPolicyResponse,
+    ListKeyPoliciesRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
 use crate::store::{GrantRecord, KeyRecord};
 
@@ -78,7 +78,7 @@ impl Kms {
         &self,
         caller: &Caller,
         request: PutKeyPolicyRequest,
-    ) -> KmsResult<PutKeyPolicyResponse> {
+    ) -> KmsResult<EmptyResponse> {
         self.run(
             caller,
             Op::write("PutKeyPolicy"),
@@ -105,7 +105,7 @@ impl Kms {
                 }
                 self.store
                     .put_key_policy(&key.region, &key.key_id, &request.policy)?;
-                Ok(PutKeyPolicyResponse {})
+                Ok(EmptyResponse {})
             },
         )
     }

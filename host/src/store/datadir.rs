@@ -30,6 +30,18 @@ pub struct DataDir {
     path: PathBuf,
 }
 
+/// Writes a new file only its owner can read (mode 0600) and syncs it; fails
+/// if the file exists, so that no secret is ever overwritten.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.display().to_string(),
@@ -76,18 +88,8 @@ impl DataDir {
             path: file.display().to_string(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let encoded = Zeroizing::new(STANDARD.encode(key.as_slice()));
-        let mut out = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&file)
-            .map_err(io_error(&file))?;
-        out.write_all(encoded.as_bytes())
-            .and_then(|()| out.write_all(b"\n"))
-            .and_then(|()| out.sync_all())
-            .map_err(io_error(&file))?;
-        Ok(())
+        let encoded = Zeroizing::new(format!("{}\n", STANDARD.encode(key.as_slice())));
+        write_private(&file, encoded.as_bytes()).map_err(io_error(&file))
     }
 
     /// Reads the master key from the environment or the key file.

@@ -8,7 +8,7 @@
 mod datadir;
 mod sqlite;
 
-pub use datadir::{DataDir, MASTER_KEY_ENV};
+pub use datadir::{DataDir, MASTER_KEY_ENV, write_private};
 pub use sqlite::SqliteStore;
 
 pub use crate::audit::chain::HASH_LEN;
@@ -114,8 +114,9 @@ pub struct AliasRecord {
     pub updated_ms: i64,
 }
 
-/// A grant on a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A grant on a key. `Debug` leaves out the grant token, a bearer
+/// credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct GrantRecord {
     /// The grant id (64 hex digits).
     pub grant_id: String,
@@ -139,6 +140,22 @@ pub struct GrantRecord {
     pub constraints: Option<GrantConstraints>,
     /// Creation time, in milliseconds since the epoch.
     pub created_ms: i64,
+}
+
+impl std::fmt::Debug for GrantRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantRecord")
+            .field("grant_id", &self.grant_id)
+            .field("region", &self.region)
+            .field("key_id", &self.key_id)
+            .field("name", &self.name)
+            .field("grantee_principal", &self.grantee_principal)
+            .field("retiring_principal", &self.retiring_principal)
+            .field("issuing_account", &self.issuing_account)
+            .field("operations", &self.operations)
+            .field("constraints", &self.constraints)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The identity policies of an account.

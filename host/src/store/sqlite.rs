@@ -722,15 +722,25 @@ impl Store for SqliteStore {
 
     fn usage_tracking_start(&self, now_ms: i64) -> StoreResult<i64> {
         let inner = self.lock();
-        inner.conn.execute(
-            "INSERT OR IGNORE INTO meta (name, value) VALUES ('usage_tracking_start_ms', ?1)",
-            [now_ms.to_be_bytes().to_vec()],
-        )?;
-        let bytes: Vec<u8> = inner.conn.query_row(
-            "SELECT value FROM meta WHERE name = 'usage_tracking_start_ms'",
-            [],
-            |row| row.get(0),
-        )?;
+        let read = || {
+            inner
+                .conn
+                .prepare_cached("SELECT value FROM meta WHERE name = 'usage_tracking_start_ms'")?
+                .query_row([], |row| row.get::<_, Vec<u8>>(0))
+                .optional()
+        };
+        // Read first: only the first open of a store writes (and fsyncs).
+        let bytes = match read()? {
+            Some(bytes) => bytes,
+            None => {
+                inner.conn.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) \
+                     VALUES ('usage_tracking_start_ms', ?1)",
+                    [now_ms.to_be_bytes().to_vec()],
+                )?;
+                read()?.unwrap_or_default()
+            }
+        };
         let bytes: [u8; 8] = bytes
             .try_into()
             .map_err(|_| StoreError::Corrupt("usage_tracking_start_ms".into()))?;

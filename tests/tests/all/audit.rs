@@ -18,19 +18,12 @@ use keyward::model::{
 use keyward::{Caller, Principal};
 use serde_json::Value;
 
-use crate::support::{ACCOUNT, Env, REGION, code, contains, context};
+use crate::support::{ACCOUNT, Env, REGION, code, contains, context, user};
 
 fn events(env: &Env) -> Vec<Value> {
     env.kms
         .query_audit(&env.caller, None, Filter::default())
         .unwrap()
-}
-
-fn user(name: &str) -> Caller {
-    Caller::new(
-        Principal::parse(&format!("arn:aws:iam::{ACCOUNT}:user/{name}")).unwrap(),
-        REGION,
-    )
 }
 
 fn database(env: &Env) -> rusqlite::Connection {
@@ -96,7 +89,7 @@ fn every_pipeline_path_records_exactly_one_event() {
             .is_empty()
     );
 
-    let alice = user("alice");
+    let alice = user(ACCOUNT, "alice");
     let denied = one_event(&env, || {
         env.kms.encrypt(&alice, encrypt_request(&key, b"x"))
     });
@@ -605,7 +598,9 @@ fn queries_filter_by_key_principal_event_error_and_time() {
     clock.advance_ms(60_000);
     let middle = clock.now_ms();
     env.encrypt(&other, b"b", None);
-    let _ = env.kms.encrypt(&user("bob"), encrypt_request(&key, b"c"));
+    let _ = env
+        .kms
+        .encrypt(&user(ACCOUNT, "bob"), encrypt_request(&key, b"c"));
     clock.advance_ms(60_000);
     env.encrypt(&key, b"d", None);
 
@@ -720,7 +715,7 @@ fn export_writes_cloudtrail_files_that_parse_back() {
     env.encrypt(&key, b"x", Some(context(&[("App", "billing")])));
     let _ = env
         .kms
-        .encrypt(&user("mallory"), encrypt_request(&key, b"x"));
+        .encrypt(&user(ACCOUNT, "mallory"), encrypt_request(&key, b"x"));
     let dir = env.dir.path().join("trail");
     let exported = env
         .kms
@@ -811,7 +806,9 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
         .unwrap();
     // Failures and non-cryptographic calls do not count.
     clock.advance_ms(5_000);
-    let _ = env.kms.encrypt(&user("eve"), encrypt_request(&key, b"x"));
+    let _ = env
+        .kms
+        .encrypt(&user(ACCOUNT, "eve"), encrypt_request(&key, b"x"));
     env.kms
         .describe_key(
             &env.caller,

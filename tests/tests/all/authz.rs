@@ -11,21 +11,7 @@ use keyward::model::{
 };
 use keyward::{Caller, Principal};
 
-use crate::support::{ACCOUNT, Env, OTHER_ACCOUNT, REGION, code, context};
-
-fn user(account: &str, name: &str) -> Caller {
-    Caller::new(
-        Principal::parse(&format!("arn:aws:iam::{account}:user/{name}")).unwrap(),
-        REGION,
-    )
-}
-
-fn role(account: &str, name: &str) -> Caller {
-    Caller::new(
-        Principal::parse(&format!("arn:aws:iam::{account}:role/{name}")).unwrap(),
-        REGION,
-    )
-}
+use crate::support::{ACCOUNT, Env, OTHER_ACCOUNT, REGION, code, context, role, user};
 
 fn arn(key: &str) -> String {
     format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")
@@ -374,6 +360,15 @@ fn retired_and_revoked_grants_stop_working_at_once() {
         )
         .unwrap();
     assert_eq!(listed.grants.len(), 1);
+    // Another account may not list them, even with its own permissions.
+    let outsider = env.kms.list_retirable_grants(
+        &crate::support::root(OTHER_ACCOUNT),
+        ListRetirableGrantsRequest {
+            retiring_principal: retirer.principal.arn().into(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(code(outsider), "AccessDeniedException");
     // The grantee may not retire a grant without RetireGrant.
     let refused = env.kms.retire_grant(
         &app,

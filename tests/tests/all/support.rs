@@ -102,6 +102,22 @@ pub fn root(account: &str) -> Caller {
     Caller::new(Principal::account_root(account).unwrap(), REGION)
 }
 
+/// The IAM user `name` of `account`, calling in [`REGION`].
+pub fn user(account: &str, name: &str) -> Caller {
+    Caller::new(
+        Principal::parse(&format!("arn:aws:iam::{account}:user/{name}")).unwrap(),
+        REGION,
+    )
+}
+
+/// The IAM role `name` of `account`, calling in [`REGION`].
+pub fn role(account: &str, name: &str) -> Caller {
+    Caller::new(
+        Principal::parse(&format!("arn:aws:iam::{account}:role/{name}")).unwrap(),
+        REGION,
+    )
+}
+
 /// The AWS error code of a result that must be an error.
 pub fn code<T: Debug>(result: KmsResult<T>) -> &'static str {
     match result {
