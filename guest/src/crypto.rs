@@ -113,32 +113,56 @@ pub fn gcm_open(
     Ok(out)
 }
 
-/// Wraps `key` under `wrapping_key`, binding `aad`.
+/// Seals `secret` under `wrapping_key`, binding `aad`.
 ///
-/// Layout: `version(1) || nonce(12) || AES-256-GCM(key) || tag(16)`. The nonce
-/// is random: a wrapping key wraps few keys (one per key version), far below
-/// the 2^32 random-nonce bound for GCM.
+/// Layout: `version(1) || nonce(12) || AES-256-GCM(secret) || tag(16)`. The
+/// nonce is random: a wrapping key seals few secrets (one per key version or
+/// import), far below the 2^32 random-nonce bound for GCM.
+pub(crate) fn seal_secret(
+    wrapping_key: &SecretKey,
+    aad: &[u8],
+    secret: &[u8],
+    nonce: [u8; NONCE_LEN],
+) -> Result<Vec<u8>, Opaque> {
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + secret.len() + TAG_LEN);
+    out.push(WRAP_VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&gcm_seal(wrapping_key, &nonce, aad, secret)?);
+    Ok(out)
+}
+
+/// Opens a blob made by [`seal_secret`] under the same wrapping key and `aad`.
+pub(crate) fn open_secret(
+    wrapping_key: &SecretKey,
+    aad: &[u8],
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Opaque> {
+    let (&version, rest) = blob.split_first().ok_or(Opaque)?;
+    if version != WRAP_VERSION || rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(Opaque);
+    }
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Opaque)?;
+    gcm_open(wrapping_key, &nonce, aad, sealed)
+}
+
+/// Wraps `key` under `wrapping_key`, binding `aad` (a [`seal_secret`] blob
+/// of exactly one key).
 fn wrap(
     wrapping_key: &SecretKey,
     aad: &[u8],
     key: &SecretKey,
     nonce: [u8; NONCE_LEN],
 ) -> Result<Vec<u8>, Opaque> {
-    let mut out = Vec::with_capacity(WRAPPED_LEN);
-    out.push(WRAP_VERSION);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&gcm_seal(wrapping_key, &nonce, aad, key.expose())?);
-    Ok(out)
+    seal_secret(wrapping_key, aad, key.expose(), nonce)
 }
 
 /// Opens a blob made by [`wrap`] under the same wrapping key and `aad`.
 fn unwrap(wrapping_key: &SecretKey, aad: &[u8], blob: &[u8]) -> Result<SecretKey, Opaque> {
-    if blob.len() != WRAPPED_LEN || blob[0] != WRAP_VERSION {
+    if blob.len() != WRAPPED_LEN {
         return Err(Opaque);
     }
-    let nonce: [u8; NONCE_LEN] = blob[1..1 + NONCE_LEN].try_into().map_err(|_| Opaque)?;
-    let key = gcm_open(wrapping_key, &nonce, aad, &blob[1 + NONCE_LEN..])?;
-    SecretKey::from_slice(&key).ok_or(Opaque)
+    SecretKey::from_slice(&open_secret(wrapping_key, aad, blob)?).ok_or(Opaque)
 }
 
 /// Seals a domain key under the operator's master key.
@@ -179,14 +203,20 @@ pub fn unwrap_backing_key(
     unwrap(domain, &backing_key_aad(label), blob)
 }
 
-/// The key that MACs audit digests: HKDF-SHA256 of the domain key, with no
-/// salt (the domain key is already uniformly random) and its own `info`.
-pub fn audit_digest_key(domain: &SecretKey) -> SecretKey {
+/// A key derived from the domain key for one purpose: HKDF-SHA256 with no
+/// salt (the domain key is already uniformly random) and the purpose's
+/// `info`.
+pub fn domain_subkey(domain: &SecretKey, info: &[u8]) -> SecretKey {
     let hkdf = Hkdf::<Sha256>::new(None, domain.expose());
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     // INVARIANT: HKDF-SHA256 expands up to 255 * 32 bytes; 32 never fails.
-    let _ = hkdf.expand(INFO_AUDIT_DIGEST, key.as_mut_slice());
+    let _ = hkdf.expand(info, key.as_mut_slice());
     SecretKey::from_bytes(*key)
+}
+
+/// The key that MACs audit digests.
+pub fn audit_digest_key(domain: &SecretKey) -> SecretKey {
+    domain_subkey(domain, INFO_AUDIT_DIGEST)
 }
 
 /// HMAC-SHA256 of an audit digest under the audit digest key.

@@ -7,6 +7,7 @@
 //! state.
 
 pub mod crypto;
+pub mod import;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -68,6 +69,28 @@ pub enum CoreError {
     InvalidArgument(String),
     /// The random source failed.
     EntropyUnavailable,
+    /// Imported material is not 256 bits.
+    IncorrectKeyMaterial,
+}
+
+impl From<import::ImportError> for CoreError {
+    fn from(error: import::ImportError) -> Self {
+        match error {
+            import::ImportError::UnsupportedSize => {
+                Self::InvalidArgument("the wrapping key size must be 2048, 3072 or 4096".into())
+            }
+            import::ImportError::InvalidToken => Self::InvalidWrappedKey,
+            import::ImportError::InvalidCiphertext => Self::InvalidCiphertext,
+            import::ImportError::IncorrectMaterial => Self::IncorrectKeyMaterial,
+        }
+    }
+}
+
+/// The WASI random source as the RSA code wants it. A failing source traps
+/// the instance (the host replaces it), which is the only safe outcome in
+/// the middle of key generation.
+fn rsa_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], CoreError> {
@@ -230,6 +253,48 @@ pub mod ops {
         })
     }
 
+    /// See `generate-wrapping-key` in the WIT.
+    pub fn generate_wrapping_key(
+        label: &[u8],
+        bits: u32,
+    ) -> Result<import::WrappingKeyPair, CoreError> {
+        with_state(|state| {
+            Ok(import::generate_wrapping_key(
+                &state.domain,
+                label,
+                bits,
+                &mut rsa_rng(),
+                random()?,
+            )?)
+        })
+    }
+
+    /// See `import-key` in the WIT. Returns the wrapped material and its
+    /// fingerprint.
+    pub fn import_key(
+        wrapping_key: (&[u8], &[u8]),
+        algorithm: import::WrappingAlgorithm,
+        encrypted_material: &[u8],
+        label: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), CoreError> {
+        with_state(|state| {
+            let material = import::open_material(
+                &state.domain,
+                wrapping_key.0,
+                wrapping_key.1,
+                algorithm,
+                encrypted_material,
+                &mut rsa_rng(),
+            )?;
+            let blob = crypto::wrap_backing_key(&state.domain, label, &material, random()?)
+                .map_err(|Opaque| CoreError::InvalidWrappedKey)?;
+            Ok((
+                blob,
+                import::material_fingerprint(&state.domain, label, &material),
+            ))
+        })
+    }
+
     /// See `random-bytes` in the WIT.
     pub fn random_bytes(length: u32) -> Result<Vec<u8>, CoreError> {
         let length = usize::try_from(length).unwrap_or(usize::MAX);
@@ -249,7 +314,10 @@ pub mod ops {
 #[cfg(target_arch = "wasm32")]
 mod glue {
     use super::bindings::exports::keyward::crypto::core::Guest;
-    use super::bindings::keyward::crypto::types::{DataKey, Error, WrappedKey};
+    use super::bindings::keyward::crypto::types::{
+        DataKey, Error, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+    };
+    use super::import;
     use super::{Component, CoreError, ops};
 
     impl From<CoreError> for Error {
@@ -262,6 +330,7 @@ mod glue {
                 CoreError::InvalidCiphertext => Error::InvalidCiphertext,
                 CoreError::InvalidArgument(what) => Error::InvalidArgument(what),
                 CoreError::EntropyUnavailable => Error::EntropyUnavailable,
+                CoreError::IncorrectKeyMaterial => Error::IncorrectKeyMaterial,
             }
         }
     }
@@ -327,6 +396,39 @@ mod glue {
 
         fn check_digest(message: Vec<u8>, mac: Vec<u8>) -> Result<bool, Error> {
             Ok(ops::check_digest(&message, &mac)?)
+        }
+
+        fn generate_wrapping_key(label: Vec<u8>, bits: u32) -> Result<WrappingKeyPair, Error> {
+            let pair = ops::generate_wrapping_key(&label, bits)?;
+            Ok(WrappingKeyPair {
+                public_key: pair.public_key,
+                sealed_private_key: pair.sealed_private_key,
+            })
+        }
+
+        fn import_key(
+            wrapping_key: WrappedKey,
+            algorithm: WrappingAlgorithm,
+            encrypted_material: Vec<u8>,
+            label: Vec<u8>,
+        ) -> Result<ImportedKey, Error> {
+            let algorithm = match algorithm {
+                WrappingAlgorithm::RsaesOaepSha1 => import::WrappingAlgorithm::RsaesOaepSha1,
+                WrappingAlgorithm::RsaesOaepSha256 => import::WrappingAlgorithm::RsaesOaepSha256,
+                WrappingAlgorithm::RsaAesKeyWrapSha1 => {
+                    import::WrappingAlgorithm::RsaAesKeyWrapSha1
+                }
+                WrappingAlgorithm::RsaAesKeyWrapSha256 => {
+                    import::WrappingAlgorithm::RsaAesKeyWrapSha256
+                }
+            };
+            let (blob, fingerprint) = ops::import_key(
+                (&wrapping_key.label, &wrapping_key.blob),
+                algorithm,
+                &encrypted_material,
+                &label,
+            )?;
+            Ok(ImportedKey { blob, fingerprint })
         }
 
         fn random_bytes(length: u32) -> Result<Vec<u8>, Error> {

@@ -40,6 +40,7 @@ fn key() -> KeyRecord {
         deletion: None,
         rotation: None,
         on_demand_rotations: 0,
+        imported: None,
         aliases: Vec::new(),
     }
 }

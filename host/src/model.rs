@@ -133,6 +133,48 @@ kms_enum! {
 }
 
 kms_enum! {
+    /// How key material to import is wrapped (AWS's `AlgorithmSpec`).
+    AlgorithmSpec {
+        /// Deprecated by AWS; refused.
+        RsaesPkcs1V15 = "RSAES_PKCS1_V1_5",
+        /// RSA-OAEP with SHA-1.
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        /// RSA-OAEP with SHA-256.
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// RSA-OAEP (SHA-1) over an AES key, then AES key wrap with padding.
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        /// RSA-OAEP (SHA-256) over an AES key, then AES key wrap with padding.
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+        /// China Regions only; refused.
+        Sm2pke = "SM2PKE",
+    }
+}
+
+kms_enum! {
+    /// The public wrapping key's type (AWS's `WrappingKeySpec`).
+    WrappingKeySpec {
+        /// RSA, 2048 bits.
+        Rsa2048 = "RSA_2048",
+        /// RSA, 3072 bits.
+        Rsa3072 = "RSA_3072",
+        /// RSA, 4096 bits.
+        Rsa4096 = "RSA_4096",
+        /// China Regions only; refused.
+        Sm2 = "SM2",
+    }
+}
+
+kms_enum! {
+    /// Whether imported key material expires (AWS's `ExpirationModelType`).
+    ExpirationModelType {
+        /// It expires at `ValidTo`.
+        KeyMaterialExpires = "KEY_MATERIAL_EXPIRES",
+        /// It does not expire.
+        KeyMaterialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+}
+
+kms_enum! {
     /// Who manages a key (AWS's `KeyManager`).
     KeyManager {
         /// An AWS-managed key.
@@ -379,6 +421,12 @@ pub struct KeyMetadata {
     /// The waiting period of a key pending deletion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<i64>,
+    /// Whether imported key material expires (keys with imported material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModelType>,
+    /// When imported key material expires, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
 }
 
 /// `CreateKey` response.
@@ -1165,4 +1213,64 @@ pub struct ListKeyRotationsResponse {
     pub next_marker: Option<String>,
     /// Whether there are more.
     pub truncated: bool,
+}
+
+/// `GetParametersForImport` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetParametersForImportRequest {
+    /// Key id or key ARN of a key with origin `EXTERNAL`.
+    pub key_id: String,
+    /// How the material will be wrapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapping_algorithm: Option<AlgorithmSpec>,
+    /// The size of the RSA wrapping key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapping_key_spec: Option<WrappingKeySpec>,
+}
+
+/// `GetParametersForImport` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetParametersForImportResponse {
+    /// The key ARN.
+    pub key_id: String,
+    /// The token to send back with the material.
+    #[serde(with = "base64_bytes")]
+    pub import_token: Vec<u8>,
+    /// The RSA public key to wrap the material under, DER
+    /// `SubjectPublicKeyInfo`.
+    #[serde(with = "base64_bytes")]
+    pub public_key: Vec<u8>,
+    /// When the token and the public key stop working, epoch seconds.
+    pub parameters_valid_to: f64,
+}
+
+/// `ImportKeyMaterial` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImportKeyMaterialRequest {
+    /// Key id or key ARN: the key of the `GetParametersForImport` call.
+    pub key_id: String,
+    /// The token `GetParametersForImport` returned.
+    #[serde(with = "base64_bytes")]
+    pub import_token: Vec<u8>,
+    /// The material, wrapped under the returned public key.
+    #[serde(with = "base64_bytes")]
+    pub encrypted_key_material: Vec<u8>,
+    /// When the material expires, epoch seconds (with
+    /// `KEY_MATERIAL_EXPIRES`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
+    /// Whether the material expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModelType>,
+}
+
+/// `ImportKeyMaterial` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportKeyMaterialResponse {
+    /// The key ARN.
+    pub key_id: String,
 }

@@ -102,19 +102,32 @@ macro_rules! operations {
             }
         }
 
-        /// Whether an operation changes state (and so waits for an fsync):
-        /// such requests run off the async workers. Declared with each
-        /// operation below (`write` or `read`), so that a new operation
-        /// cannot be added without saying which.
+        /// Whether an operation changes state (CloudTrail's `readOnly` is
+        /// the opposite). Declared with each operation below (`write`,
+        /// `read`, or `slow` for a read that can take seconds), so that a new
+        /// operation cannot be added without saying which.
         pub fn is_mutation(name: &str) -> bool {
             match name {
                 $($name => operations!(@writes $kind),)+
                 _ => false,
             }
         }
+
+        /// Whether an operation must run off the async workers: it waits for
+        /// an fsync (every mutation), or computes for seconds (`slow`).
+        pub fn blocks(name: &str) -> bool {
+            match name {
+                $($name => operations!(@blocks $kind),)+
+                _ => false,
+            }
+        }
     };
     (@writes write) => { true };
     (@writes read) => { false };
+    (@writes slow) => { false };
+    (@blocks write) => { true };
+    (@blocks read) => { false };
+    (@blocks slow) => { true };
 }
 
 operations! {
@@ -153,6 +166,10 @@ operations! {
     write "RotateKeyOnDemand" => rotate_key_on_demand,
     read "ListKeyRotations" => list_key_rotations,
     read "GetKeyLastUsage" => get_key_last_usage,
+    // RSA key generation in the guest: RSA_4096 takes seconds.
+    slow "GetParametersForImport" => get_parameters_for_import,
+    write "ImportKeyMaterial" => import_key_material,
+    write "DeleteImportedKeyMaterial" => delete_imported_key_material,
 }
 
 #[cfg(test)]

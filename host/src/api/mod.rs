@@ -231,8 +231,9 @@ async fn handle_inner(
         access_key_id: Some(authenticated.access_key_id),
         request_id: Some(request_id),
     };
-    if dispatch::is_mutation(&operation) || state.kms.reads_wait_for_disk() {
-        // Requests that wait for an fsync stay off the async workers.
+    if dispatch::blocks(&operation) || state.kms.reads_wait_for_disk() {
+        // Requests that wait for an fsync, or compute for seconds, stay off
+        // the async workers.
         tokio::task::spawn_blocking(move || {
             dispatch::dispatch(&state.kms, &caller, &operation, &body)
         })

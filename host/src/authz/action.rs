@@ -101,6 +101,12 @@ actions! {
     ListKeyRotations,
     /// `kms:GetKeyLastUsage`.
     GetKeyLastUsage,
+    /// `kms:GetParametersForImport`.
+    GetParametersForImport,
+    /// `kms:ImportKeyMaterial`.
+    ImportKeyMaterial,
+    /// `kms:DeleteImportedKeyMaterial`.
+    DeleteImportedKeyMaterial,
 }
 
 impl Action {

@@ -80,7 +80,7 @@ impl FilterArgs {
 }
 
 /// Milliseconds since the epoch, from RFC 3339 or epoch seconds.
-fn parse_time(text: &str) -> Result<i64, String> {
+pub(super) fn parse_time(text: &str) -> Result<i64, String> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Ok(seconds.saturating_mul(1000));
     }

@@ -21,6 +21,10 @@ use serde::Serialize;
 
 use crate::authz::Principal;
 use crate::model::{
+    AlgorithmSpec, ExpirationModelType, GetParametersForImportRequest, ImportKeyMaterialRequest,
+    OriginType, WrappingKeySpec,
+};
+use crate::model::{
     AliasRequest, CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest,
     DeleteAliasRequest, DescribeKeyRequest, EnableKeyRotationRequest, EncryptRequest,
     EncryptionContext, GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest,
@@ -288,6 +292,53 @@ enum Command {
     /// The audit trail: verify its integrity, query it, export it.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Get a public wrapping key and an import token (both good for 24
+    /// hours) for importing key material into an EXTERNAL key.
+    GetParametersForImport {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or
+        /// RSA_AES_KEY_WRAP_SHA_1.
+        #[arg(long, value_parser = parse_enum::<AlgorithmSpec>)]
+        wrapping_algorithm: AlgorithmSpec,
+        /// RSA_2048, RSA_3072 or RSA_4096.
+        #[arg(long, value_parser = parse_enum::<WrappingKeySpec>)]
+        wrapping_key_spec: WrappingKeySpec,
+        /// Write the public key (DER) raw to this file instead of printing it.
+        #[arg(long)]
+        public_key_out: Option<PathBuf>,
+        /// Write the import token raw to this file instead of printing it.
+        #[arg(long)]
+        import_token_out: Option<PathBuf>,
+    },
+    /// Import key material wrapped under the public key of
+    /// get-parameters-for-import.
+    ImportKeyMaterial {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+        /// The import token: `fileb://PATH` for raw bytes, else base64.
+        #[arg(long)]
+        import_token: String,
+        /// The wrapped material: `fileb://PATH` for raw bytes, else base64.
+        #[arg(long)]
+        encrypted_key_material: String,
+        /// KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE (the default
+        /// follows --valid-to).
+        #[arg(long, value_parser = parse_enum::<ExpirationModelType>)]
+        expiration_model: Option<ExpirationModelType>,
+        /// When the material expires (RFC 3339, or epoch seconds; at most
+        /// 365 days ahead).
+        #[arg(long, value_parser = audit::parse_time)]
+        valid_to: Option<i64>,
+    },
+    /// Delete a key's imported material; the key becomes PendingImport.
+    DeleteImportedKeyMaterial {
+        /// Key id or key ARN.
+        #[arg(long)]
+        key_id: String,
+    },
     /// When and how a key was last used for a cryptographic operation.
     GetKeyLastUsage {
         /// Key id, key ARN, alias name or alias ARN.
@@ -314,6 +365,10 @@ enum Command {
         /// The key usage (ENCRYPT_DECRYPT).
         #[arg(long, value_parser = parse_enum::<KeyUsage>)]
         key_usage: Option<KeyUsage>,
+        /// AWS_KMS (material generated inside the guest) or EXTERNAL (you
+        /// import it: get-parameters-for-import, import-key-material).
+        #[arg(long, value_parser = parse_enum::<OriginType>)]
+        origin: Option<OriginType>,
     },
     /// Show a key's metadata.
     DescribeKey {
@@ -896,6 +951,57 @@ fn run(cli: Cli) -> Result<(), CliError> {
             output::print(&kms.run_maintenance()?, format)
         }
         Command::Audit(command) => audit::run(&kms, &caller, command, format),
+        Command::GetParametersForImport {
+            key_id,
+            wrapping_algorithm,
+            wrapping_key_spec,
+            public_key_out,
+            import_token_out,
+        } => {
+            let request = GetParametersForImportRequest {
+                key_id,
+                wrapping_algorithm: Some(wrapping_algorithm),
+                wrapping_key_spec: Some(wrapping_key_spec),
+            };
+            let response = kms.get_parameters_for_import(&caller, request)?;
+            let mut value =
+                serde_json::to_value(&response).map_err(|e| CliError::Io(e.to_string()))?;
+            for (field, bytes, path) in [
+                ("PublicKey", &response.public_key, public_key_out),
+                ("ImportToken", &response.import_token, import_token_out),
+            ] {
+                if let Some(path) = path {
+                    write_out(&path, bytes)?;
+                    if let Some(object) = value.as_object_mut() {
+                        object.remove(field);
+                    }
+                }
+            }
+            output::print(&value, format)
+        }
+        Command::ImportKeyMaterial {
+            key_id,
+            import_token,
+            encrypted_key_material,
+            expiration_model,
+            valid_to,
+        } => {
+            let request = ImportKeyMaterialRequest {
+                key_id,
+                import_token: read_blob("--import-token", &import_token)?,
+                encrypted_key_material: read_blob(
+                    "--encrypted-key-material",
+                    &encrypted_key_material,
+                )?,
+                expiration_model,
+                valid_to: valid_to.map(|ms| ms as f64 / 1000.0),
+            };
+            output::print(&kms.import_key_material(&caller, request)?, format)
+        }
+        Command::DeleteImportedKeyMaterial { key_id } => output::print(
+            &kms.delete_imported_key_material(&caller, KeyIdRequest { key_id })?,
+            format,
+        ),
         Command::GetKeyLastUsage { key_id } => output::print(
             &kms.get_key_last_usage(&caller, KeyIdRequest { key_id })?,
             format,
@@ -912,11 +1018,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             description,
             key_spec,
             key_usage,
+            origin,
         } => {
             let request = CreateKeyRequest {
                 description,
                 key_spec,
                 key_usage,
+                origin,
                 ..Default::default()
             };
             output::print(&kms.create_key(&caller, request)?, format)
@@ -1039,6 +1147,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Prints a response, or, with `--outfile`, writes `field` raw to the file
 /// and prints the rest.
+/// Writes a binary field raw to a file the user named.
+fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))
+}
+
 fn emit<T: Serialize>(
     response: &T,
     field: &str,
@@ -1048,8 +1162,7 @@ fn emit<T: Serialize>(
 ) -> Result<(), CliError> {
     let mut value = serde_json::to_value(response).map_err(|e| CliError::Io(e.to_string()))?;
     if let Some(path) = blob_out.outfile {
-        std::fs::write(&path, bytes)
-            .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))?;
+        write_out(&path, bytes)?;
         if let Some(object) = value.as_object_mut() {
             object.remove(field);
         }

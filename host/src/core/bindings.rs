@@ -17,5 +17,7 @@ mod generated {
     pub type BindingsPre<T> = CryptoCoreTestingPre<T>;
 }
 
-pub use generated::keyward::crypto::types::{DataKey, Error as GuestError, WrappedKey};
+pub use generated::keyward::crypto::types::{
+    DataKey, Error as GuestError, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+};
 pub use generated::{Bindings, BindingsPre};

@@ -22,7 +22,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use zeroize::Zeroizing;
 
 use bindings::{Bindings, BindingsPre};
-pub use bindings::{DataKey, GuestError, WrappedKey};
+pub use bindings::{
+    DataKey, GuestError, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+};
 
 /// The crypto-core component, built from `guest/` by the build script.
 const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/keyward_guest.wasm"));
@@ -39,6 +41,10 @@ pub struct CoreConfig {
     pub memory_limit: usize,
     /// Wall-clock budget of one guest call, enforced by epoch interruption.
     pub call_deadline: Duration,
+    /// The budget of generating an RSA wrapping key, which takes seconds
+    /// (RSA_4096 measured 4 to 29 s: the prime search is random) where every
+    /// other call takes microseconds.
+    pub keygen_deadline: Duration,
 }
 
 impl Default for CoreConfig {
@@ -47,6 +53,7 @@ impl Default for CoreConfig {
             instances: std::thread::available_parallelism().map_or(2, usize::from),
             memory_limit: 64 << 20,
             call_deadline: Duration::from_secs(2),
+            keygen_deadline: Duration::from_secs(180),
         }
     }
 }
@@ -111,6 +118,14 @@ fn compiled() -> Result<&'static Compiled, CoreFault> {
         .get_or_init(compile)
         .as_ref()
         .map_err(|e| CoreFault(wasmtime::Error::msg(e.clone())))
+}
+
+/// A wall-clock budget in epoch ticks (at least one).
+fn ticks(budget: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_millis().max(1);
+    u64::try_from(budget.as_millis() / tick)
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The per-instance host state: a WASI context with nothing in it (no files,
@@ -237,10 +252,7 @@ impl CorePool {
     }
 
     fn deadline_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_millis().max(1);
-        u64::try_from(self.config.call_deadline.as_millis() / tick)
-            .unwrap_or(u64::MAX)
-            .max(1)
+        ticks(self.config.call_deadline)
     }
 
     /// Checks out an instance, making one if the pool is below its size and
@@ -289,8 +301,17 @@ impl CorePool {
         &self,
         f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, GuestError>>,
     ) -> Result<Result<T, GuestError>, CoreFault> {
+        self.call_within(self.config.call_deadline, f)
+    }
+
+    /// [`Self::call`] with its own wall-clock budget.
+    fn call_within<T>(
+        &self,
+        budget: Duration,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, GuestError>>,
+    ) -> Result<Result<T, GuestError>, CoreFault> {
         let mut instance = self.checkout()?;
-        instance.store.set_epoch_deadline(self.deadline_ticks());
+        instance.store.set_epoch_deadline(ticks(budget));
         let outcome = f(&mut instance.store, &instance.bindings);
         match outcome {
             Ok(result) => {
@@ -387,6 +408,39 @@ impl CorePool {
         self.call(|store, b| {
             b.keyward_crypto_core()
                 .call_check_digest(store, message, mac)
+        })
+    }
+
+    /// Generates an RSA wrapping key pair of `bits` for importing key
+    /// material; the private half comes back sealed, bound to `label`.
+    pub fn generate_wrapping_key(
+        &self,
+        label: &[u8],
+        bits: u32,
+    ) -> Result<Result<WrappingKeyPair, GuestError>, CoreFault> {
+        self.call_within(self.config.keygen_deadline, |store, b| {
+            b.keyward_crypto_core()
+                .call_generate_wrapping_key(store, label, bits)
+        })
+    }
+
+    /// Opens customer-wrapped key material inside the guest and returns it
+    /// wrapped under the domain key, bound to `label`, with its fingerprint.
+    pub fn import_key(
+        &self,
+        wrapping_key: &WrappedKey,
+        algorithm: WrappingAlgorithm,
+        encrypted_material: &[u8],
+        label: &[u8],
+    ) -> Result<Result<ImportedKey, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core().call_import_key(
+                store,
+                wrapping_key,
+                algorithm,
+                encrypted_material,
+                label,
+            )
         })
     }
 

@@ -70,6 +70,17 @@ pub enum KmsError {
     /// `InvalidAliasNameException`.
     #[error("{0}")]
     InvalidAliasName(String),
+    /// `InvalidImportTokenException`: the import token is not one this key
+    /// store issued for this key.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// `ExpiredImportTokenException`: the import token's 24 hours are over.
+    #[error("{0}")]
+    ExpiredImportToken(String),
+    /// `IncorrectKeyMaterialException`: the imported material is not the
+    /// material imported before, or not a valid key.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// `DryRunOperationException`: the request would have succeeded.
     #[error("the request would have succeeded, but `DryRun` was set")]
     DryRunOperation,
@@ -123,6 +134,9 @@ impl KmsError {
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::AlreadyExists(_) => "AlreadyExistsException",
             Self::InvalidAliasName(_) => "InvalidAliasNameException",
+            Self::InvalidImportToken(_) => "InvalidImportTokenException",
+            Self::ExpiredImportToken(_) => "ExpiredImportTokenException",
+            Self::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             Self::DryRunOperation => "DryRunOperationException",
             Self::Internal(_) => "KMSInternalException",
         }

@@ -48,6 +48,12 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         multi_region: key.multi_region,
         deletion_date: key.deletion.map(|(at, _)| seconds(at)),
         pending_deletion_window_in_days: key.deletion.map(|(_, days)| days),
+        expiration_model: super::imports::expiration_model(key),
+        valid_to: key
+            .imported
+            .as_ref()
+            .and_then(|i| i.valid_to_ms)
+            .map(seconds),
     }
 }
 
@@ -102,15 +108,13 @@ impl Kms {
                         "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
                     )));
                 }
-                match request.origin.unwrap_or(OriginType::AwsKms) {
-                    OriginType::AwsKms => {}
+                let origin = request.origin.unwrap_or(OriginType::AwsKms);
+                match origin {
+                    OriginType::AwsKms | OriginType::External => {}
                     OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
                         return Err(KmsError::validation(
                             "this origin requires a `CustomKeyStoreId`",
                         ));
-                    }
-                    OriginType::External => {
-                        return Err(not_yet("imported key material (`Origin` `EXTERNAL`)"));
                     }
                 }
                 if let Some(store) = request.custom_key_store_id {
@@ -144,10 +148,16 @@ impl Kms {
                     None => crate::authz::schema::default_key_policy(&account),
                 };
                 let version = 1;
-                let wrapped = self
-                    .core
-                    .generate_key(&material_label(&arn, version))?
-                    .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+                // A key for imported material starts without any: the
+                // customer brings it with ImportKeyMaterial.
+                let wrapped = match origin {
+                    OriginType::External => None,
+                    _ => Some(
+                        self.core
+                            .generate_key(&material_label(&arn, version))?
+                            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?,
+                    ),
+                };
                 let now = self.now_ms();
                 let record = KeyRecord {
                     key_id,
@@ -156,10 +166,14 @@ impl Kms {
                     arn,
                     description,
                     created_ms: now,
-                    state: KeyState::Enabled,
+                    state: if wrapped.is_some() {
+                        KeyState::Enabled
+                    } else {
+                        KeyState::PendingImport
+                    },
                     key_spec,
                     key_usage,
-                    origin: OriginType::AwsKms,
+                    origin,
                     key_manager: KeyManager::Customer,
                     multi_region: false,
                     current_version: version,
@@ -169,6 +183,7 @@ impl Kms {
                     deletion: None,
                     rotation: None,
                     on_demand_rotations: 0,
+                    imported: None,
                     aliases: Vec::new(),
                 };
                 if request.policy.is_some()
@@ -176,12 +191,12 @@ impl Kms {
                 {
                     self.check_lockout(caller, &record, &[])?;
                 }
-                let material = Material {
+                let material = wrapped.map(|wrapped| Material {
                     version,
                     wrapped,
                     created_ms: now,
-                };
-                self.store.insert_key(&record, &material)?;
+                });
+                self.store.insert_key(&record, material.as_ref())?;
                 Ok(CreateKeyResponse {
                     key_metadata: metadata(&record),
                 })
@@ -246,15 +261,16 @@ impl Kms {
             // AWS managed keys rotate every year, and customers cannot change that.
             rotation: Some((365, now.saturating_add(365 * 24 * 60 * 60 * 1000))),
             on_demand_rotations: 0,
+            imported: None,
             aliases: Vec::new(),
         };
         self.store.insert_key(
             &record,
-            &Material {
+            Some(&Material {
                 version,
                 wrapped,
                 created_ms: now,
-            },
+            }),
         )?;
         let alias = crate::store::AliasRecord {
             region: region.to_owned(),

@@ -25,19 +25,44 @@ pub struct MaintenanceReport {
     pub deleted_keys: Vec<String>,
     /// The ARNs of the keys rotated, their rotation due.
     pub rotated_keys: Vec<String>,
+    /// The ARNs of the keys whose imported material expired and was deleted.
+    pub expired_material: Vec<String>,
 }
 use crate::store::{KeyRecord, StoreError};
 
 /// The caller keyward acts as when it changes a key on its own schedule:
 /// the key's account, in the key's region (recorded as an
 /// `AwsServiceEvent` invoked by `kms.amazonaws.com`).
-pub(super) fn key_service(key: &KeyRecord) -> KmsResult<Caller> {
+fn key_service(key: &KeyRecord) -> KmsResult<Caller> {
     let account = Principal::account_root(&key.account)
         .map_err(|e| StoreError::Corrupt(format!("key `{}`: {e}", key.arn)))?;
     Ok(Caller::new(account, key.region.clone()))
 }
 
 impl Kms {
+    /// Makes `change` to `key` on keyward's own schedule: one audited
+    /// service event named `event_name`, in one transaction with the change.
+    /// Returns the key's ARN.
+    pub(super) fn service_event(
+        &self,
+        key: &KeyRecord,
+        event_name: &'static str,
+        change: impl FnOnce() -> KmsResult<()>,
+    ) -> KmsResult<String> {
+        let parameters = serde_json::json!({ "KeyId": key.arn });
+        self.run(
+            &key_service(key)?,
+            Op::service(event_name),
+            parameters,
+            |trail| {
+                trail.key(key);
+                change()?;
+                Ok(EmptyResponse {})
+            },
+        )?;
+        Ok(key.arn.clone())
+    }
+
     fn set_state(
         &self,
         caller: &Caller,
@@ -117,7 +142,8 @@ impl Kms {
         })
     }
 
-    /// `CancelKeyDeletion`: the key returns to `Disabled`, as in AWS.
+    /// `CancelKeyDeletion`: the key returns to `Disabled`, as in AWS, or to
+    /// `PendingImport` if it is a key for imported material that has none.
     pub fn cancel_key_deletion(
         &self,
         caller: &Caller,
@@ -136,8 +162,15 @@ impl Kms {
                     Details::default(),
                 )?;
                 let arn = key.arn.clone();
+                let material =
+                    self.store
+                        .material(&key.region, &key.key_id, key.current_version)?;
                 self.store.update_key(&KeyRecord {
-                    state: KeyState::Disabled,
+                    state: if material.is_some() {
+                        KeyState::Disabled
+                    } else {
+                        KeyState::PendingImport
+                    },
                     deletion: None,
                     ..key
                 })?;
@@ -147,28 +180,21 @@ impl Kms {
     }
 
     /// Deletes every key whose deletion date has passed, rotates every key
-    /// whose automatic rotation is due (by this service's clock), each as an
-    /// audited service event, and seals the audit trail.
+    /// whose automatic rotation is due and deletes imported material whose
+    /// `ValidTo` has passed (by this service's clock), each as an audited
+    /// service event, and seals the audit trail.
     /// `keyward serve` runs this every minute; `keyward maintenance run` runs
     /// it once.
     pub fn run_maintenance(&self) -> KmsResult<MaintenanceReport> {
         let mut report = MaintenanceReport {
             rotated_keys: self.rotate_due_keys()?,
+            expired_material: self.expire_imported_material()?,
             ..MaintenanceReport::default()
         };
         for key in self.store.keys_due_for_deletion(self.now_ms())? {
-            let arn = key.arn.clone();
-            let parameters = serde_json::json!({ "KeyId": arn });
-            self.run(
-                &key_service(&key)?,
-                Op::service("DeleteKey"),
-                parameters,
-                |trail| {
-                    trail.key(&key);
-                    self.store.delete_key(&key.region, &key.key_id)?;
-                    Ok(EmptyResponse {})
-                },
-            )?;
+            let arn = self.service_event(&key, "DeleteKey", || {
+                Ok(self.store.delete_key(&key.region, &key.key_id)?)
+            })?;
             tracing::info!(key = %arn, "deleted a key whose waiting period ended");
             report.deleted_keys.push(arn);
         }

@@ -18,6 +18,7 @@ mod ciphertext;
 mod crypto_ops;
 mod error;
 mod grants;
+mod imports;
 mod keys;
 mod lifecycle;
 mod policies;
@@ -467,7 +468,7 @@ impl Kms {
         key_ref: &str,
         details: Details<'_>,
     ) -> KmsResult<(KeyRecord, Decision)> {
-        let key = self.resolve(caller, key_ref)?;
+        let key = imports::with_expiry(self.resolve(caller, key_ref)?, self.now_ms());
         trail.key(&key);
         check_state(action, &key)?;
         let request_alias = key_ref.contains("alias/").then_some(key_ref);
@@ -714,7 +715,8 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::RetireGrant
             | Action::RevokeGrant
             | Action::ListResourceTags
-            | Action::DeleteAlias,
+            | Action::DeleteAlias
+            | Action::DeleteImportedKeyMaterial,
             _,
         )
         | (Action::CancelKeyDeletion, KeyState::PendingDeletion) => Ok(()),

@@ -240,21 +240,11 @@ impl Kms {
             while next <= now {
                 next = next.saturating_add(period);
             }
-            let arn = key.arn.clone();
-            let parameters = serde_json::json!({ "KeyId": arn });
-            let caller = super::lifecycle::key_service(&key)?;
-            self.run(&caller, Op::service("RotateKey"), parameters, |trail| {
-                trail.key(&key);
-                self.rotate(
-                    &KeyRecord {
-                        rotation: Some((days, next)),
-                        ..key
-                    },
-                    "AUTOMATIC",
-                )?;
-                Ok(EmptyResponse {})
-            })?;
-            rotated.push(arn);
+            let due = KeyRecord {
+                rotation: Some((days, next)),
+                ..key
+            };
+            rotated.push(self.service_event(&due, "RotateKey", || self.rotate(&due, "AUTOMATIC"))?);
         }
         Ok(rotated)
     }

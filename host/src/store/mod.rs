@@ -92,9 +92,23 @@ pub struct KeyRecord {
     pub rotation: Option<(i64, i64)>,
     /// How many on-demand rotations the key has had.
     pub on_demand_rotations: i64,
+    /// Imported material (origin `EXTERNAL`), once some has been imported.
+    pub imported: Option<ImportedMaterial>,
     /// The names of the aliases that point at the key (read-only here:
     /// filled in by the store, changed through the alias methods).
     pub aliases: Vec<String>,
+}
+
+/// What the store keeps about a key's imported material.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImportedMaterial {
+    /// The guest's keyed fingerprint of the first material imported, kept
+    /// after the material is deleted or expires: only the same material may
+    /// be imported again.
+    pub fingerprint: Vec<u8>,
+    /// When the present material expires, in milliseconds since the epoch
+    /// (`None`: it does not expire, or none is present).
+    pub valid_to_ms: Option<i64>,
 }
 
 /// An alias: a name for a key, per account and region.
@@ -328,8 +342,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records the sealed domain key. Fails if one is already recorded.
     fn set_sealed_domain_key(&self, sealed: &[u8]) -> StoreResult<()>;
 
-    /// Inserts a new key together with its first material version.
-    fn insert_key(&self, key: &KeyRecord, material: &Material) -> StoreResult<()>;
+    /// Inserts a new key together with its first material version (none for
+    /// a key awaiting imported material).
+    fn insert_key(&self, key: &KeyRecord, material: Option<&Material>) -> StoreResult<()>;
 
     /// The key with this id in this region.
     fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>>;
@@ -384,6 +399,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         material: &Material,
         rotation_type: &str,
     ) -> StoreResult<()>;
+
+    /// Replaces all of a key's material with `material` (or with none), and
+    /// writes the key's mutable fields from `key`, in one transaction; the
+    /// freed pages are wiped as in [`Store::delete_key`].
+    fn replace_material(&self, key: &KeyRecord, material: Option<&Material>) -> StoreResult<()>;
+
+    /// Keys whose imported material expired at or before `now_ms`.
+    fn keys_with_expired_material(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>>;
 
     /// The rotations of a key: (material version, time, `AUTOMATIC` or
     /// `ON_DEMAND`), oldest first; the original material is not a rotation.

@@ -18,8 +18,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::Arc;
 
 use super::{
-    AliasRecord, AuditSync, DigestRecord, GrantRecord, HASH_LEN, IdentityPolicies, KeyRecord,
-    KeyUse, Material, NewEvent, Page, Store, StoreError, StoreResult, StoredEvent, Transaction,
+    AliasRecord, AuditSync, DigestRecord, GrantRecord, HASH_LEN, IdentityPolicies,
+    ImportedMaterial, KeyRecord, KeyUse, Material, NewEvent, Page, Store, StoreError, StoreResult,
+    StoredEvent, Transaction,
 };
 use crate::audit::chain;
 
@@ -182,6 +183,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (region, key_id),
         FOREIGN KEY (region, key_id) REFERENCES keys (region, key_id) ON DELETE CASCADE
     ) STRICT;
+"#,
+    r#"
+    ALTER TABLE keys ADD COLUMN import_fingerprint BLOB;
+    ALTER TABLE keys ADD COLUMN material_valid_to INTEGER;
+    CREATE INDEX keys_by_material_expiry ON keys (material_valid_to)
+        WHERE material_valid_to IS NOT NULL;
 "#,
 ];
 
@@ -498,9 +505,64 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
         .map_err(|_| StoreError::Corrupt(format!("column `{column}` holds `{text}`")))
 }
 
+/// Writes a key's mutable fields (see [`Store::update_key`]).
+fn update_key_row(conn: &Connection, key: &KeyRecord) -> StoreResult<()> {
+    let tags = tags_json(&key.tags)?;
+    conn.execute(
+        "UPDATE keys SET description = ?3, state = ?4, tags = ?5, deletion_ms = ?6, \
+             pending_window_days = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, \
+             on_demand_rotations = ?10, import_fingerprint = ?11, material_valid_to = ?12 \
+             WHERE region = ?1 AND key_id = ?2",
+        params![
+            key.region,
+            key.key_id,
+            key.description,
+            key.state.as_str(),
+            tags,
+            key.deletion.map(|(at, _)| at),
+            key.deletion.map(|(_, days)| days),
+            key.rotation.map(|(days, _)| days),
+            key.rotation.map(|(_, next)| next),
+            key.on_demand_rotations,
+            key.imported.as_ref().map(|i| &i.fingerprint),
+            key.imported.as_ref().and_then(|i| i.valid_to_ms),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts one material version of `key`.
+fn insert_material(conn: &Connection, key: &KeyRecord, material: &Material) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO key_material (region, key_id, version, wrapped, created_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key.region,
+            key.key_id,
+            material.version,
+            material.wrapped,
+            material.created_ms
+        ],
+    )?;
+    Ok(())
+}
+
+/// After a deletion of key material: secure_delete has zeroed the freed
+/// pages in the database; the checkpoint clears the WAL too, once the
+/// deletion has committed.
+fn wipe_freed_pages(inner: &mut Inner) -> StoreResult<()> {
+    if inner.conn.is_autocommit() {
+        checkpoint(&inner.conn)?;
+    } else {
+        inner.checkpoint_after_commit = true;
+    }
+    Ok(())
+}
+
 const KEY_COLUMNS: &str = "key_id, region, account, arn, description, created_ms, state, key_spec, \
      key_usage, origin, key_manager, multi_region, current_version, policy, policy_version, tags, \
-     deletion_ms, pending_window_days, rotation_period_days, next_rotation_ms, on_demand_rotations";
+     deletion_ms, pending_window_days, rotation_period_days, next_rotation_ms, on_demand_rotations, \
+     import_fingerprint, material_valid_to";
 
 /// The raw columns of a `keys` row, decoded into a [`KeyRecord`] afterwards
 /// so that a bad value is a [`StoreError::Corrupt`], not a SQLite error.
@@ -526,6 +588,8 @@ struct RawKey {
     rotation_period_days: Option<i64>,
     next_rotation_ms: Option<i64>,
     on_demand_rotations: i64,
+    import_fingerprint: Option<Vec<u8>>,
+    material_valid_to: Option<i64>,
 }
 
 impl RawKey {
@@ -552,6 +616,8 @@ impl RawKey {
             rotation_period_days: row.get(18)?,
             next_rotation_ms: row.get(19)?,
             on_demand_rotations: row.get(20)?,
+            import_fingerprint: row.get(21)?,
+            material_valid_to: row.get(22)?,
         })
     }
 
@@ -578,6 +644,10 @@ impl RawKey {
             deletion: self.deletion_ms.zip(self.pending_window_days),
             rotation: self.rotation_period_days.zip(self.next_rotation_ms),
             on_demand_rotations: self.on_demand_rotations,
+            imported: self.import_fingerprint.map(|fingerprint| ImportedMaterial {
+                fingerprint,
+                valid_to_ms: self.material_valid_to,
+            }),
             aliases: Vec::new(),
         })
     }
@@ -766,14 +836,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn insert_key(&self, key: &KeyRecord, material: &Material) -> StoreResult<()> {
+    fn insert_key(&self, key: &KeyRecord, material: Option<&Material>) -> StoreResult<()> {
         let mut inner = self.lock();
         inner.invalidate();
         let tx = inner.conn.savepoint()?;
         let inserted = tx.execute(
             &format!(
                 "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
             ),
             params![
                 key.key_id,
@@ -797,22 +867,16 @@ impl Store for SqliteStore {
                 key.rotation.map(|(days, _)| days),
                 key.rotation.map(|(_, next)| next),
                 key.on_demand_rotations,
+                key.imported.as_ref().map(|i| &i.fingerprint),
+                key.imported.as_ref().and_then(|i| i.valid_to_ms),
             ],
         )?;
         if inserted == 0 {
             return Err(StoreError::Duplicate);
         }
-        tx.execute(
-            "INSERT INTO key_material (region, key_id, version, wrapped, created_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                key.region,
-                key.key_id,
-                material.version,
-                material.wrapped,
-                material.created_ms
-            ],
-        )?;
+        if let Some(material) = material {
+            insert_material(&tx, key, material)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -1071,27 +1135,38 @@ impl Store for SqliteStore {
     }
 
     fn update_key(&self, key: &KeyRecord) -> StoreResult<()> {
-        let tags = tags_json(&key.tags)?;
         let mut inner = self.lock();
         inner.invalidate();
-        inner.conn.execute(
-            "UPDATE keys SET description = ?3, state = ?4, tags = ?5, deletion_ms = ?6, \
-             pending_window_days = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, \
-             on_demand_rotations = ?10 WHERE region = ?1 AND key_id = ?2",
-            params![
-                key.region,
-                key.key_id,
-                key.description,
-                key.state.as_str(),
-                tags,
-                key.deletion.map(|(at, _)| at),
-                key.deletion.map(|(_, days)| days),
-                key.rotation.map(|(days, _)| days),
-                key.rotation.map(|(_, next)| next),
-                key.on_demand_rotations,
-            ],
+        update_key_row(&inner.conn, key)
+    }
+
+    fn replace_material(&self, key: &KeyRecord, material: Option<&Material>) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.invalidate();
+        let tx = inner.conn.savepoint()?;
+        tx.execute(
+            "DELETE FROM key_material WHERE region = ?1 AND key_id = ?2",
+            params![key.region, key.key_id],
         )?;
-        Ok(())
+        if let Some(material) = material {
+            insert_material(&tx, key, material)?;
+        }
+        update_key_row(&tx, key)?;
+        tx.commit()?;
+        wipe_freed_pages(&mut inner)
+    }
+
+    fn keys_with_expired_material(&self, now_ms: i64) -> StoreResult<Vec<KeyRecord>> {
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE material_valid_to <= ?1 ORDER BY region, key_id"
+        ))?;
+        let rows = statement.query_map([now_ms], RawKey::from_row)?;
+        let mut keys = Vec::new();
+        for raw in rows {
+            keys.push(raw?.decode()?);
+        }
+        Ok(keys)
     }
 
     fn add_material(
@@ -1176,14 +1251,7 @@ impl Store for SqliteStore {
             params![region, key_id],
         )?;
         tx.commit()?;
-        // secure_delete has zeroed the freed pages in the database; the
-        // checkpoint clears the WAL too, once the deletion has committed.
-        if inner.conn.is_autocommit() {
-            checkpoint(&inner.conn)?;
-        } else {
-            inner.checkpoint_after_commit = true;
-        }
-        Ok(())
+        wipe_freed_pages(&mut inner)
     }
 
     fn create_alias(&self, alias: &AliasRecord) -> StoreResult<()> {
@@ -1383,6 +1451,7 @@ mod tests {
             deletion: None,
             rotation: None,
             on_demand_rotations: 0,
+            imported: None,
             aliases: Vec::new(),
         }
     }
@@ -1398,7 +1467,7 @@ mod tests {
             wrapped: vec![1, 2, 3],
             created_ms: 1,
         };
-        store.insert_key(&key, &material).unwrap();
+        store.insert_key(&key, Some(&material)).unwrap();
         assert_eq!(
             store
                 .key(&key.region, &key.key_id)
@@ -1444,9 +1513,9 @@ mod tests {
             wrapped: vec![1],
             created_ms: 1,
         };
-        store.insert_key(&key, &material).unwrap();
+        store.insert_key(&key, Some(&material)).unwrap();
         assert!(matches!(
-            store.insert_key(&key, &material),
+            store.insert_key(&key, Some(&material)),
             Err(StoreError::Duplicate)
         ));
         assert_eq!(

@@ -399,3 +399,94 @@ fn grants_and_identity_policies_from_the_cli() {
     let current = json(&data, &["get-key-policy", "--key-id", &key_id]);
     assert_eq!(current["PolicyName"], "default");
 }
+
+#[test]
+fn imported_key_material_from_the_cli_through_files() {
+    use rsa::pkcs8::DecodePublicKey;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    json(&data, &["init"]);
+    let created = json(&data, &["create-key", "--origin", "EXTERNAL"]);
+    assert_eq!(created["KeyMetadata"]["KeyState"], "PendingImport");
+    let key = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+
+    let public_path = dir.path().join("public.der");
+    let token_path = dir.path().join("token.bin");
+    let parameters = json(
+        &data,
+        &[
+            "get-parameters-for-import",
+            "--key-id",
+            &key,
+            "--wrapping-algorithm",
+            "RSAES_OAEP_SHA_256",
+            "--wrapping-key-spec",
+            "RSA_2048",
+            "--public-key-out",
+            public_path.to_str().unwrap(),
+            "--import-token-out",
+            token_path.to_str().unwrap(),
+        ],
+    );
+    assert!(parameters.get("PublicKey").is_none());
+    assert!(parameters["ParametersValidTo"].as_f64().is_some());
+    let public =
+        rsa::RsaPublicKey::from_public_key_der(&std::fs::read(&public_path).unwrap()).unwrap();
+    let material = [0x5au8; 32];
+    let wrapped = public
+        .encrypt(
+            &mut rand_core::UnwrapErr(getrandom::SysRng),
+            rsa::Oaep::<sha2::Sha256>::new(),
+            &material,
+        )
+        .unwrap();
+    let wrapped_path = dir.path().join("wrapped.bin");
+    std::fs::write(&wrapped_path, wrapped).unwrap();
+    let token_arg = format!("fileb://{}", token_path.display());
+    let wrapped_arg = format!("fileb://{}", wrapped_path.display());
+    let import = |valid_to: &str| {
+        keyward(
+            &data,
+            &[
+                "import-key-material",
+                "--key-id",
+                &key,
+                "--import-token",
+                &token_arg,
+                "--encrypted-key-material",
+                &wrapped_arg,
+                "--valid-to",
+                valid_to,
+            ],
+        )
+    };
+    // Past ValidTo: the AWS error code, exit 254.
+    let refused = import("2001-01-01T00:00:00Z");
+    assert_eq!(refused.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ValidationException"));
+    let valid_to = (std::time::SystemTime::now() + std::time::Duration::from_secs(86_400 * 30))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let out = import(&valid_to);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let described = json(&data, &["describe-key", "--key-id", &key]);
+    assert_eq!(described["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(
+        described["KeyMetadata"]["ExpirationModel"],
+        "KEY_MATERIAL_EXPIRES"
+    );
+    assert_eq!(
+        described["KeyMetadata"]["ValidTo"].as_f64(),
+        valid_to.parse::<f64>().ok()
+    );
+    json(&data, &["delete-imported-key-material", "--key-id", &key]);
+    let described = json(&data, &["describe-key", "--key-id", &key]);
+    assert_eq!(described["KeyMetadata"]["KeyState"], "PendingImport");
+}

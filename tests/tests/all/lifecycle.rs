@@ -22,19 +22,6 @@ fn encrypt(env: &Env, caller: &Caller, key_id: &str) -> keyward::KmsResult<Vec<u
         .map(|r| r.ciphertext_blob)
 }
 
-fn describe(env: &Env, key_id: &str) -> keyward::model::KeyMetadata {
-    env.kms
-        .describe_key(
-            &env.caller,
-            DescribeKeyRequest {
-                key_id: key_id.to_owned(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .key_metadata
-}
-
 fn alias(env: &Env, name: &str, key: &str) -> keyward::KmsResult<keyward::model::EmptyResponse> {
     env.kms.create_alias(
         &env.caller,
@@ -58,7 +45,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
             },
         )
         .unwrap();
-    let metadata = describe(&env, &key);
+    let metadata = env.describe(&key);
     assert_eq!(metadata.key_state, KeyState::Disabled);
     assert!(!metadata.enabled);
     assert_eq!(code(encrypt(&env, &env.caller, &key)), "DisabledException");
@@ -88,7 +75,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
             },
         )
         .unwrap();
-    assert_eq!(describe(&env, &key).description, "retired for now");
+    assert_eq!(env.describe(&key).description, "retired for now");
     env.kms
         .enable_key(
             &env.caller,
@@ -97,7 +84,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
             },
         )
         .unwrap();
-    assert_eq!(describe(&env, &key).key_state, KeyState::Enabled);
+    assert_eq!(env.describe(&key).key_state, KeyState::Enabled);
     let plaintext = env
         .kms
         .decrypt(
@@ -150,7 +137,7 @@ fn aliases_name_keys_in_every_key_id_parameter() {
         )
         .unwrap();
     assert!(decrypted.key_id.ends_with(&key));
-    assert_eq!(describe(&env, "alias/payroll").key_id, key);
+    assert_eq!(env.describe("alias/payroll").key_id, key);
 
     // Names and targets are checked.
     assert_eq!(
@@ -197,7 +184,7 @@ fn aliases_name_keys_in_every_key_id_parameter() {
             },
         )
         .unwrap();
-    assert_eq!(describe(&env, "alias/payroll").key_id, other);
+    assert_eq!(env.describe("alias/payroll").key_id, other);
     let listed = env
         .kms
         .list_aliases(&env.caller, ListAliasesRequest::default())
@@ -269,7 +256,7 @@ fn an_alias_in_one_region_is_independent_of_the_same_name_in_another() {
         )
         .unwrap();
     assert_eq!(in_west.key_metadata.key_id, west);
-    assert_eq!(describe(&env, "alias/app").key_id, east);
+    assert_eq!(env.describe("alias/app").key_id, east);
 }
 
 #[test]
@@ -452,7 +439,7 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
         scheduled.deletion_date,
         (1_767_225_600_000 + 30 * DAY_MS) as f64 / 1000.0
     );
-    let metadata = describe(&env, &key);
+    let metadata = env.describe(&key);
     assert_eq!(metadata.key_state, KeyState::PendingDeletion);
     assert_eq!(metadata.pending_deletion_window_in_days, Some(30));
     assert_eq!(
@@ -470,8 +457,8 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
             },
         )
         .unwrap();
-    assert_eq!(describe(&env, &key).key_state, KeyState::Disabled);
-    assert_eq!(describe(&env, &key).deletion_date, None);
+    assert_eq!(env.describe(&key).key_state, KeyState::Disabled);
+    assert_eq!(env.describe(&key).deletion_date, None);
     assert_eq!(
         code(env.kms.cancel_key_deletion(
             &env.caller,
@@ -486,7 +473,7 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
     schedule(Some(7)).unwrap();
     clock.advance_ms(7 * DAY_MS - 1);
     assert!(env.kms.run_maintenance().unwrap().deleted_keys.is_empty());
-    assert_eq!(describe(&env, &key).key_state, KeyState::PendingDeletion);
+    assert_eq!(env.describe(&key).key_state, KeyState::PendingDeletion);
     clock.advance_ms(1);
     let report = env.kms.run_maintenance().unwrap();
     assert_eq!(
@@ -728,7 +715,7 @@ fn aws_managed_keys_are_created_on_first_use_through_their_service() {
 
     let first = encrypt(&env, &via_s3, "alias/aws/s3").unwrap();
     let second = encrypt(&env, &via_s3, "alias/aws/s3").unwrap();
-    let metadata = describe(&env, "alias/aws/s3");
+    let metadata = env.describe("alias/aws/s3");
     assert_eq!(metadata.key_manager, KeyManager::Aws);
     assert!(metadata.description.contains("s3"));
     for blob in [first, second] {

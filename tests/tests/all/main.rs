@@ -15,6 +15,7 @@ mod crypto;
 mod custody;
 mod faults;
 mod http;
+mod imports;
 mod keys;
 mod lifecycle;
 mod support;

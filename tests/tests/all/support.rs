@@ -3,7 +3,10 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-use keyward::model::{CreateKeyRequest, EncryptRequest, EncryptionContext, SecretBytes};
+use keyward::model::{
+    CreateKeyRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext, KeyMetadata,
+    SecretBytes,
+};
 use keyward::{Caller, Config, Kms, KmsResult, Principal};
 
 /// The account the tests act as.
@@ -62,6 +65,20 @@ impl Env {
             .unwrap()
             .key_metadata
             .key_id
+    }
+
+    /// The metadata of a key that must exist.
+    pub fn describe(&self, key_id: &str) -> KeyMetadata {
+        self.kms
+            .describe_key(
+                &self.caller,
+                DescribeKeyRequest {
+                    key_id: key_id.to_owned(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .key_metadata
     }
 
     /// Encrypts `plaintext` under `key_id` with `context`.

@@ -295,10 +295,10 @@ fn create_key_rejects_what_it_cannot_honour() {
     );
     assert_eq!(
         create(CreateKeyRequest {
-            origin: Some(OriginType::External),
+            origin: Some(OriginType::AwsCloudhsm),
             ..Default::default()
         }),
-        "UnsupportedOperationException"
+        "ValidationException"
     );
     // None of the refused requests created a key.
     assert!(

@@ -1,0 +1,442 @@
+//! Imported key material (BYOK): GetParametersForImport,
+//! ImportKeyMaterial and DeleteImportedKeyMaterial, and the expiry of
+//! imported material in the maintenance sweep.
+//!
+//! The RSA wrapping key is generated inside the guest, and its private half
+//! leaves the guest only sealed under the domain key. keyward keeps no state
+//! for an import in progress: the import token *is* that sealed private key,
+//! behind a header (algorithm, key size, expiry) that the seal's label binds
+//! to the key's ARN. A token altered, or presented for another key, does not
+//! open; an expired one is refused before it is tried.
+
+use super::Op;
+use super::error::InternalError;
+use super::keys::{material_label, seconds};
+use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::authz::Action;
+use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
+use crate::model::{
+    AlgorithmSpec, EmptyResponse, ExpirationModelType, GetParametersForImportRequest,
+    GetParametersForImportResponse, ImportKeyMaterialRequest, ImportKeyMaterialResponse,
+    KeyIdRequest, KeyState, OriginType, WrappingKeySpec, redacted_json,
+};
+use crate::store::{ImportedMaterial, KeyRecord, Material};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// How long a token and its public key are good for: 24 hours, as in AWS.
+const TOKEN_VALIDITY_MS: i64 = DAY_MS;
+/// AWS's limit on `ValidTo`: at most 365 days ahead.
+const MAX_VALID_TO_MS: i64 = 365 * DAY_MS;
+/// AWS's limits on `ImportToken` and `EncryptedKeyMaterial`.
+const MAX_TOKEN_LEN: usize = 6144;
+const MAX_MATERIAL_LEN: usize = 6144;
+/// Imported material is material version 1 of its key, always.
+const IMPORTED_VERSION: u32 = 1;
+
+/// The token's header: magic, format version, algorithm, key size, expiry.
+const TOKEN_MAGIC: &[u8; 4] = b"KWIT";
+const TOKEN_VERSION: u8 = 1;
+const TOKEN_HEADER_LEN: usize = TOKEN_MAGIC.len() + 1 + 1 + 1 + 8;
+
+/// The wrapping algorithms keyward accepts, in token order, with the
+/// guest's name for each.
+const ALGORITHMS: [(AlgorithmSpec, WrappingAlgorithm); 4] = [
+    (
+        AlgorithmSpec::RsaesOaepSha1,
+        WrappingAlgorithm::RsaesOaepSha1,
+    ),
+    (
+        AlgorithmSpec::RsaesOaepSha256,
+        WrappingAlgorithm::RsaesOaepSha256,
+    ),
+    (
+        AlgorithmSpec::RsaAesKeyWrapSha1,
+        WrappingAlgorithm::RsaAesKeyWrapSha1,
+    ),
+    (
+        AlgorithmSpec::RsaAesKeyWrapSha256,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+    ),
+];
+/// The wrapping key sizes, in token order.
+const SIZES: [(WrappingKeySpec, u32); 3] = [
+    (WrappingKeySpec::Rsa2048, 2048),
+    (WrappingKeySpec::Rsa3072, 3072),
+    (WrappingKeySpec::Rsa4096, 4096),
+];
+
+/// An import token, decoded.
+struct ImportToken {
+    algorithm: usize,
+    size: usize,
+    expires_ms: i64,
+    sealed_private_key: Vec<u8>,
+}
+
+impl ImportToken {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TOKEN_HEADER_LEN + self.sealed_private_key.len());
+        out.extend_from_slice(TOKEN_MAGIC);
+        out.push(TOKEN_VERSION);
+        out.push(u8::try_from(self.algorithm).unwrap_or(u8::MAX));
+        out.push(u8::try_from(self.size).unwrap_or(u8::MAX));
+        out.extend_from_slice(&self.expires_ms.to_be_bytes());
+        out.extend_from_slice(&self.sealed_private_key);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let (header, sealed) = bytes.split_at_checked(TOKEN_HEADER_LEN)?;
+        let (magic, rest) = header.split_at(TOKEN_MAGIC.len());
+        let [version, algorithm, size, expires @ ..] = rest else {
+            return None;
+        };
+        if magic != TOKEN_MAGIC || *version != TOKEN_VERSION || sealed.is_empty() {
+            return None;
+        }
+        let algorithm = usize::from(*algorithm);
+        let size = usize::from(*size);
+        (algorithm < ALGORITHMS.len() && size < SIZES.len()).then(|| Self {
+            algorithm,
+            size,
+            expires_ms: i64::from_be_bytes(expires.try_into().unwrap_or_default()),
+            sealed_private_key: sealed.to_vec(),
+        })
+    }
+
+    /// The label the guest seals the private key under: everything the
+    /// header says, and the key it is for.
+    fn label(&self, arn: &str) -> Vec<u8> {
+        format!(
+            "{arn}#import#{}#{}#{}",
+            ALGORITHMS[self.algorithm].0, SIZES[self.size].0, self.expires_ms
+        )
+        .into_bytes()
+    }
+}
+
+/// A key's `ExpirationModel`, for keys that hold imported material.
+pub(super) fn expiration_model(key: &KeyRecord) -> Option<ExpirationModelType> {
+    let imported = key.imported.as_ref()?;
+    (key.state != KeyState::PendingImport).then_some(match imported.valid_to_ms {
+        Some(_) => ExpirationModelType::KeyMaterialExpires,
+        None => ExpirationModelType::KeyMaterialDoesNotExpire,
+    })
+}
+
+/// `key` as it stands at `now_ms`: a key whose imported material has
+/// expired is `PendingImport` even before the sweep deletes the material
+/// (a key pending deletion stays so).
+pub(super) fn with_expiry(mut key: KeyRecord, now_ms: i64) -> KeyRecord {
+    let expired = key
+        .imported
+        .as_ref()
+        .and_then(|i| i.valid_to_ms)
+        .is_some_and(|valid_to| valid_to <= now_ms);
+    if expired && matches!(key.state, KeyState::Enabled | KeyState::Disabled) {
+        key.state = KeyState::PendingImport;
+    }
+    key
+}
+
+/// The state a key with imported material takes when it loses it.
+fn without_material(key: KeyRecord) -> KeyRecord {
+    KeyRecord {
+        state: match key.state {
+            KeyState::PendingDeletion => KeyState::PendingDeletion,
+            _ => KeyState::PendingImport,
+        },
+        imported: key.imported.map(|imported| ImportedMaterial {
+            valid_to_ms: None,
+            ..imported
+        }),
+        ..key
+    }
+}
+
+fn require_external(key: &KeyRecord) -> KmsResult<()> {
+    if key.origin == OriginType::External {
+        Ok(())
+    } else {
+        Err(KmsError::UnsupportedOperation(format!(
+            "key `{}` has origin `{}`; only keys with origin `EXTERNAL` take imported key \
+             material",
+            key.arn, key.origin
+        )))
+    }
+}
+
+/// `ValidTo` and `ExpirationModel` as the material's expiry (`None`: never).
+fn valid_to_ms(request: &ImportKeyMaterialRequest, now_ms: i64) -> KmsResult<Option<i64>> {
+    let model = request.expiration_model.unwrap_or(match request.valid_to {
+        Some(_) => ExpirationModelType::KeyMaterialExpires,
+        None => ExpirationModelType::KeyMaterialDoesNotExpire,
+    });
+    match (model, request.valid_to) {
+        (ExpirationModelType::KeyMaterialDoesNotExpire, None) => Ok(None),
+        (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => Err(KmsError::validation(
+            "`ValidTo` must be omitted when `ExpirationModel` is `KEY_MATERIAL_DOES_NOT_EXPIRE`",
+        )),
+        (ExpirationModelType::KeyMaterialExpires, None) => Err(KmsError::validation(
+            "`ValidTo` is required when `ExpirationModel` is `KEY_MATERIAL_EXPIRES`",
+        )),
+        (ExpirationModelType::KeyMaterialExpires, Some(valid_to)) => {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "a time in epoch seconds, checked against a range below"
+            )]
+            let valid_to_ms = (valid_to * 1000.0).round() as i64;
+            if !valid_to.is_finite() || valid_to_ms <= now_ms {
+                return Err(KmsError::validation("`ValidTo` must be in the future"));
+            }
+            if valid_to_ms > now_ms.saturating_add(MAX_VALID_TO_MS) {
+                return Err(KmsError::validation(
+                    "`ValidTo` must be at most 365 days from now",
+                ));
+            }
+            Ok(Some(valid_to_ms))
+        }
+    }
+}
+
+impl Kms {
+    /// `GetParametersForImport`: a fresh RSA wrapping key, generated inside
+    /// the guest, and the token that carries its sealed private half; both
+    /// good for 24 hours.
+    pub fn get_parameters_for_import(
+        &self,
+        caller: &Caller,
+        request: GetParametersForImportRequest,
+    ) -> KmsResult<GetParametersForImportResponse> {
+        self.run(
+            caller,
+            Op::read("GetParametersForImport"),
+            redacted_json(&request),
+            |trail| {
+                let Some(algorithm) = request.wrapping_algorithm else {
+                    return Err(KmsError::validation("`WrappingAlgorithm` is required"));
+                };
+                let Some(spec) = request.wrapping_key_spec else {
+                    return Err(KmsError::validation("`WrappingKeySpec` is required"));
+                };
+                let algorithm = ALGORITHMS
+                    .iter()
+                    .position(|(a, _)| *a == algorithm)
+                    .ok_or_else(|| {
+                        KmsError::UnsupportedOperation(format!(
+                            "keyward does not support the wrapping algorithm `{algorithm}`"
+                        ))
+                    })?;
+                let size = SIZES.iter().position(|(s, _)| *s == spec).ok_or_else(|| {
+                    KmsError::UnsupportedOperation(format!(
+                        "keyward does not support the wrapping key spec `{spec}`"
+                    ))
+                })?;
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::GetParametersForImport,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                require_external(&key)?;
+                let expires_ms = self.now_ms().saturating_add(TOKEN_VALIDITY_MS);
+                let mut token = ImportToken {
+                    algorithm,
+                    size,
+                    expires_ms,
+                    sealed_private_key: Vec::new(),
+                };
+                let pair = self
+                    .core
+                    .generate_wrapping_key(&token.label(&key.arn), SIZES[size].1)?
+                    .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+                token.sealed_private_key = pair.sealed_private_key;
+                Ok(GetParametersForImportResponse {
+                    key_id: key.arn,
+                    import_token: token.encode(),
+                    public_key: pair.public_key,
+                    parameters_valid_to: seconds(expires_ms),
+                })
+            },
+        )
+    }
+
+    /// `ImportKeyMaterial`: opens the customer's wrapped material inside the
+    /// guest and stores it wrapped under the domain key. A key that has had
+    /// material takes only the same material again.
+    pub fn import_key_material(
+        &self,
+        caller: &Caller,
+        request: ImportKeyMaterialRequest,
+    ) -> KmsResult<ImportKeyMaterialResponse> {
+        self.run(
+            caller,
+            Op::write("ImportKeyMaterial"),
+            redacted_json(&request),
+            |trail| {
+                for (name, value, max) in [
+                    ("ImportToken", &request.import_token, MAX_TOKEN_LEN),
+                    (
+                        "EncryptedKeyMaterial",
+                        &request.encrypted_key_material,
+                        MAX_MATERIAL_LEN,
+                    ),
+                ] {
+                    if value.is_empty() || value.len() > max {
+                        return Err(KmsError::validation(format!(
+                            "`{name}` must be between 1 and {max} bytes"
+                        )));
+                    }
+                }
+                let now = self.now_ms();
+                let valid_to_ms = valid_to_ms(&request, now)?;
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::ImportKeyMaterial,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                require_external(&key)?;
+                let invalid_token = || {
+                    KmsError::InvalidImportToken(format!(
+                        "the import token was not issued for key `{}`",
+                        key.arn
+                    ))
+                };
+                let token = ImportToken::decode(&request.import_token).ok_or_else(invalid_token)?;
+                let wrapping_key = WrappedKey {
+                    label: token.label(&key.arn),
+                    blob: token.sealed_private_key.clone(),
+                };
+                let imported = self
+                    .core
+                    .import_key(
+                        &wrapping_key,
+                        ALGORITHMS[token.algorithm].1,
+                        &request.encrypted_key_material,
+                        &material_label(&key.arn, IMPORTED_VERSION),
+                    )?
+                    .map_err(|e| match e {
+                        GuestError::InvalidWrappedKey => invalid_token(),
+                        GuestError::InvalidCiphertext => KmsError::InvalidCiphertext,
+                        GuestError::IncorrectKeyMaterial => KmsError::IncorrectKeyMaterial(
+                            "symmetric key material must be 256 bits (32 bytes)".into(),
+                        ),
+                        other => KmsError::Internal(InternalError::Guest(other)),
+                    })?;
+                // Only a token the guest opened (so, one this store made for
+                // this key, unaltered) is judged on its expiry.
+                if token.expires_ms <= now {
+                    return Err(KmsError::ExpiredImportToken(format!(
+                        "the import token expired at {}; call GetParametersForImport again",
+                        seconds(token.expires_ms)
+                    )));
+                }
+                if let Some(previous) = &key.imported
+                    && previous.fingerprint != imported.fingerprint
+                {
+                    return Err(KmsError::IncorrectKeyMaterial(format!(
+                        "key `{}` takes only the key material imported into it before",
+                        key.arn
+                    )));
+                }
+                let arn = key.arn.clone();
+                let record = KeyRecord {
+                    state: match key.state {
+                        KeyState::PendingImport => KeyState::Enabled,
+                        state => state,
+                    },
+                    imported: Some(ImportedMaterial {
+                        fingerprint: imported.fingerprint,
+                        valid_to_ms,
+                    }),
+                    ..key
+                };
+                let material = Material {
+                    version: IMPORTED_VERSION,
+                    wrapped: imported.blob,
+                    created_ms: now,
+                };
+                self.store.replace_material(&record, Some(&material))?;
+                Ok(ImportKeyMaterialResponse { key_id: arn })
+            },
+        )
+    }
+
+    /// `DeleteImportedKeyMaterial`: the material is deleted at once (and
+    /// wiped from the store's files); the key becomes `PendingImport`, or
+    /// stays `PendingDeletion`.
+    pub fn delete_imported_key_material(
+        &self,
+        caller: &Caller,
+        request: KeyIdRequest,
+    ) -> KmsResult<EmptyResponse> {
+        self.run(
+            caller,
+            Op::write("DeleteImportedKeyMaterial"),
+            redacted_json(&request),
+            |trail| {
+                let key = self.admit(
+                    caller,
+                    trail,
+                    Action::DeleteImportedKeyMaterial,
+                    &request.key_id,
+                    Details::default(),
+                )?;
+                require_external(&key)?;
+                self.store.replace_material(&without_material(key), None)?;
+                Ok(EmptyResponse {})
+            },
+        )
+    }
+
+    /// Deletes the imported material whose `ValidTo` has passed, each as an
+    /// audited service event (`DeleteExpiredKeyMaterial`, as CloudTrail
+    /// names it). Returns the ARNs of the keys.
+    pub(super) fn expire_imported_material(&self) -> KmsResult<Vec<String>> {
+        let mut expired = Vec::new();
+        for key in self.store.keys_with_expired_material(self.now_ms())? {
+            let arn = self.service_event(&key, "DeleteExpiredKeyMaterial", || {
+                Ok(self
+                    .store
+                    .replace_material(&without_material(key.clone()), None)?)
+            })?;
+            tracing::info!(key = %arn, "deleted imported key material that expired");
+            expired.push(arn);
+        }
+        Ok(expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_decodes_to_what_was_encoded_and_binds_its_header() {
+        let token = ImportToken {
+            algorithm: 3,
+            size: 2,
+            expires_ms: 1_700_000_000_123,
+            sealed_private_key: vec![9; 40],
+        };
+        let bytes = token.encode();
+        let decoded = ImportToken::decode(&bytes).unwrap();
+        assert_eq!(decoded.label("arn"), token.label("arn"));
+        assert_eq!(
+            String::from_utf8(token.label("arn")).unwrap(),
+            "arn#import#RSA_AES_KEY_WRAP_SHA_256#RSA_4096#1700000000123"
+        );
+        assert_ne!(token.label("arn"), token.label("other"));
+        // Truncated, wrong magic, unknown algorithm: not a token.
+        assert!(ImportToken::decode(&bytes[..TOKEN_HEADER_LEN]).is_none());
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert!(ImportToken::decode(&bad).is_none());
+        let mut bad = bytes;
+        bad[5] = 9;
+        assert!(ImportToken::decode(&bad).is_none());
+    }
+}
