@@ -286,12 +286,14 @@ pub mod ops {
                 encrypted_material,
                 &mut rsa_rng(),
             )?;
+            // Neither step can fail for a 32-byte key; if one did, it is no
+            // fault of the token or the material.
+            let failed = |Opaque| CoreError::InvalidArgument("sealing imported material".into());
             let blob = crypto::wrap_backing_key(&state.domain, label, &material, random()?)
-                .map_err(|Opaque| CoreError::InvalidWrappedKey)?;
-            Ok((
-                blob,
-                import::material_fingerprint(&state.domain, label, &material),
-            ))
+                .map_err(failed)?;
+            let fingerprint =
+                import::material_fingerprint(&state.domain, label, &material).map_err(failed)?;
+            Ok((blob, fingerprint))
         })
     }
 

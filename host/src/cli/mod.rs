@@ -1145,14 +1145,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// Prints a response, or, with `--outfile`, writes `field` raw to the file
-/// and prints the rest.
 /// Writes a binary field raw to a file the user named.
 fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, bytes)
         .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))
 }
 
+/// Prints a response, or, with `--outfile`, writes `field` raw to the file
+/// and prints the rest.
 fn emit<T: Serialize>(
     response: &T,
     field: &str,

@@ -21,6 +21,7 @@ use crate::model::{
     KeyIdRequest, KeyState, OriginType, WrappingKeySpec, redacted_json,
 };
 use crate::store::{ImportedMaterial, KeyRecord, Material};
+use subtle::ConstantTimeEq;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a token and its public key are good for: 24 hours, as in AWS.
@@ -115,8 +116,20 @@ impl ImportToken {
     }
 }
 
+/// A key's `ExpirationModel` and `ValidTo` (milliseconds), for keys that
+/// hold imported material.
+pub(super) fn expiration(key: &KeyRecord) -> (Option<ExpirationModelType>, Option<i64>) {
+    match expiration_model(key) {
+        Some(model) => (
+            Some(model),
+            key.imported.as_ref().and_then(|i| i.valid_to_ms),
+        ),
+        None => (None, None),
+    }
+}
+
 /// A key's `ExpirationModel`, for keys that hold imported material.
-pub(super) fn expiration_model(key: &KeyRecord) -> Option<ExpirationModelType> {
+fn expiration_model(key: &KeyRecord) -> Option<ExpirationModelType> {
     let imported = key.imported.as_ref()?;
     (key.state != KeyState::PendingImport).then_some(match imported.valid_to_ms {
         Some(_) => ExpirationModelType::KeyMaterialExpires,
@@ -247,10 +260,15 @@ impl Kms {
                     expires_ms,
                     sealed_private_key: Vec::new(),
                 };
+                // One key generation at a time: RSA_4096 holds a guest
+                // instance for seconds, and the others must stay free for
+                // everyone else's requests.
+                let generating = self.keygen.lock();
                 let pair = self
                     .core
                     .generate_wrapping_key(&token.label(&key.arn), SIZES[size].1)?
                     .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+                drop(generating);
                 token.sealed_private_key = pair.sealed_private_key;
                 Ok(GetParametersForImportResponse {
                     key_id: key.arn,
@@ -306,6 +324,14 @@ impl Kms {
                     ))
                 };
                 let token = ImportToken::decode(&request.import_token).ok_or_else(invalid_token)?;
+                // Expiry first, as AWS does: an expired token decrypts
+                // nothing. (A header edited to a later expiry does not open.)
+                if token.expires_ms <= now {
+                    return Err(KmsError::ExpiredImportToken(format!(
+                        "the import token expired at {}; call GetParametersForImport again",
+                        seconds(token.expires_ms)
+                    )));
+                }
                 let wrapping_key = WrappedKey {
                     label: token.label(&key.arn),
                     blob: token.sealed_private_key.clone(),
@@ -326,16 +352,8 @@ impl Kms {
                         ),
                         other => KmsError::Internal(InternalError::Guest(other)),
                     })?;
-                // Only a token the guest opened (so, one this store made for
-                // this key, unaltered) is judged on its expiry.
-                if token.expires_ms <= now {
-                    return Err(KmsError::ExpiredImportToken(format!(
-                        "the import token expired at {}; call GetParametersForImport again",
-                        seconds(token.expires_ms)
-                    )));
-                }
                 if let Some(previous) = &key.imported
-                    && previous.fingerprint != imported.fingerprint
+                    && !bool::from(previous.fingerprint.as_slice().ct_eq(&imported.fingerprint))
                 {
                     return Err(KmsError::IncorrectKeyMaterial(format!(
                         "key `{}` takes only the key material imported into it before",
@@ -397,14 +415,21 @@ impl Kms {
     /// names it). Returns the ARNs of the keys.
     pub(super) fn expire_imported_material(&self) -> KmsResult<Vec<String>> {
         let mut expired = Vec::new();
-        for key in self.store.keys_with_expired_material(self.now_ms())? {
-            let arn = self.service_event(&key, "DeleteExpiredKeyMaterial", || {
-                Ok(self
-                    .store
-                    .replace_material(&without_material(key.clone()), None)?)
+        let now = self.now_ms();
+        for key in self.store.keys_with_expired_material(now)? {
+            let due = |key: &KeyRecord| {
+                key.imported
+                    .as_ref()
+                    .and_then(|i| i.valid_to_ms)
+                    .is_some_and(|valid_to| valid_to <= now)
+            };
+            let done = self.service_event(&key, "DeleteExpiredKeyMaterial", due, |key| {
+                Ok(self.store.replace_material(&without_material(key), None)?)
             })?;
-            tracing::info!(key = %arn, "deleted imported key material that expired");
-            expired.push(arn);
+            if let Some(arn) = done {
+                tracing::info!(key = %arn, "deleted imported key material that expired");
+                expired.push(arn);
+            }
         }
         Ok(expired)
     }

@@ -48,12 +48,8 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         multi_region: key.multi_region,
         deletion_date: key.deletion.map(|(at, _)| seconds(at)),
         pending_deletion_window_in_days: key.deletion.map(|(_, days)| days),
-        expiration_model: super::imports::expiration_model(key),
-        valid_to: key
-            .imported
-            .as_ref()
-            .and_then(|i| i.valid_to_ms)
-            .map(seconds),
+        expiration_model: super::imports::expiration(key).0,
+        valid_to: super::imports::expiration(key).1.map(seconds),
     }
 }
 

@@ -42,25 +42,44 @@ fn key_service(key: &KeyRecord) -> KmsResult<Caller> {
 impl Kms {
     /// Makes `change` to `key` on keyward's own schedule: one audited
     /// service event named `event_name`, in one transaction with the change.
-    /// Returns the key's ARN.
+    /// The sweep listed `key` outside that transaction, so the change gets
+    /// the key as it stands inside it, and only if `due` still holds (a
+    /// request may have re-imported, cancelled or disabled in between);
+    /// otherwise the event records `KMSInvalidStateException` and nothing
+    /// changes. Returns the key's ARN if the change was made.
     pub(super) fn service_event(
         &self,
         key: &KeyRecord,
         event_name: &'static str,
-        change: impl FnOnce() -> KmsResult<()>,
-    ) -> KmsResult<String> {
+        due: impl Fn(&KeyRecord) -> bool,
+        change: impl FnOnce(KeyRecord) -> KmsResult<()>,
+    ) -> KmsResult<Option<String>> {
         let parameters = serde_json::json!({ "KeyId": key.arn });
-        self.run(
+        let done = self.run(
             &key_service(key)?,
             Op::service(event_name),
             parameters,
             |trail| {
                 trail.key(key);
-                change()?;
+                let current = self
+                    .store
+                    .key(&key.region, &key.key_id)?
+                    .filter(|current| due(current))
+                    .ok_or_else(|| {
+                        KmsError::InvalidState(format!(
+                            "key `{}` is no longer due for {event_name}",
+                            key.arn
+                        ))
+                    })?;
+                change(current)?;
                 Ok(EmptyResponse {})
             },
-        )?;
-        Ok(key.arn.clone())
+        );
+        match done {
+            Ok(EmptyResponse {}) => Ok(Some(key.arn.clone())),
+            Err(KmsError::InvalidState(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn set_state(
@@ -191,12 +210,19 @@ impl Kms {
             expired_material: self.expire_imported_material()?,
             ..MaintenanceReport::default()
         };
-        for key in self.store.keys_due_for_deletion(self.now_ms())? {
-            let arn = self.service_event(&key, "DeleteKey", || {
+        let now = self.now_ms();
+        for key in self.store.keys_due_for_deletion(now)? {
+            let due = |key: &KeyRecord| {
+                key.state == KeyState::PendingDeletion
+                    && key.deletion.is_some_and(|(at, _)| at <= now)
+            };
+            let deleted = self.service_event(&key, "DeleteKey", due, |key| {
                 Ok(self.store.delete_key(&key.region, &key.key_id)?)
             })?;
-            tracing::info!(key = %arn, "deleted a key whose waiting period ended");
-            report.deleted_keys.push(arn);
+            if let Some(arn) = deleted {
+                tracing::info!(key = %arn, "deleted a key whose waiting period ended");
+                report.deleted_keys.push(arn);
+            }
         }
         self.seal_audit()?;
         Ok(report)

@@ -253,6 +253,9 @@ pub struct Kms {
     audit_sync: AuditSync,
     /// When this store began recording key use (`TrackingStartDate`).
     usage_tracking_start_ms: i64,
+    /// Held while the guest generates an RSA wrapping key, so that at most
+    /// one instance is ever busy with that for seconds.
+    keygen: parking_lot::Mutex<()>,
 }
 
 impl Drop for Kms {
@@ -318,6 +321,7 @@ impl Kms {
             digest_interval_ms: config.digest_interval_ms,
             audit_sync: config.audit_sync,
             usage_tracking_start_ms,
+            keygen: parking_lot::Mutex::new(()),
         })
     }
 

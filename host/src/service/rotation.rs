@@ -12,8 +12,8 @@ use crate::authz::Action;
 use crate::model::redacted_json;
 use crate::model::{
     EmptyResponse, EnableKeyRotationRequest, GetKeyRotationStatusResponse, KeyIdRequest, KeySpec,
-    ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType, RotateKeyOnDemandResponse,
-    RotationsListEntry,
+    KeyState, ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType,
+    RotateKeyOnDemandResponse, RotationsListEntry,
 };
 use crate::store::{KeyRecord, Material};
 
@@ -233,18 +233,26 @@ impl Kms {
         let now = self.now_ms();
         let mut rotated = Vec::new();
         for key in self.store.keys_due_for_rotation(now)? {
-            let Some((days, mut next)) = key.rotation else {
-                continue;
+            let due = |key: &KeyRecord| {
+                key.state == KeyState::Enabled && key.rotation.is_some_and(|(_, next)| next <= now)
             };
-            let period = days.saturating_mul(DAY_MS).max(1);
-            while next <= now {
-                next = next.saturating_add(period);
-            }
-            let due = KeyRecord {
-                rotation: Some((days, next)),
-                ..key
-            };
-            rotated.push(self.service_event(&due, "RotateKey", || self.rotate(&due, "AUTOMATIC"))?);
+            let done = self.service_event(&key, "RotateKey", due, |key| {
+                let Some((days, mut next)) = key.rotation else {
+                    return Ok(());
+                };
+                let period = days.saturating_mul(DAY_MS).max(1);
+                while next <= now {
+                    next = next.saturating_add(period);
+                }
+                self.rotate(
+                    &KeyRecord {
+                        rotation: Some((days, next)),
+                        ..key
+                    },
+                    "AUTOMATIC",
+                )
+            })?;
+            rotated.extend(done);
         }
         Ok(rotated)
     }

@@ -327,7 +327,9 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
         code(import(&env, &key, &theirs.import_token, &wrapped, None)),
         "InvalidImportTokenException"
     );
-    for position in [10, ours.import_token.len() - 1] {
+    // Bytes 5, 6 and 14 are the algorithm, the key size and the expiry's
+    // last byte (a millisecond later or earlier); the last is the seal's.
+    for position in [5, 6, 14, ours.import_token.len() - 1] {
         let mut tampered = ours.import_token.clone();
         tampered[position] ^= 1;
         assert_eq!(
@@ -460,6 +462,11 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
         code(import(&env, &key, &ours.import_token, &wrapped, None)),
         "ExpiredImportTokenException"
     );
+    // Expiry is judged first: an expired token opens nothing.
+    assert_eq!(
+        code(import(&env, &key, &ours.import_token, &corrupted, None)),
+        "ExpiredImportTokenException"
+    );
     // Just before, it worked (checked on a fresh pair).
     let fresh = parameters(&env, &key, algorithm, WrappingKeySpec::Rsa2048).unwrap();
     clock.advance_ms(DAY_MS - 1);
@@ -531,7 +538,10 @@ fn expired_material_returns_the_key_to_pending_import_until_reimported() {
 
     // At ValidTo the key stops working at once, before any sweep...
     clock.advance_ms(1);
-    assert_eq!(env.describe(&key).key_state, KeyState::PendingImport);
+    let metadata = env.describe(&key);
+    assert_eq!(metadata.key_state, KeyState::PendingImport);
+    assert_eq!(metadata.expiration_model, None);
+    assert_eq!(metadata.valid_to, None);
     assert_eq!(
         code(decrypt(&env, &env.caller, &blob)),
         "KMSInvalidStateException"
