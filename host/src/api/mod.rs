@@ -231,9 +231,9 @@ async fn handle_inner(
         access_key_id: Some(authenticated.access_key_id),
         request_id: Some(request_id),
     };
-    if dispatch::blocks(&operation) || state.kms.reads_wait_for_disk() {
-        // Requests that wait for an fsync, or compute for seconds, stay off
-        // the async workers.
+    if dispatch::blocks(&operation) {
+        // Mutations (which commit, and fsync, with their event) and requests
+        // that compute for seconds stay off the async workers.
         tokio::task::spawn_blocking(move || {
             dispatch::dispatch(&state.kms, &caller, &operation, &body)
         })
@@ -244,7 +244,16 @@ async fn handle_inner(
             message: format!("the request failed: {e}"),
         })?
     } else {
-        dispatch::dispatch(&state.kms, &caller, &operation, &body)
+        // Served on this worker; the audit commit (and its fsync, with
+        // `--audit-fsync`) is made by the audit writer thread and awaited
+        // here without holding the worker, so that the workers keep serving
+        // and concurrent requests share commits. Nothing is sent before the
+        // event is durable.
+        let (response, pending) = state
+            .kms
+            .deferring_audit(|| dispatch::dispatch(&state.kms, &caller, &operation, &body));
+        state.kms.wait_for_audit(pending).await?;
+        response
     }
 }
 

@@ -38,7 +38,7 @@ pub use lifecycle::MaintenanceReport;
 #[cfg(feature = "test-hooks")]
 pub use testing::Testing;
 
-use crate::audit::commit::GroupCommit;
+use crate::audit::commit::{GroupCommit, Ticket};
 use crate::audit::{EventBuilder, Outcome, Trail};
 use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
@@ -245,12 +245,14 @@ pub struct Kms {
     clock: Arc<dyn Clock>,
     authz: AuthzCache,
     /// Audit events of requests that change nothing, waiting for a commit.
-    commits: GroupCommit,
+    commits: Arc<GroupCommit>,
+    /// The thread that commits the events of [`Self::deferring_audit`],
+    /// started by its first use.
+    writer: std::sync::OnceLock<Option<std::thread::JoinHandle<()>>>,
     /// When the audit chains last got a digest, and the lock that keeps
     /// two threads from making one at once.
     sealed_ms: std::sync::Mutex<i64>,
     digest_interval_ms: i64,
-    audit_sync: AuditSync,
     /// When this store began recording key use (`TrackingStartDate`).
     usage_tracking_start_ms: i64,
     /// Held while the guest generates an RSA wrapping key, so that at most
@@ -258,10 +260,30 @@ pub struct Kms {
     keygen: parking_lot::Mutex<()>,
 }
 
+thread_local! {
+    /// Set by [`Kms::deferring_audit`]: the group-commit tickets of the
+    /// read-only requests run on this thread, for the caller to wait on.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Ticket>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The audit events of requests run by [`Kms::deferring_audit`], queued for
+/// a group commit but not yet known to be durable. Nothing those requests
+/// returned may be released before [`Kms::wait_for_audit`] succeeds.
+#[derive(Debug)]
+#[must_use = "the audit must be waited for before the responses are released"]
+pub struct PendingAudit(Vec<Ticket>);
+
 impl Drop for Kms {
     /// Seals the audit trail, so that a process that ends normally leaves
     /// no event outside a digest.
     fn drop(&mut self) {
+        self.commits.shut_down();
+        if let Some(Some(writer)) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the audit writer thread panicked");
+        }
         if let Err(e) = self.seal_audit() {
             tracing::error!(error = %e, "the audit trail could not be sealed");
         }
@@ -317,9 +339,9 @@ impl Kms {
             sealed_ms: std::sync::Mutex::new(config.clock.now_ms()),
             clock: config.clock,
             authz: AuthzCache::default(),
-            commits: GroupCommit::default(),
+            commits: Arc::default(),
+            writer: std::sync::OnceLock::new(),
             digest_interval_ms: config.digest_interval_ms,
-            audit_sync: config.audit_sync,
             usage_tracking_start_ms,
             keygen: parking_lot::Mutex::new(()),
         })
@@ -340,12 +362,6 @@ impl Kms {
     /// The regions this service serves.
     pub fn regions(&self) -> &[String] {
         &self.regions
-    }
-
-    /// Whether read-only requests wait for an fsync of their audit event
-    /// (and so should not run on an async executor's threads).
-    pub fn reads_wait_for_disk(&self) -> bool {
-        self.audit_sync == AuditSync::Disk
     }
 
     /// Test-only access to the crypto core (cargo feature `test-hooks`).
@@ -433,9 +449,20 @@ impl Kms {
                     drop(transaction);
                     self.authz.clear();
                 }
-                self.commits
-                    .append(self.store.as_ref(), event(&result))
-                    .map_err(InternalError::Audit)
+                let event = event(&result);
+                match DEFERRED.with_borrow_mut(|deferred| match deferred {
+                    Some(tickets) => {
+                        tickets.push(self.commits.enqueue(event));
+                        None
+                    }
+                    None => Some(event),
+                }) {
+                    Some(event) => self
+                        .commits
+                        .append(self.store.as_ref(), event)
+                        .map_err(InternalError::Audit),
+                    None => Ok(()),
+                }
             }
         };
         if let Err(e) = recorded {
@@ -446,6 +473,53 @@ impl Kms {
         }
         self.seal_audit_if_due(time_ms);
         result
+    }
+
+    /// Runs `requests` (on this thread) with the audit commits of read-only
+    /// requests queued instead of awaited, so that an async server can wait
+    /// for them off its workers (see [`Self::wait_for_audit`]) while the
+    /// workers serve other requests, which then share the commit. Mutations
+    /// commit their events with their changes, as always.
+    pub fn deferring_audit<T>(&self, requests: impl FnOnce() -> T) -> (T, PendingAudit) {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                DEFERRED.with_borrow_mut(Option::take);
+            }
+        }
+        let writer = self.writer.get_or_init(|| {
+            let commits = Arc::clone(&self.commits);
+            let store = Arc::clone(&self.store);
+            std::thread::Builder::new()
+                .name("keyward-audit".into())
+                .spawn(move || commits.run_writer(store.as_ref()))
+                .inspect_err(|e| tracing::error!("cannot start the audit writer thread: {e}"))
+                .ok()
+        });
+        if writer.is_none() {
+            // No writer to commit queued events: wait for each in place.
+            return (requests(), PendingAudit(Vec::new()));
+        }
+        DEFERRED.with_borrow_mut(|deferred| *deferred = Some(Vec::new()));
+        let reset = Reset;
+        let output = requests();
+        let tickets = DEFERRED.with_borrow_mut(Option::take).unwrap_or_default();
+        drop(reset);
+        (output, PendingAudit(tickets))
+    }
+
+    /// Resolves once the events of [`Self::deferring_audit`] are durable,
+    /// committed by the audit writer thread. An error means the responses
+    /// must be withheld: the caller gets `KMSInternalException` instead.
+    pub async fn wait_for_audit(&self, pending: PendingAudit) -> KmsResult<()> {
+        let mut outcome = Ok(());
+        for ticket in pending.0 {
+            if let Err(e) = ticket.durable().await {
+                tracing::error!(error = ?e, "internal failure: the audit trail could not be written");
+                outcome = Err(KmsError::Internal(InternalError::Audit(e)));
+            }
+        }
+        outcome
     }
 
     /// The gate of the pipeline: resolve the key, check its state for

@@ -77,6 +77,20 @@ impl Server {
         }
     }
 
+    /// The trail's `Encrypt` events for a key of the test account.
+    fn encrypt_events(&self, key_id: &str) -> Vec<serde_json::Value> {
+        self.kms
+            .query_audit(
+                &crate::support::root("111122223333"),
+                Some(key_id),
+                keyward::audit::query::Filter {
+                    event_name: Some("Encrypt".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    }
+
     fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
@@ -575,18 +589,7 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
         assert_eq!(last.operation().unwrap().as_str(), "Encrypt");
         assert_eq!(last.kms_request_id(), Some(request_id.as_str()));
 
-        let caller = crate::support::root("111122223333");
-        let events = server
-            .kms
-            .query_audit(
-                &caller,
-                Some(&key_id),
-                keyward::audit::query::Filter {
-                    event_name: Some("Encrypt".into()),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let events = server.encrypt_events(&key_id);
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event["requestID"], request_id.as_str());
@@ -616,7 +619,7 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
         let denials = server
             .kms
             .query_audit(
-                &caller,
+                &crate::support::root("111122223333"),
                 None,
                 keyward::audit::query::Filter {
                     error_code: Some("AccessDeniedException".into()),
@@ -629,4 +632,89 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
         assert_eq!(denials[0]["userIdentity"]["accountId"], OTHER_ACCOUNT);
         assert_eq!(denials[0]["recipientAccountId"], "111122223333");
     });
+}
+
+#[test]
+fn over_http_a_failed_audit_write_withholds_the_response() {
+    let server = Server::start(false);
+    let client = server.client(ROOT_KEY, ROOT_SECRET);
+    runtime().block_on(async {
+        let key = client.create_key().send().await.unwrap();
+        let key_id = key.key_metadata().unwrap().key_id().to_owned();
+        let encrypt = || {
+            client
+                .encrypt()
+                .key_id(&key_id)
+                .plaintext(Blob::new(b"fail closed over http".to_vec()))
+                .send()
+        };
+        encrypt().await.unwrap();
+
+        // Audit inserts now fail: the server answers with an error, never
+        // with a ciphertext (the read-only path's deferred commit).
+        let db =
+            rusqlite::Connection::open(server._dir.path().join("data").join("keyward.db")).unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+             BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;",
+        )
+        .unwrap();
+        let refused = encrypt().await.unwrap_err().into_service_error();
+        assert_eq!(refused.meta().code(), Some("KMSInternalException"));
+        let refused = client
+            .describe_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(refused.meta().code(), Some("KMSInternalException"));
+
+        // Writable again: served again.
+        db.execute_batch("DROP TRIGGER refuse").unwrap();
+        encrypt().await.unwrap();
+    });
+}
+
+#[test]
+fn concurrent_http_requests_each_record_one_event() {
+    let server = Server::start(false);
+    let client = server.client(ROOT_KEY, ROOT_SECRET);
+    let key_id = runtime().block_on(async {
+        let key = client.create_key().send().await.unwrap();
+        key.key_metadata().unwrap().key_id().to_owned()
+    });
+    // A multi-threaded client runtime, so that many requests are in flight
+    // and share group commits.
+    let requests = 64;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..requests {
+                let client = client.clone();
+                let key_id = key_id.clone();
+                tasks.push(tokio::spawn(async move {
+                    client
+                        .encrypt()
+                        .key_id(key_id)
+                        .plaintext(Blob::new(format!("request {i}").into_bytes()))
+                        .send()
+                        .await
+                        .unwrap();
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+    let events = server.encrypt_events(&key_id);
+    assert_eq!(events.len(), requests);
+    let ids: std::collections::HashSet<_> =
+        events.iter().map(|e| e["requestID"].to_string()).collect();
+    assert_eq!(ids.len(), requests);
+    assert!(server.kms.verify_audit().unwrap().intact());
 }
