@@ -117,7 +117,8 @@ impl GroupCommit {
                 drop(state);
                 std::thread::sleep(GATHER_FOR);
                 state = self.lock();
-                if state.writing {
+                // A waiting caller may have led a commit meanwhile.
+                if state.writing || state.queue.is_empty() {
                     continue;
                 }
             }

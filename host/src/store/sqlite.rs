@@ -472,8 +472,18 @@ impl Drop for SqliteTransaction<'_> {
 
 /// Moves the write-ahead log into the database and truncates it, so that no
 /// older copy of a page (of deleted material) survives in the WAL file.
+/// SQLite reports a checkpoint that another connection (the background
+/// checkpointer, a reader) kept from completing as busy, without waiting:
+/// this retries for up to five seconds.
 fn checkpoint(conn: &Connection) -> StoreResult<()> {
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    for _ in 0..500 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::warn!("the write-ahead log could not be truncated after a deletion: still busy");
     Ok(())
 }
 
