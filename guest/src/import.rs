@@ -44,6 +44,9 @@ pub enum WrappingAlgorithm {
 pub enum ImportError {
     /// The RSA size is not one AWS offers.
     UnsupportedSize,
+    /// Generating, encoding or sealing the key pair failed: no fault of
+    /// the caller's.
+    Internal,
     /// The sealed private key does not open under this label: the import
     /// token belongs to another key, or was altered.
     InvalidToken,
@@ -78,17 +81,15 @@ pub fn generate_wrapping_key<R: rand_core::CryptoRng + ?Sized>(
         return Err(ImportError::UnsupportedSize);
     }
     let bits = usize::try_from(bits).map_err(|_| ImportError::UnsupportedSize)?;
-    let private = RsaPrivateKey::new(rng, bits).map_err(|_| ImportError::UnsupportedSize)?;
+    let private = RsaPrivateKey::new(rng, bits).map_err(|_| ImportError::Internal)?;
     let public_key = RsaPublicKey::from(&private)
         .to_public_key_der()
-        .map_err(|_| ImportError::UnsupportedSize)?
+        .map_err(|_| ImportError::Internal)?
         .into_vec();
-    let der = private
-        .to_pkcs8_der()
-        .map_err(|_| ImportError::UnsupportedSize)?;
+    let der = private.to_pkcs8_der().map_err(|_| ImportError::Internal)?;
     let sealed_private_key =
         crypto::seal_secret(domain, &wrapping_key_aad(label), der.as_bytes(), nonce)
-            .map_err(|Opaque| ImportError::UnsupportedSize)?;
+            .map_err(|Opaque| ImportError::Internal)?;
     Ok(WrappingKeyPair {
         public_key,
         sealed_private_key,

@@ -79,6 +79,9 @@ impl From<import::ImportError> for CoreError {
             import::ImportError::UnsupportedSize => {
                 Self::InvalidArgument("the wrapping key size must be 2048, 3072 or 4096".into())
             }
+            import::ImportError::Internal => {
+                Self::InvalidArgument("generating the wrapping key failed".into())
+            }
             import::ImportError::InvalidToken => Self::InvalidWrappedKey,
             import::ImportError::InvalidCiphertext => Self::InvalidCiphertext,
             import::ImportError::IncorrectMaterial => Self::IncorrectKeyMaterial,

@@ -4,6 +4,9 @@
 //!
 //! - `audit/build_event_encrypt`: writing one Encrypt event (redaction,
 //!   CloudTrail JSON), on the request's own thread.
+//! - `audit/store_batch_of_8_{os,disk}`: one store commit of 8 events.
+//! - `audit/append_1_caller_{os,disk}`: one thread appending one event at a
+//!   time through the group commit.
 //! - `audit/append_8_callers_{os,disk}`: 8 threads appending events through
 //!   the group commit (chain hashing, SQLite insert, commit; `disk` fsyncs
 //!   each group); the figure is wall time per event.

@@ -2,7 +2,9 @@
 Encryption SDK, changed only in their endpoint."""
 
 import base64
+import datetime
 import json
+import os
 import subprocess
 
 import boto3
@@ -307,8 +309,6 @@ def test_rotation(kms):
 def _wrap_for_import(public_key_der, algorithm, material):
     """Wrap key material the way AWS documents for each algorithm, with the
     `cryptography` package (what OpenSSL users do on the command line)."""
-    import os
-
     from cryptography.hazmat.primitives import hashes, keywrap, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -323,9 +323,6 @@ def _wrap_for_import(public_key_der, algorithm, material):
 
 @pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_256"])
 def test_imported_key_material_from_the_cryptography_package(kms, algorithm):
-    import datetime
-    import os
-
     key = kms.create_key(Origin="EXTERNAL", Description="byok")["KeyMetadata"]
     assert key["KeyState"] == "PendingImport" and key["Origin"] == "EXTERNAL"
     key_id = key["KeyId"]

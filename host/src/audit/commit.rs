@@ -100,7 +100,9 @@ impl GroupCommit {
         let mut state = self.lock();
         loop {
             if state.queue.is_empty() || state.writing {
-                if state.shutdown {
+                // Leave only with nothing queued and nobody writing, so that
+                // no queued event is left without a committer.
+                if state.shutdown && state.queue.is_empty() && !state.writing {
                     return;
                 }
                 state = self

@@ -324,8 +324,8 @@ enum Command {
         /// The wrapped material: `fileb://PATH` for raw bytes, else base64.
         #[arg(long)]
         encrypted_key_material: String,
-        /// KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE (the default
-        /// follows --valid-to).
+        /// KEY_MATERIAL_EXPIRES (the default, as in AWS; needs --valid-to)
+        /// or KEY_MATERIAL_DOES_NOT_EXPIRE.
         #[arg(long, value_parser = parse_enum::<ExpirationModelType>)]
         expiration_model: Option<ExpirationModelType>,
         /// When the material expires (RFC 3339, or epoch seconds; at most
@@ -964,20 +964,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 wrapping_key_spec: Some(wrapping_key_spec),
             };
             let response = kms.get_parameters_for_import(&caller, request)?;
-            let mut value =
-                serde_json::to_value(&response).map_err(|e| CliError::Io(e.to_string()))?;
-            for (field, bytes, path) in [
-                ("PublicKey", &response.public_key, public_key_out),
-                ("ImportToken", &response.import_token, import_token_out),
-            ] {
-                if let Some(path) = path {
-                    write_out(&path, bytes)?;
-                    if let Some(object) = value.as_object_mut() {
-                        object.remove(field);
-                    }
-                }
-            }
-            output::print(&value, format)
+            emit_to_files(
+                &response,
+                &[
+                    ("PublicKey", &response.public_key, public_key_out),
+                    ("ImportToken", &response.import_token, import_token_out),
+                ],
+                format,
+            )
         }
         Command::ImportKeyMaterial {
             key_id,
@@ -1160,11 +1154,23 @@ fn emit<T: Serialize>(
     blob_out: BlobOut,
     format: OutputFormat,
 ) -> Result<(), CliError> {
+    emit_to_files(response, &[(field, bytes, blob_out.outfile)], format)
+}
+
+/// Prints a response, with each binary field that has a file written raw to
+/// it instead of printed.
+fn emit_to_files<T: Serialize>(
+    response: &T,
+    files: &[(&str, &[u8], Option<PathBuf>)],
+    format: OutputFormat,
+) -> Result<(), CliError> {
     let mut value = serde_json::to_value(response).map_err(|e| CliError::Io(e.to_string()))?;
-    if let Some(path) = blob_out.outfile {
-        write_out(&path, bytes)?;
-        if let Some(object) = value.as_object_mut() {
-            object.remove(field);
+    for (field, bytes, path) in files {
+        if let Some(path) = path {
+            write_out(path, bytes)?;
+            if let Some(object) = value.as_object_mut() {
+                object.remove(*field);
+            }
         }
     }
     output::print(&value, format)

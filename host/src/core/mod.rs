@@ -160,6 +160,10 @@ pub struct CorePool {
     sealed_domain_key: Vec<u8>,
     idle: Mutex<Idle>,
     returned: Condvar,
+    /// Held while an instance generates an RSA wrapping key, so that at
+    /// most one instance is ever busy with that for seconds and the others
+    /// stay free for everyone else's calls.
+    keygen: Mutex<()>,
 }
 
 struct Idle {
@@ -210,6 +214,7 @@ impl CorePool {
                 live: 0,
             }),
             returned: Condvar::new(),
+            keygen: Mutex::new(()),
         });
         // Start one instance now, so that a wrong master key fails here.
         let first = match pool.start_instance()? {
@@ -418,6 +423,10 @@ impl CorePool {
         label: &[u8],
         bits: u32,
     ) -> Result<Result<WrappingKeyPair, GuestError>, CoreFault> {
+        let _one_at_a_time = self
+            .keygen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.call_within(self.config.keygen_deadline, |store, b| {
             b.keyward_crypto_core()
                 .call_generate_wrapping_key(store, label, bits)

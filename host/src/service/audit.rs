@@ -67,7 +67,7 @@ impl Kms {
             digest.mac = self
                 .core
                 .seal_digest(&chain::digest_message(&digest))?
-                .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+                .map_err(KmsError::guest)?;
             self.store.append_digest(&digest)?;
         }
         *sealed_ms = now;
@@ -109,7 +109,7 @@ impl Kms {
                 {
                     Ok(Ok(valid)) => valid,
                     Ok(Err(e)) => {
-                        failure = Some(KmsError::Internal(InternalError::Guest(e)));
+                        failure = Some(KmsError::guest(e));
                         false
                     }
                     Err(e) => {

@@ -117,12 +117,8 @@ fn data_key_length(number_of_bytes: Option<i64>, key_spec: Option<DataKeySpec>) 
 fn decrypt_error(error: GuestError) -> KmsError {
     match error {
         GuestError::InvalidCiphertext => KmsError::InvalidCiphertext,
-        other => KmsError::Internal(InternalError::Guest(other)),
+        other => KmsError::guest(other),
     }
-}
-
-fn internal(error: GuestError) -> KmsError {
-    KmsError::Internal(InternalError::Guest(error))
 }
 
 impl Kms {
@@ -204,7 +200,7 @@ impl Kms {
                 let body = self
                     .core
                     .encrypt(&wrapped, &aad, request.plaintext.expose())?
-                    .map_err(internal)?;
+                    .map_err(KmsError::guest)?;
                 Ok(EncryptResponse {
                     ciphertext_blob: [header, body].concat(),
                     key_id: key.arn,
@@ -357,7 +353,7 @@ impl Kms {
         let data_key = self
             .core
             .generate_data_key(&wrapped, &aad, length, with_plaintext)?
-            .map_err(internal)?;
+            .map_err(KmsError::guest)?;
         Ok((
             data_key.plaintext.map(SecretBytes::from),
             [header, data_key.body].concat(),
@@ -444,7 +440,7 @@ impl Kms {
                     )));
                 }
                 self.admit_account(caller, trail, Action::GenerateRandom)?;
-                let bytes = self.core.random_bytes(length)?.map_err(internal)?;
+                let bytes = self.core.random_bytes(length)?.map_err(KmsError::guest)?;
                 Ok(GenerateRandomResponse {
                     plaintext: SecretBytes::from(bytes),
                 })

@@ -145,6 +145,12 @@ impl KmsError {
     pub(crate) fn validation(message: impl Into<String>) -> Self {
         Self::Validation(message.into())
     }
+
+    /// The crypto core refused a call that the request could not have
+    /// caused: `KMSInternalException`.
+    pub(crate) fn guest(error: GuestError) -> Self {
+        Self::Internal(InternalError::Guest(error))
+    }
 }
 
 impl From<StoreError> for KmsError {

@@ -10,8 +10,7 @@
 //! open; an expired one is refused before it is tried.
 
 use super::Op;
-use super::error::InternalError;
-use super::keys::{material_label, seconds};
+use super::keys::{DAY_MS, material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
@@ -23,7 +22,6 @@ use crate::model::{
 use crate::store::{ImportedMaterial, KeyRecord, Material};
 use subtle::ConstantTimeEq;
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a token and its public key are good for: 24 hours, as in AWS.
 const TOKEN_VALIDITY_MS: i64 = DAY_MS;
 /// AWS's limit on `ValidTo`: at most 365 days ahead.
@@ -181,10 +179,10 @@ fn require_external(key: &KeyRecord) -> KmsResult<()> {
 
 /// `ValidTo` and `ExpirationModel` as the material's expiry (`None`: never).
 fn valid_to_ms(request: &ImportKeyMaterialRequest, now_ms: i64) -> KmsResult<Option<i64>> {
-    let model = request.expiration_model.unwrap_or(match request.valid_to {
-        Some(_) => ExpirationModelType::KeyMaterialExpires,
-        None => ExpirationModelType::KeyMaterialDoesNotExpire,
-    });
+    // AWS's default is KEY_MATERIAL_EXPIRES, which needs a ValidTo.
+    let model = request
+        .expiration_model
+        .unwrap_or(ExpirationModelType::KeyMaterialExpires);
     match (model, request.valid_to) {
         (ExpirationModelType::KeyMaterialDoesNotExpire, None) => Ok(None),
         (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => Err(KmsError::validation(
@@ -260,15 +258,10 @@ impl Kms {
                     expires_ms,
                     sealed_private_key: Vec::new(),
                 };
-                // One key generation at a time: RSA_4096 holds a guest
-                // instance for seconds, and the others must stay free for
-                // everyone else's requests.
-                let generating = self.keygen.lock();
                 let pair = self
                     .core
                     .generate_wrapping_key(&token.label(&key.arn), SIZES[size].1)?
-                    .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
-                drop(generating);
+                    .map_err(KmsError::guest)?;
                 token.sealed_private_key = pair.sealed_private_key;
                 Ok(GetParametersForImportResponse {
                     key_id: key.arn,
@@ -350,7 +343,7 @@ impl Kms {
                         GuestError::IncorrectKeyMaterial => KmsError::IncorrectKeyMaterial(
                             "symmetric key material must be 256 bits (32 bytes)".into(),
                         ),
-                        other => KmsError::Internal(InternalError::Guest(other)),
+                        other => KmsError::guest(other),
                     })?;
                 if let Some(previous) = &key.imported
                     && !bool::from(previous.fingerprint.as_slice().ct_eq(&imported.fingerprint))

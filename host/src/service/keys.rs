@@ -9,7 +9,6 @@ use crate::model::{
     EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
     ListKeysRequest, ListKeysResponse, OriginType,
 };
-use crate::service::error::InternalError;
 use crate::store::{KeyRecord, Material, Page};
 
 /// AWS's limit on a key description, in characters.
@@ -31,6 +30,7 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         reason = "epoch milliseconds fit an f64 exactly until the year 287396"
     )]
     let creation_date = key.created_ms as f64 / 1000.0;
+    let (expiration_model, valid_to_ms) = super::imports::expiration(key);
     KeyMetadata {
         aws_account_id: key.account.clone(),
         key_id: key.key_id.clone(),
@@ -48,10 +48,13 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         multi_region: key.multi_region,
         deletion_date: key.deletion.map(|(at, _)| seconds(at)),
         pending_deletion_window_in_days: key.deletion.map(|(_, days)| days),
-        expiration_model: super::imports::expiration(key).0,
-        valid_to: super::imports::expiration(key).1.map(seconds),
+        expiration_model,
+        valid_to: valid_to_ms.map(seconds),
     }
 }
+
+/// A day in milliseconds.
+pub(super) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Epoch milliseconds as AWS's epoch seconds.
 pub(super) fn seconds(ms: i64) -> f64 {
@@ -151,7 +154,7 @@ impl Kms {
                     _ => Some(
                         self.core
                             .generate_key(&material_label(&arn, version))?
-                            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?,
+                            .map_err(KmsError::guest)?,
                     ),
                 };
                 let now = self.now_ms();
@@ -233,7 +236,7 @@ impl Kms {
         let wrapped = self
             .core
             .generate_key(&material_label(&arn, version))?
-            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+            .map_err(KmsError::guest)?;
         let record = KeyRecord {
             key_id,
             region: region.to_owned(),
@@ -255,7 +258,7 @@ impl Kms {
             tags: Default::default(),
             deletion: None,
             // AWS managed keys rotate every year, and customers cannot change that.
-            rotation: Some((365, now.saturating_add(365 * 24 * 60 * 60 * 1000))),
+            rotation: Some((365, now.saturating_add(365 * DAY_MS))),
             on_demand_rotations: 0,
             imported: None,
             aliases: Vec::new(),

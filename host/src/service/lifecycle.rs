@@ -3,7 +3,7 @@
 //! deletes keys whose waiting period has passed.
 
 use super::Op;
-use super::keys::seconds;
+use super::keys::{DAY_MS, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::{Action, Principal};
 use crate::model::redacted_json;
@@ -15,7 +15,6 @@ use crate::model::{
 /// AWS's waiting period for key deletion: 7 to 30 days, 30 by default.
 const MIN_PENDING_DAYS: i64 = 7;
 const MAX_PENDING_DAYS: i64 = 30;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What a maintenance sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

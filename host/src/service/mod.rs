@@ -255,9 +255,6 @@ pub struct Kms {
     digest_interval_ms: i64,
     /// When this store began recording key use (`TrackingStartDate`).
     usage_tracking_start_ms: i64,
-    /// Held while the guest generates an RSA wrapping key, so that at most
-    /// one instance is ever busy with that for seconds.
-    keygen: parking_lot::Mutex<()>,
 }
 
 thread_local! {
@@ -343,7 +340,6 @@ impl Kms {
             writer: std::sync::OnceLock::new(),
             digest_interval_ms: config.digest_interval_ms,
             usage_tracking_start_ms,
-            keygen: parking_lot::Mutex::new(()),
         })
     }
 
@@ -468,8 +464,12 @@ impl Kms {
         if let Err(e) = recorded {
             result = Err(KmsError::Internal(e));
         }
-        if let Err(KmsError::Internal(e)) = &result {
-            tracing::error!(operation = op.name, error = ?e, "internal failure");
+        match &result {
+            Err(KmsError::Internal(e)) => {
+                tracing::error!(operation = op.name, error = ?e, "internal failure");
+            }
+            Err(e) => tracing::debug!(operation = op.name, error = e.code(), "refused"),
+            Ok(_) => tracing::debug!(operation = op.name, "served"),
         }
         self.seal_audit_if_due(time_ms);
         result

@@ -5,8 +5,7 @@
 //! decrypts (the ciphertext names its version).
 
 use super::Op;
-use super::error::InternalError;
-use super::keys::{material_label, seconds};
+use super::keys::{DAY_MS, material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::model::redacted_json;
@@ -23,7 +22,6 @@ const MAX_PERIOD_DAYS: i64 = 2560;
 const DEFAULT_PERIOD_DAYS: i64 = 365;
 /// AWS's limit on on-demand rotations per key.
 pub(super) const MAX_ON_DEMAND_ROTATIONS: i64 = 25;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
     if key.key_spec != KeySpec::SymmetricDefault {
@@ -49,7 +47,7 @@ impl Kms {
         let wrapped = self
             .core
             .generate_key(&material_label(&key.arn, version))?
-            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))?;
+            .map_err(KmsError::guest)?;
         let material = Material {
             version,
             wrapped,
@@ -80,7 +78,16 @@ impl Kms {
                 Details::default(),
             )?;
             check_rotatable(&key)?;
-            let next = self.now_ms().saturating_add(days.saturating_mul(DAY_MS));
+            // The schedule keeps its anchor (the last rotation, or when
+            // rotation was first enabled): enabling again, as an idempotent
+            // deployment does, must not postpone the next rotation.
+            let period = days.saturating_mul(DAY_MS);
+            let next = match key.rotation {
+                Some((old_days, old_next)) => old_next
+                    .saturating_sub(old_days.saturating_mul(DAY_MS))
+                    .saturating_add(period),
+                None => self.now_ms().saturating_add(period),
+            };
             self.store.update_key(&KeyRecord {
                 rotation: Some((days, next)),
                 ..key

@@ -4,7 +4,6 @@
 use super::keys::material_label;
 use super::{Kms, KmsError, KmsResult};
 use crate::core::{CoreFault, WrappedKey};
-use crate::service::error::InternalError;
 
 /// Hooks into a [`Kms`]'s crypto core for tests.
 #[derive(Debug)]
@@ -41,10 +40,7 @@ impl<'k> Testing<'k> {
             label: material_label(&key.arn, version),
             blob: material.wrapped,
         };
-        self.kms
-            .core
-            .reveal_key(&wrapped)?
-            .map_err(|e| KmsError::Internal(InternalError::Guest(e)))
+        self.kms.core.reveal_key(&wrapped)?.map_err(KmsError::guest)
     }
 
     /// Makes the guest trap.

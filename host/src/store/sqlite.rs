@@ -259,7 +259,7 @@ impl Checkpointer {
 }
 
 /// Past this many frames (64 MiB of 4 KiB pages) the write-ahead log is
-/// reset with a `TRUNCATE` checkpoint, which briefly holds writers back:
+/// reset with a `RESTART` checkpoint, which briefly holds writers back:
 /// under steady writes `PASSIVE` checkpoints copy everything but the newest
 /// frames and never let the log start over, so it would grow without end.
 const WAL_RESET_FRAMES: i64 = 16 * 1024;
@@ -452,7 +452,8 @@ impl Transaction for SqliteTransaction<'_> {
             return Err(e.into());
         }
         if std::mem::take(&mut inner.checkpoint_after_commit) {
-            checkpoint(&inner.conn)?;
+            // Committed: a failed wipe must not report the change as failed.
+            checkpoint(&inner.conn);
         }
         Ok(())
     }
@@ -472,19 +473,30 @@ impl Drop for SqliteTransaction<'_> {
 
 /// Moves the write-ahead log into the database and truncates it, so that no
 /// older copy of a page (of deleted material) survives in the WAL file.
+/// Runs after the deletion committed, so a failure is logged, not returned.
 /// SQLite reports a checkpoint that another connection (the background
 /// checkpointer, a reader) kept from completing as busy, without waiting:
 /// this retries for up to five seconds.
-fn checkpoint(conn: &Connection) -> StoreResult<()> {
-    for _ in 0..500 {
-        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
-        if busy == 0 {
-            return Ok(());
+fn checkpoint(conn: &Connection) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            row.get::<_, i64>(0)
+        }) {
+            Ok(0) => return,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(_) => {
+                tracing::warn!("the write-ahead log was not truncated after a deletion: busy");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the write-ahead log was not truncated after a deletion");
+                return;
+            }
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    tracing::warn!("the write-ahead log could not be truncated after a deletion: still busy");
-    Ok(())
 }
 
 /// Links `events` onto their regions' chains and inserts them, with the
@@ -512,24 +524,34 @@ fn append_events(conn: &Connection, events: &[NewEvent]) -> StoreResult<()> {
             hash.as_slice()
         ])?;
         heads.insert(&event.region, (seq, hash));
+    }
+    // Only each key's last use in the batch survives: write just that one.
+    let mut last_use: HashMap<(&str, &str), &NewEvent> = HashMap::new();
+    for event in events {
         for (region, key_id) in &event.used_keys {
-            conn.prepare_cached(
-                "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS \
-                 (SELECT 1 FROM keys WHERE region = ?1 AND key_id = ?2) \
-                 ON CONFLICT (region, key_id) DO UPDATE SET operation = excluded.operation, \
-                 time_ms = excluded.time_ms, event_id = excluded.event_id, \
-                 request_id = excluded.request_id",
-            )?
-            .execute(params![
-                region,
-                key_id,
-                event.event_name,
-                event.time_ms,
-                event.event_id,
-                event.request_id
-            ])?;
+            last_use.insert((region, key_id), event);
         }
+    }
+    if last_use.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS \
+         (SELECT 1 FROM keys WHERE region = ?1 AND key_id = ?2) \
+         ON CONFLICT (region, key_id) DO UPDATE SET operation = excluded.operation, \
+         time_ms = excluded.time_ms, event_id = excluded.event_id, \
+         request_id = excluded.request_id",
+    )?;
+    for ((region, key_id), event) in last_use {
+        upsert.execute(params![
+            region,
+            key_id,
+            event.event_name,
+            event.time_ms,
+            event.event_id,
+            event.request_id
+        ])?;
     }
     Ok(())
 }
@@ -599,26 +621,26 @@ fn parse<T: std::str::FromStr>(column: &str, text: &str) -> StoreResult<T> {
 /// Writes a key's mutable fields (see [`Store::update_key`]).
 fn update_key_row(conn: &Connection, key: &KeyRecord) -> StoreResult<()> {
     let tags = tags_json(&key.tags)?;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE keys SET description = ?3, state = ?4, tags = ?5, deletion_ms = ?6, \
              pending_window_days = ?7, rotation_period_days = ?8, next_rotation_ms = ?9, \
              on_demand_rotations = ?10, import_fingerprint = ?11, material_valid_to = ?12 \
              WHERE region = ?1 AND key_id = ?2",
-        params![
-            key.region,
-            key.key_id,
-            key.description,
-            key.state.as_str(),
-            tags,
-            key.deletion.map(|(at, _)| at),
-            key.deletion.map(|(_, days)| days),
-            key.rotation.map(|(days, _)| days),
-            key.rotation.map(|(_, next)| next),
-            key.on_demand_rotations,
-            key.imported.as_ref().map(|i| &i.fingerprint),
-            key.imported.as_ref().and_then(|i| i.valid_to_ms),
-        ],
-    )?;
+    )?
+    .execute(params![
+        key.region,
+        key.key_id,
+        key.description,
+        key.state.as_str(),
+        tags,
+        key.deletion.map(|(at, _)| at),
+        key.deletion.map(|(_, days)| days),
+        key.rotation.map(|(days, _)| days),
+        key.rotation.map(|(_, next)| next),
+        key.on_demand_rotations,
+        key.imported.as_ref().map(|i| &i.fingerprint),
+        key.imported.as_ref().and_then(|i| i.valid_to_ms),
+    ])?;
     Ok(())
 }
 
@@ -643,7 +665,7 @@ fn insert_material(conn: &Connection, key: &KeyRecord, material: &Material) -> S
 /// deletion has committed.
 fn wipe_freed_pages(inner: &mut Inner) -> StoreResult<()> {
     if inner.conn.is_autocommit() {
-        checkpoint(&inner.conn)?;
+        checkpoint(&inner.conn);
     } else {
         inner.checkpoint_after_commit = true;
     }
@@ -803,13 +825,8 @@ impl Store for SqliteStore {
 
     fn audit_head(&self, region: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
         let inner = self.lock();
-        Ok(inner
-            .conn
-            .prepare_cached(
-                "SELECT seq, hash FROM audit_events WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
-            )?
-            .query_row([region], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?)
+        let (seq, hash) = chain_head(&inner.conn, region)?;
+        Ok((seq > 0).then(|| (seq, hash.to_vec())))
     }
 
     fn last_digest(&self, region: &str) -> StoreResult<Option<DigestRecord>> {
@@ -931,11 +948,13 @@ impl Store for SqliteStore {
         let mut inner = self.lock();
         inner.invalidate();
         let tx = inner.conn.savepoint()?;
+        // The fixed columns here; the mutable ones (which the schema gives
+        // defaults) by the one statement that updates them.
         let inserted = tx.execute(
-            &format!(
-                "INSERT OR IGNORE INTO keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
-            ),
+            "INSERT OR IGNORE INTO keys (key_id, region, account, arn, description, created_ms, \
+             state, key_spec, key_usage, origin, key_manager, multi_region, current_version, \
+             policy, policy_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 key.key_id,
                 key.region,
@@ -952,19 +971,12 @@ impl Store for SqliteStore {
                 key.current_version,
                 key.policy,
                 key.policy_version,
-                tags_json(&key.tags)?,
-                key.deletion.map(|(at, _)| at),
-                key.deletion.map(|(_, days)| days),
-                key.rotation.map(|(days, _)| days),
-                key.rotation.map(|(_, next)| next),
-                key.on_demand_rotations,
-                key.imported.as_ref().map(|i| &i.fingerprint),
-                key.imported.as_ref().and_then(|i| i.valid_to_ms),
             ],
         )?;
         if inserted == 0 {
             return Err(StoreError::Duplicate);
         }
+        update_key_row(&tx, key)?;
         if let Some(material) = material {
             insert_material(&tx, key, material)?;
         }

@@ -11,23 +11,18 @@ use keyward::audit::query::Filter;
 use keyward::clock::{Clock, ManualClock};
 use keyward::model::{
     AliasRequest, CreateGrantRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest,
-    EncryptRequest, GenerateDataKeyRequest, GenerateRandomRequest, GrantOperation, KeyIdRequest,
-    ListKeysRequest, ReEncryptRequest, ScheduleKeyDeletionRequest, SecretBytes, Tag,
-    TagResourceRequest,
+    EncryptRequest, GenerateDataKeyRequest, GenerateRandomRequest, GrantOperation, ListKeysRequest,
+    ReEncryptRequest, ScheduleKeyDeletionRequest, SecretBytes, Tag, TagResourceRequest,
 };
 use keyward::{Caller, Principal};
 use serde_json::Value;
 
-use crate::support::{ACCOUNT, Env, REGION, code, contains, context, user};
+use crate::support::{ACCOUNT, Env, REGION, code, contains, context, key_id, user};
 
 fn events(env: &Env) -> Vec<Value> {
     env.kms
         .query_audit(&env.caller, None, Filter::default())
         .unwrap()
-}
-
-fn database(env: &Env) -> rusqlite::Connection {
-    rusqlite::Connection::open(env.data_dir().join("keyward.db")).unwrap()
 }
 
 /// Runs `request` and returns the one event it appended (failing if it
@@ -111,26 +106,12 @@ fn every_pipeline_path_records_exactly_one_event() {
     });
     assert_eq!(missing["errorCode"], "NotFoundException");
 
-    env.kms
-        .disable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
-        .unwrap();
+    env.kms.disable_key(&env.caller, key_id(&key)).unwrap();
     let disabled = one_event(&env, || {
         env.kms.encrypt(&env.caller, encrypt_request(&key, b"x"))
     });
     assert_eq!(disabled["errorCode"], "DisabledException");
-    env.kms
-        .enable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
-        .unwrap();
+    env.kms.enable_key(&env.caller, key_id(&key)).unwrap();
 
     let other = env.key();
     env.kms
@@ -257,7 +238,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     assert_eq!(verification.regions[0].digested_through, 10);
 
     // An edited event.
-    let db = database(&env);
+    let db = env.database();
     let original: String = db
         .query_row(
             "SELECT event FROM audit_events WHERE region = ?1 AND seq = 4",
@@ -281,7 +262,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
 
     // A deleted event.
     let (env, _) = busy_env();
-    let db = database(&env);
+    let db = env.database();
     db.execute("DELETE FROM audit_events WHERE seq = 5", [])
         .unwrap();
     assert_eq!(first_bad(&env).unwrap().0, 5);
@@ -289,7 +270,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     // An inserted event: everything after it renumbered and re-hashed by
     // someone without the digest key.
     let (env, _) = busy_env();
-    let db = database(&env);
+    let db = env.database();
     db.execute_batch(
         "UPDATE audit_events SET seq = -seq WHERE seq >= 3;
          UPDATE audit_events SET seq = 1 - seq WHERE seq < 0;
@@ -301,7 +282,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
 
     // The tail cut off past the newest digest.
     let (env, _) = busy_env();
-    let db = database(&env);
+    let db = env.database();
     db.execute("DELETE FROM audit_events WHERE seq > 7", [])
         .unwrap();
     let (position, problem) = first_bad(&env).unwrap();
@@ -310,7 +291,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     // A forged digest, and a rewritten chain with a digest re-made without
     // the guest's key.
     let (env, _) = busy_env();
-    let db = database(&env);
+    let db = env.database();
     db.execute(
         "UPDATE audit_digests SET mac = zeroblob(32) WHERE number = 2",
         [],
@@ -322,7 +303,7 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
 
     // The CLI reports the same and exits 1.
     let (env, _) = busy_env();
-    database(&env)
+    env.database()
         .execute("DELETE FROM audit_events WHERE seq = 2", [])
         .unwrap();
     let data_dir = env.data_dir();
@@ -343,7 +324,7 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
         .unwrap()
         .keys
         .len();
-    let db = database(&env);
+    let db = env.database();
     db.execute_batch(
         "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
          BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;",
@@ -372,12 +353,7 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
     );
     assert_eq!(code(tagged), "KMSInternalException");
     assert_eq!(
-        code(env.kms.disable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone()
-            }
-        )),
+        code(env.kms.disable_key(&env.caller, key_id(&key))),
         "KMSInternalException"
     );
 
@@ -489,7 +465,7 @@ fn no_audit_output_or_log_holds_a_secret() {
             },
         )
         .unwrap();
-    // A grant token used, and a failure that echoes input.
+    // A grant token used, and a failure on an oversized plaintext.
     let _ = env.kms.decrypt(
         &env.caller,
         DecryptRequest {
@@ -499,9 +475,10 @@ fn no_audit_output_or_log_holds_a_secret() {
             ..Default::default()
         },
     );
+    let oversized = b"OVERSIZED-PLAINTEXT-SECRET-".repeat(200);
     let _ = env
         .kms
-        .encrypt(&env.caller, encrypt_request(&key, &[0; 5000]));
+        .encrypt(&env.caller, encrypt_request(&key, &oversized));
     env.kms.seal_audit().unwrap();
 
     let export_dir = env.dir.path().join("export");
@@ -530,23 +507,23 @@ fn no_audit_output_or_log_holds_a_secret() {
         &[("KEYWARD_LOG", "keyward=trace")],
     );
     assert!(out.status.success());
+    // The log is not empty: the scan below reads what was logged.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Encrypt"),
+        "nothing was logged"
+    );
     let cli_query = crate::cli::keyward(&data_dir, &["audit", "query"]);
     audit_output.extend(&cli_query.stdout);
     audit_output.extend(&out.stderr);
     audit_output.extend(&cli_query.stderr);
-    let mut store_files = Vec::new();
-    for entry in std::fs::read_dir(&data_dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            store_files.extend(std::fs::read(path).unwrap());
-        }
-    }
+    let store_files = crate::support::dir_bytes(&data_dir);
 
     let secrets: Vec<(&str, Vec<u8>)> = vec![
         ("plaintext", plaintext.clone()),
         ("data key", data_key.plaintext.expose().to_vec()),
         ("random bytes", random.plaintext.expose().to_vec()),
         ("grant token", grant.grant_token.clone().into_bytes()),
+        ("oversized plaintext", oversized[..64].to_vec()),
     ];
     for (what, secret) in &secrets {
         for (form, needle) in [
@@ -782,12 +759,7 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
     let key = env.key();
     let unused = env
         .kms
-        .get_key_last_usage(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .get_key_last_usage(&env.caller, key_id(&key))
         .unwrap();
     assert_eq!(unused.key_last_usage, None);
     assert_eq!(unused.tracking_start_date, 1_767_225_600.0);
@@ -820,12 +792,7 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
         .unwrap();
     let used = env
         .kms
-        .get_key_last_usage(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .get_key_last_usage(&env.caller, key_id(&key))
         .unwrap()
         .key_last_usage
         .unwrap();

@@ -430,6 +430,7 @@ fn imported_key_material_from_the_cli_through_files() {
         ],
     );
     assert!(parameters.get("PublicKey").is_none());
+    assert!(parameters.get("ImportToken").is_none());
     assert!(parameters["ParametersValidTo"].as_f64().is_some());
     let public =
         rsa::RsaPublicKey::from_public_key_der(&std::fs::read(&public_path).unwrap()).unwrap();

@@ -8,13 +8,13 @@ use keyward::clock::ManualClock;
 use keyward::model::{
     AlgorithmSpec, CreateKeyRequest, DecryptRequest, ExpirationModelType,
     GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    KeyIdRequest, KeyState, OriginType, ScheduleKeyDeletionRequest, WrappingKeySpec,
+    KeyState, OriginType, ScheduleKeyDeletionRequest, WrappingKeySpec,
 };
 use keyward::{Caller, KmsResult};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::{Oaep, RsaPublicKey};
 
-use crate::support::{Env, code, contains};
+use crate::support::{Env, code, contains, key_id};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const START_MS: i64 = 1_767_225_600_000;
@@ -97,7 +97,10 @@ fn import(
             import_token: token.to_vec(),
             encrypted_key_material: wrapped.to_vec(),
             valid_to: valid_to_ms.map(|ms| ms as f64 / 1000.0),
-            expiration_model: None,
+            // Omitted, the model is KEY_MATERIAL_EXPIRES (AWS's default).
+            expiration_model: valid_to_ms
+                .is_none()
+                .then_some(ExpirationModelType::KeyMaterialDoesNotExpire),
         },
     )
 }
@@ -131,12 +134,6 @@ fn random_material() -> [u8; 32] {
     let mut material = [0u8; 32];
     getrandom::fill(&mut material).unwrap();
     material
-}
-
-fn key_id(key: &str) -> KeyIdRequest {
-    KeyIdRequest {
-        key_id: key.to_owned(),
-    }
 }
 
 #[test]
@@ -203,14 +200,7 @@ fn material_wrapped_by_a_standard_rsa_client_imports_deletes_and_reimports() {
     );
 
     // Deleting the material: PendingImport, nothing decrypts, nothing left.
-    let stored: Vec<u8> = rusqlite::Connection::open(env.data_dir().join("keyward.db"))
-        .unwrap()
-        .query_row(
-            "SELECT wrapped FROM key_material WHERE key_id = ?1",
-            [&key],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let [stored] = <[Vec<u8>; 1]>::try_from(env.stored_material(&key)).unwrap();
     env.kms
         .delete_imported_key_material(&env.caller, key_id(&key))
         .unwrap();
@@ -384,6 +374,7 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
         )
     };
     for (model, valid_to) in [
+        (None, None),
         (None, Some(START_MS - 1000)),
         (None, Some(START_MS + 366 * DAY_MS)),
         (Some(ExpirationModelType::KeyMaterialExpires), None),
@@ -570,15 +561,7 @@ fn expired_material_returns_the_key_to_pending_import_until_reimported() {
             .expired_material
             .is_empty()
     );
-    let rows: i64 = rusqlite::Connection::open(env.data_dir().join("keyward.db"))
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM key_material WHERE key_id = ?1",
-            [&key],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(rows, 0);
+    assert!(env.stored_material(&key).is_empty());
 
     // The same material brings the key and its ciphertexts back.
     import_material(&env, &key, AlgorithmSpec::RsaesOaepSha256, &material, None).unwrap();

@@ -2,12 +2,12 @@
 
 use keyward::model::{
     AliasRequest, CreateKeyRequest, DecryptRequest, DeleteAliasRequest, DescribeKeyRequest,
-    EncryptRequest, KeyIdRequest, KeyState, ListAliasesRequest, ListResourceTagsRequest,
-    SecretBytes, Tag, TagResourceRequest, UntagResourceRequest, UpdateKeyDescriptionRequest,
+    EncryptRequest, KeyState, ListAliasesRequest, ListResourceTagsRequest, SecretBytes, Tag,
+    TagResourceRequest, UntagResourceRequest, UpdateKeyDescriptionRequest,
 };
 use keyward::{Caller, Principal};
 
-use crate::support::{ACCOUNT, Env, REGION, code};
+use crate::support::{ACCOUNT, Env, REGION, code, key_id};
 
 fn encrypt(env: &Env, caller: &Caller, key_id: &str) -> keyward::KmsResult<Vec<u8>> {
     env.kms
@@ -37,14 +37,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
     let env = Env::new();
     let key = env.key();
     let blob = encrypt(&env, &env.caller, &key).unwrap();
-    env.kms
-        .disable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
-        .unwrap();
+    env.kms.disable_key(&env.caller, key_id(&key)).unwrap();
     let metadata = env.describe(&key);
     assert_eq!(metadata.key_state, KeyState::Disabled);
     assert!(!metadata.enabled);
@@ -58,14 +51,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
     );
     assert_eq!(code(decrypt), "DisabledException");
     // Disabling twice is fine; management still works while disabled.
-    env.kms
-        .disable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
-        .unwrap();
+    env.kms.disable_key(&env.caller, key_id(&key)).unwrap();
     env.kms
         .update_key_description(
             &env.caller,
@@ -76,14 +62,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
         )
         .unwrap();
     assert_eq!(env.describe(&key).description, "retired for now");
-    env.kms
-        .enable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
-        .unwrap();
+    env.kms.enable_key(&env.caller, key_id(&key)).unwrap();
     assert_eq!(env.describe(&key).key_state, KeyState::Enabled);
     let plaintext = env
         .kms
@@ -106,12 +85,7 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
     );
     assert_eq!(code(too_long), "ValidationException");
     assert_eq!(
-        code(env.kms.enable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: "alias/none".into()
-            }
-        )),
+        code(env.kms.enable_key(&env.caller, key_id("alias/none"))),
         "NotFoundException"
     );
 }
@@ -411,14 +385,7 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
     let keep = env.key();
     alias(&env, "alias/doomed", &key).unwrap();
     let blob = encrypt(&env, &env.caller, &key).unwrap();
-    let wrapped: Vec<u8> = rusqlite::Connection::open(env.data_dir().join("keyward.db"))
-        .unwrap()
-        .query_row(
-            "SELECT wrapped FROM key_material WHERE key_id = ?1",
-            [&key],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let [wrapped] = <[Vec<u8>; 1]>::try_from(env.stored_material(&key)).unwrap();
     let schedule = |days: Option<i64>| {
         env.kms.schedule_key_deletion(
             &env.caller,
@@ -450,22 +417,12 @@ fn scheduled_deletion_waits_its_window_then_deletes_everything() {
 
     // Cancelling leaves the key disabled.
     env.kms
-        .cancel_key_deletion(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .cancel_key_deletion(&env.caller, key_id(&key))
         .unwrap();
     assert_eq!(env.describe(&key).key_state, KeyState::Disabled);
     assert_eq!(env.describe(&key).deletion_date, None);
     assert_eq!(
-        code(env.kms.cancel_key_deletion(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone()
-            }
-        )),
+        code(env.kms.cancel_key_deletion(&env.caller, key_id(&key))),
         "KMSInvalidStateException"
     );
 
@@ -537,12 +494,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
     enable(Some(90)).unwrap();
     let status = env
         .kms
-        .get_key_rotation_status(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .get_key_rotation_status(&env.caller, key_id(&key))
         .unwrap();
     assert!(status.key_rotation_enabled);
     assert_eq!(status.rotation_period_in_days, Some(90));
@@ -550,6 +502,15 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
         status.next_rotation_date,
         Some((1_767_225_600_000 + 90 * DAY_MS) as f64 / 1000.0)
     );
+    // Enabling again later (an idempotent deployment) keeps the schedule.
+    clock.advance_ms(30 * DAY_MS);
+    enable(Some(90)).unwrap();
+    clock.advance_ms(-30 * DAY_MS);
+    let again = env
+        .kms
+        .get_key_rotation_status(&env.caller, key_id(&key))
+        .unwrap();
+    assert_eq!(again.next_rotation_date, status.next_rotation_date);
 
     // Two automatic rotations and one on demand.
     for _ in 0..2 {
@@ -560,12 +521,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
     }
     assert!(env.kms.run_maintenance().unwrap().rotated_keys.is_empty());
     env.kms
-        .rotate_key_on_demand(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .rotate_key_on_demand(&env.caller, key_id(&key))
         .unwrap();
     ciphertexts.push(encrypt(&env, &env.caller, &key).unwrap());
 
@@ -585,10 +541,16 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
         .map(|r| r.rotation_type.as_str())
         .collect();
     assert_eq!(kinds, ["AUTOMATIC", "AUTOMATIC", "ON_DEMAND"]);
-    // Each ciphertext names a different material version, and all decrypt.
-    let mut distinct = ciphertexts.clone();
-    distinct.dedup();
-    assert_eq!(distinct.len(), 4);
+    // Each ciphertext names the material version that was current (the
+    // header's version field, after the key ARN), and all decrypt.
+    let versions: Vec<u32> = ciphertexts
+        .iter()
+        .map(|blob| {
+            let arn_len = usize::from(u16::from_be_bytes([blob[3], blob[4]]));
+            u32::from_be_bytes(blob[5 + arn_len..9 + arn_len].try_into().unwrap())
+        })
+        .collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
     for blob in &ciphertexts {
         let out = env
             .kms
@@ -618,17 +580,15 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
 
     // Disabling automatic rotation stops it.
     env.kms
-        .disable_key_rotation(
-            &env.caller,
-            KeyIdRequest {
-                key_id: key.clone(),
-            },
-        )
+        .disable_key_rotation(&env.caller, key_id(&key))
         .unwrap();
     clock.advance_ms(400 * DAY_MS);
     assert!(env.kms.run_maintenance().unwrap().rotated_keys.is_empty());
 
-    // Then delete: past the window, the key and all four versions are gone.
+    // Then delete: past the window, the key and all four versions are gone,
+    // wrapped and unwrapped.
+    let wrapped = env.stored_material(&key);
+    assert_eq!(wrapped.len(), 4);
     env.kms
         .schedule_key_deletion(
             &env.caller,
@@ -651,7 +611,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
         assert_eq!(code(gone), "NotFoundException");
     }
     let files = env.data_dir_bytes();
-    for material in &materials {
+    for material in materials.iter().chain(&wrapped) {
         assert!(!crate::support::contains(&files, material));
     }
 }
@@ -662,33 +622,14 @@ fn on_demand_rotation_is_limited_and_needs_an_enabled_key() {
     let key = env.key();
     for _ in 0..25 {
         env.kms
-            .rotate_key_on_demand(
-                &env.caller,
-                KeyIdRequest {
-                    key_id: key.clone(),
-                },
-            )
+            .rotate_key_on_demand(&env.caller, key_id(&key))
             .unwrap();
     }
-    let limited = env.kms.rotate_key_on_demand(
-        &env.caller,
-        KeyIdRequest {
-            key_id: key.clone(),
-        },
-    );
+    let limited = env.kms.rotate_key_on_demand(&env.caller, key_id(&key));
     assert_eq!(code(limited), "LimitExceededException");
     let other = env.key();
-    env.kms
-        .disable_key(
-            &env.caller,
-            KeyIdRequest {
-                key_id: other.clone(),
-            },
-        )
-        .unwrap();
-    let disabled = env
-        .kms
-        .rotate_key_on_demand(&env.caller, KeyIdRequest { key_id: other });
+    env.kms.disable_key(&env.caller, key_id(&other)).unwrap();
+    let disabled = env.kms.rotate_key_on_demand(&env.caller, key_id(&other));
     assert_eq!(code(disabled), "DisabledException");
     assert!(encrypt(&env, &env.caller, &key).is_ok());
 }
@@ -782,29 +723,16 @@ fn aws_managed_keys_are_created_on_first_use_through_their_service() {
         },
     );
     assert_eq!(code(delete), "AccessDeniedException");
-    let rotation = env.kms.disable_key_rotation(
-        &direct,
-        KeyIdRequest {
-            key_id: metadata.key_id.clone(),
-        },
-    );
+    let rotation = env
+        .kms
+        .disable_key_rotation(&direct, key_id(&metadata.key_id));
     assert_eq!(code(rotation), "AccessDeniedException");
-    let disable = env.kms.disable_key(
-        &direct,
-        KeyIdRequest {
-            key_id: metadata.key_id.clone(),
-        },
-    );
+    let disable = env.kms.disable_key(&direct, key_id(&metadata.key_id));
     assert_eq!(code(disable), "AccessDeniedException");
     // It rotates every year.
     let status = env
         .kms
-        .get_key_rotation_status(
-            &direct,
-            KeyIdRequest {
-                key_id: metadata.key_id.clone(),
-            },
-        )
+        .get_key_rotation_status(&direct, key_id(&metadata.key_id))
         .unwrap();
     assert!(status.key_rotation_enabled);
     assert_eq!(status.rotation_period_in_days, Some(365));

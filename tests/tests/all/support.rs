@@ -4,8 +4,8 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
 use keyward::model::{
-    CreateKeyRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext, KeyMetadata,
-    SecretBytes,
+    CreateKeyRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext, KeyIdRequest,
+    KeyMetadata, SecretBytes,
 };
 use keyward::{Caller, Config, Kms, KmsResult, Principal};
 
@@ -48,14 +48,7 @@ impl Env {
     /// Every file of the data directory (database, WAL, shared memory,
     /// master key), concatenated: what a scan for leaked secrets reads.
     pub fn data_dir_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                all.extend(std::fs::read(&path).unwrap());
-            }
-        }
-        all
+        dir_bytes(&self.data_dir())
     }
 
     /// Creates a key and returns its id.
@@ -65,6 +58,25 @@ impl Env {
             .unwrap()
             .key_metadata
             .key_id
+    }
+
+    /// The store's database, opened beside the service (to inspect or
+    /// damage it).
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir().join("keyward.db")).unwrap()
+    }
+
+    /// The wrapped material versions a key has in the store, oldest first.
+    pub fn stored_material(&self, key_id: &str) -> Vec<Vec<u8>> {
+        let db = self.database();
+        let mut statement = db
+            .prepare("SELECT wrapped FROM key_material WHERE key_id = ?1 ORDER BY version")
+            .unwrap();
+        statement
+            .query_map([key_id], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 
     /// The metadata of a key that must exist.
@@ -103,6 +115,18 @@ impl Env {
     }
 }
 
+/// Every file of a directory (not its subdirectories), concatenated.
+pub fn dir_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
 pub fn data_dir(root: &Path) -> PathBuf {
     root.join("data")
 }
@@ -133,6 +157,13 @@ pub fn role(account: &str, name: &str) -> Caller {
         Principal::parse(&format!("arn:aws:iam::{account}:role/{name}")).unwrap(),
         REGION,
     )
+}
+
+/// A request that names one key.
+pub fn key_id(key: &str) -> KeyIdRequest {
+    KeyIdRequest {
+        key_id: key.to_owned(),
+    }
 }
 
 /// The AWS error code of a result that must be an error.
