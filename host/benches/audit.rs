@@ -4,16 +4,19 @@
 //!
 //! - `audit/build_event_encrypt`: writing one Encrypt event (redaction,
 //!   CloudTrail JSON), on the request's own thread.
-//! - `audit/store_batch_of_8_{os,disk}`: one store commit of 8 events.
 //! - `audit/append_1_caller_{os,disk}`: one thread appending one event at a
-//!   time through the group commit.
-//! - `audit/append_8_callers_{os,disk}`: 8 threads appending events through
-//!   the group commit (chain hashing, SQLite insert, commit; `disk` fsyncs
-//!   each group); the figure is wall time per event.
+//!   time to the log (`disk`: through the group commit, which fsyncs).
+//! - `audit/append_8_callers_{os,disk}`: 8 threads appending events (chain
+//!   hashing, one positional write each; `disk` shares an fsync per group);
+//!   the figure is wall time per event.
 //! - `audit/encrypt_32B_8_callers`: the whole Encrypt pipeline, audit
 //!   included, from 8 threads; wall time per request.
+//! - `audit/encrypt_32B_8_callers_unaudited` (with `--features test-hooks`):
+//!   the same with no event built or written. The difference between the
+//!   two is what the trail costs a request.
 //!
-//! Run: `cargo bench -p keyward --bench audit`. Figures go in BENCHMARKS.md.
+//! Run: `cargo bench -p keyward --features test-hooks --bench audit`.
+//! Figures go in BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::audit::commit::GroupCommit;
+use keyward::audit::log::AuditLog;
 use keyward::audit::{EventBuilder, Outcome, Trail};
 use keyward::model::{CreateKeyRequest, EncryptRequest, EncryptResponse, SecretBytes};
 use keyward::model::{EncryptionAlgorithmSpec, redacted_json};
@@ -90,28 +94,19 @@ fn audit(c: &mut Criterion) {
     });
     for (name, sync) in [("os", AuditSync::Os), ("disk", AuditSync::Disk)] {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_with(&dir.path().join("audit.db"), sync).unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("audit.db")).unwrap());
+        let log = AuditLog::open(&dir.path().join("audit"), sync, store).unwrap();
         let commits = GroupCommit::default();
         let prepared = event(&caller);
-        let eight = vec![prepared.clone(); 8];
-        group.bench_function(format!("store_batch_of_8_{name}"), |b| {
-            b.iter(|| store.append_events(&eight).unwrap())
-        });
-        group.bench_function(format!("append_1_caller_{name}"), |b| {
-            b.iter(|| {
-                commits
-                    .append(&store as &dyn Store, prepared.clone())
-                    .unwrap()
-            })
-        });
+        // As `Kms` does: a direct write, or a group commit for the fsync.
+        let append = || match sync {
+            AuditSync::Os => log.append(std::slice::from_ref(&prepared)).unwrap(),
+            AuditSync::Disk => commits.append(&log, prepared.clone()).unwrap(),
+        };
+        group.bench_function(format!("append_1_caller_{name}"), |b| b.iter(append));
         group.bench_function(format!("append_8_callers_{name}"), |b| {
-            b.iter_custom(|iters| {
-                concurrently(iters, || {
-                    commits
-                        .append(&store as &dyn Store, prepared.clone())
-                        .unwrap()
-                })
-            })
+            b.iter_custom(|iters| concurrently(iters, append))
         });
     }
 
@@ -123,18 +118,25 @@ fn audit(c: &mut Criterion) {
         .unwrap()
         .key_metadata
         .key_id;
+    let encrypt = || {
+        let request = EncryptRequest {
+            key_id: key_id.clone(),
+            plaintext: SecretBytes::new(vec![7; 32]),
+            ..Default::default()
+        };
+        black_box(kms.encrypt(&caller, request).unwrap());
+    };
     group.bench_function("encrypt_32B_8_callers", |b| {
-        b.iter_custom(|iters| {
-            concurrently(iters, || {
-                let request = EncryptRequest {
-                    key_id: key_id.clone(),
-                    plaintext: SecretBytes::new(vec![7; 32]),
-                    ..Default::default()
-                };
-                black_box(kms.encrypt(&caller, request).unwrap());
-            })
-        })
+        b.iter_custom(|iters| concurrently(iters, encrypt))
     });
+    #[cfg(feature = "test-hooks")]
+    {
+        kms.testing().skip_read_audit(true);
+        group.bench_function("encrypt_32B_8_callers_unaudited", |b| {
+            b.iter_custom(|iters| concurrently(iters, encrypt))
+        });
+        kms.testing().skip_read_audit(false);
+    }
     group.finish();
 }
 

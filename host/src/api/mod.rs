@@ -244,11 +244,11 @@ async fn handle_inner(
             message: format!("the request failed: {e}"),
         })?
     } else {
-        // Served on this worker; the audit commit (and its fsync, with
-        // `--audit-fsync`) is made by the audit writer thread and awaited
-        // here without holding the worker, so that the workers keep serving
-        // and concurrent requests share commits. Nothing is sent before the
-        // event is durable.
+        // Served on this worker, which also writes the audit event (a few
+        // microseconds). With `--audit-fsync` the fsync is made by the
+        // audit writer thread and awaited here without holding the worker,
+        // so that the workers keep serving and concurrent requests share
+        // it. Nothing is sent before the event is durable.
         let (response, pending) = state
             .kms
             .deferring_audit(|| dispatch::dispatch(&state.kms, &caller, &operation, &body));

@@ -1,19 +1,20 @@
-//! Group commit: requests that change nothing share the commit that makes
-//! their audit events durable.
+//! Group commit: when events must be on disk before the answer
+//! ([`AuditSync::Disk`](crate::store::AuditSync)), concurrent requests that
+//! change nothing share the fsync.
 //!
 //! A request queues its event and waits. A thread that waits (the library,
 //! the CLI) becomes the leader if no commit is under way: it takes every
-//! queued event, writes them in one transaction, and wakes the others with
+//! queued event, writes and fsyncs them at once, and wakes the others with
 //! the result. Alone, such a request commits its own event without any
 //! hand-off to another thread. An async server instead queues its events
 //! and awaits them ([`Ticket::durable`]) while its workers go on serving;
 //! the writer thread ([`GroupCommit::run_writer`]) commits whatever is
-//! queued whenever no leader is. Under load one commit (and, with
-//! `AuditSync::Disk`, one fsync) serves many requests.
+//! queued whenever no leader is. Under load one fsync serves many requests.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use crate::store::{NewEvent, Store, StoreError};
+use super::log::AuditLog;
+use crate::store::{NewEvent, StoreError};
 
 /// How long the writer thread waits for more events before it commits a
 /// small batch, and what counts as small.
@@ -66,7 +67,7 @@ impl GroupCommit {
 
     /// Appends `event` and returns once it is durable (as the store's
     /// `AuditSync` says), or with the reason it could not be written.
-    pub fn append(&self, store: &dyn Store, event: NewEvent) -> Outcome {
+    pub fn append(&self, log: &AuditLog, event: NewEvent) -> Outcome {
         let slot = Arc::new(Slot::default());
         let mut state = self.lock();
         state.queue.push((event, Arc::clone(&slot)));
@@ -81,7 +82,7 @@ impl GroupCommit {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 continue;
             }
-            state = self.commit_queue(store, state);
+            state = self.commit_queue(log, state);
         }
     }
 
@@ -96,7 +97,7 @@ impl GroupCommit {
 
     /// Commits queued events until [`Self::shut_down`]: the writer thread's
     /// loop, for the events of [`Self::enqueue`].
-    pub fn run_writer(&self, store: &dyn Store) {
+    pub fn run_writer(&self, log: &AuditLog) {
         let mut state = self.lock();
         loop {
             if state.queue.is_empty() || state.writing {
@@ -124,7 +125,7 @@ impl GroupCommit {
                     continue;
                 }
             }
-            state = self.commit_queue(store, state);
+            state = self.commit_queue(log, state);
         }
     }
 
@@ -134,18 +135,18 @@ impl GroupCommit {
         self.queued.notify_all();
     }
 
-    /// Writes everything queued in one transaction, as the leader, and
+    /// Writes everything queued at once, as the leader, and
     /// tells every request in it the outcome.
     fn commit_queue<'a>(
         &'a self,
-        store: &dyn Store,
+        log: &AuditLog,
         mut state: MutexGuard<'a, State>,
     ) -> MutexGuard<'a, State> {
         state.writing = true;
         let batch = std::mem::take(&mut state.queue);
         drop(state);
         let (events, slots): (Vec<NewEvent>, Vec<Arc<Slot>>) = batch.into_iter().unzip();
-        let outcome = store.append_events(&events).map_err(Arc::new);
+        let outcome = log.append(&events).map_err(Arc::new);
         for slot in slots {
             slot.finish(outcome.clone());
         }

@@ -10,9 +10,10 @@
 //!   plaintext, data key, ciphertext, key material or token reaches it.
 //! - [`chain`] links events into a SHA-256 chain per region and checks it;
 //!   digests are MACed inside the guest.
-//! - [`commit::GroupCommit`] shares one commit among concurrent requests that
-//!   change nothing. A mutation's event is written in the mutation's own
-//!   transaction instead (`service::Kms::run`).
+//! - [`log`] keeps the events: an append-only file per region, which a
+//!   mutation's event joins before the mutation commits.
+//! - [`commit::GroupCommit`] shares one fsync among concurrent requests that
+//!   change nothing, when events must be on disk before the answer.
 //! - [`query`] filters events and exports CloudTrail log files.
 //!
 //! If an event cannot be written, the request fails and, for a mutation,
@@ -20,6 +21,7 @@
 
 pub mod chain;
 pub mod commit;
+pub mod log;
 pub mod query;
 
 use std::cell::RefCell;

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::store::{Store, StoreResult};
+use super::log::{AuditLog, Entry};
+use crate::store::StoreResult;
 
-/// How many events are read from the store at a time.
+/// How many records a CloudTrail log file holds at most.
 pub const PAGE: usize = 1000;
 
 /// Which events a query wants. Every field that is set must match.
@@ -69,26 +70,21 @@ impl Filter {
 
 /// The events that match `filter`, oldest first within each region
 /// (regions in name order), as JSON values.
-pub fn query(store: &dyn Store, filter: &Filter) -> StoreResult<Vec<Value>> {
+pub fn query(log: &AuditLog, filter: &Filter) -> StoreResult<Vec<Value>> {
     let mut found = Vec::new();
-    for region in store.audit_regions()? {
+    for region in log.regions()? {
         if filter.region.as_ref().is_some_and(|r| *r != region) {
             continue;
         }
-        let mut after = 0;
-        loop {
-            let page = store.audit_events(&region, after, PAGE)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for stored in page {
-                let Ok(event) = serde_json::from_str::<Value>(&stored.json) else {
-                    continue;
-                };
-                if filter.matches(stored.time_ms, &event) {
-                    found.push(event);
-                }
+        log.read(&region, |entry| {
+            if let Entry::Event(stored) = entry
+                && let Ok(event) = serde_json::from_str::<Value>(&stored.json)
+                && filter.matches(stored.time_ms, &event)
+            {
+                found.push(event);
             }
-        }
+            true
+        })?;
     }
     Ok(found)
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::keys::seconds;
 use super::{Caller, Details, InternalError, Kms, KmsError, KmsResult, Op};
 use crate::audit::chain::{self, RegionReport, Walker};
-use crate::audit::query::{self, Filter, PAGE};
+use crate::audit::log::Entry;
+use crate::audit::query::{self, Filter};
 use crate::authz::Action;
 use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage, redacted_json};
 use crate::store::{DigestRecord, KeyRecord, StoreError};
@@ -47,8 +48,10 @@ impl Kms {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = self.now_ms();
-        for region in self.store.audit_regions()? {
-            let Some((head_seq, head_hash)) = self.store.audit_head(&region)? else {
+        // The last uses first: a digest that fails still leaves them saved.
+        self.audit.save_marks()?;
+        for region in self.audit.regions()? {
+            let Some((head_seq, head_hash)) = self.audit.head(&region)? else {
                 continue;
             };
             let last = self.store.last_digest(&region)?;
@@ -59,7 +62,7 @@ impl Kms {
                 region: region.clone(),
                 number: last.as_ref().map_or(1, |d| d.number + 1),
                 through_seq: head_seq,
-                through_hash: head_hash,
+                through_hash: head_hash.to_vec(),
                 time_ms: now,
                 prev_mac: last.map(|d| d.mac).unwrap_or_default(),
                 mac: Vec::new(),
@@ -92,7 +95,7 @@ impl Kms {
     /// covers.
     pub fn verify_audit(&self) -> KmsResult<AuditVerification> {
         let mut regions = Vec::new();
-        let mut names = self.store.audit_regions()?;
+        let mut names = self.audit.regions()?;
         for digest_region in self.store.digest_regions()? {
             if !names.contains(&digest_region) {
                 names.push(digest_region);
@@ -121,15 +124,13 @@ impl Kms {
             if let Some(failure) = failure {
                 return Err(failure);
             }
-            let mut after = 0;
-            while !walker.done() {
-                let page = self.store.audit_events(&region, after, PAGE)?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                for event in &page {
-                    walker.event(event);
+            self.audit.read(&region, |entry| {
+                match entry {
+                    Entry::Event(event) => walker.event(&event),
+                    Entry::Unreadable(problem) => walker.unreadable(&problem),
                 }
-            }
+                !walker.done()
+            })?;
             regions.push(walker.finish());
         }
         Ok(AuditVerification { regions })
@@ -154,7 +155,7 @@ impl Kms {
                 Err(e) => return Err(e),
             }
         }
-        Ok(query::query(self.store.as_ref(), &filter)?)
+        Ok(query::query(&self.audit, &filter)?)
     }
 
     /// Writes the events that match `filter` as CloudTrail log files in
@@ -181,7 +182,7 @@ impl Kms {
 
     /// The last successful cryptographic use of `key`.
     pub(super) fn last_usage(&self, key: &KeyRecord) -> KmsResult<Option<KeyLastUsage>> {
-        let usage = self.store.key_usage(&key.region, &key.key_id)?;
+        let usage = self.audit.key_usage(&key.region, &key.key_id)?;
         Ok(usage.map(|usage| KeyLastUsage {
             operation: usage.operation,
             timestamp: seconds(usage.time_ms),

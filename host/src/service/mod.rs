@@ -39,13 +39,14 @@ pub use lifecycle::MaintenanceReport;
 pub use testing::Testing;
 
 use crate::audit::commit::{GroupCommit, Ticket};
+use crate::audit::log::AuditLog;
 use crate::audit::{EventBuilder, Outcome, Trail};
 use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
 use crate::model::{EncryptionContext, KeyManager, KeyState, redacted_json};
-use crate::store::{AuditSync, DataDir, KeyRecord, SqliteStore, Store, StoreError};
+use crate::store::{AuditSync, DataDir, KeyRecord, NewEvent, SqliteStore, Store, StoreError};
 
 pub use audit::{AuditExport, AuditVerification};
 
@@ -244,7 +245,12 @@ pub struct Kms {
     regions: Vec<String>,
     clock: Arc<dyn Clock>,
     authz: AuthzCache,
-    /// Audit events of requests that change nothing, waiting for a commit.
+    /// The audit trail's files.
+    audit: Arc<AuditLog>,
+    /// Whether read-only requests' events are fsynced (through `commits`).
+    audit_sync: AuditSync,
+    /// With [`AuditSync::Disk`], events of requests that change nothing,
+    /// waiting for a shared fsync.
     commits: Arc<GroupCommit>,
     /// The thread that commits the events of [`Self::deferring_audit`],
     /// started by its first use.
@@ -255,6 +261,9 @@ pub struct Kms {
     digest_interval_ms: i64,
     /// When this store began recording key use (`TrackingStartDate`).
     usage_tracking_start_ms: i64,
+    /// Set by `Testing::skip_read_audit` for benchmarks.
+    #[cfg(feature = "test-hooks")]
+    skip_read_audit: std::sync::atomic::AtomicBool,
 }
 
 thread_local! {
@@ -319,7 +328,12 @@ impl Kms {
         if !dir.is_initialized() {
             return Err(OpenError::NotInitialized(dir.path().display().to_string()));
         }
-        let store = SqliteStore::open_with(&dir.database(), config.audit_sync)?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.database())?);
+        let audit = Arc::new(AuditLog::open(
+            &dir.audit_log(),
+            config.audit_sync,
+            Arc::clone(&store),
+        )?);
         let usage_tracking_start_ms = store.usage_tracking_start(config.clock.now_ms())?;
         let sealed = store
             .sealed_domain_key()?
@@ -330,8 +344,10 @@ impl Kms {
             other => OpenError::Guest(other),
         })?;
         Ok(Self {
-            store: Arc::new(store),
+            store,
             core,
+            audit,
+            audit_sync: config.audit_sync,
             regions: config.regions,
             sealed_ms: std::sync::Mutex::new(config.clock.now_ms()),
             clock: config.clock,
@@ -340,6 +356,8 @@ impl Kms {
             writer: std::sync::OnceLock::new(),
             digest_interval_ms: config.digest_interval_ms,
             usage_tracking_start_ms,
+            #[cfg(feature = "test-hooks")]
+            skip_read_audit: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -430,9 +448,11 @@ impl Kms {
         };
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {
-                let written = transaction
-                    .append_events(&[event(&result)])
-                    .and_then(|()| transaction.commit());
+                let event = event(&result);
+                let written = self.audit.append_mutation(&event, || {
+                    transaction.record_audited_mutation(&event.event_id)?;
+                    transaction.commit()
+                });
                 if written.is_err() {
                     // Rolled back: nothing the operation did is kept, and
                     // nothing compiled from it may stay cached.
@@ -445,19 +465,10 @@ impl Kms {
                     drop(transaction);
                     self.authz.clear();
                 }
-                let event = event(&result);
-                match DEFERRED.with_borrow_mut(|deferred| match deferred {
-                    Some(tickets) => {
-                        tickets.push(self.commits.enqueue(event));
-                        None
-                    }
-                    None => Some(event),
-                }) {
-                    Some(event) => self
-                        .commits
-                        .append(self.store.as_ref(), event)
-                        .map_err(InternalError::Audit),
-                    None => Ok(()),
+                if self.audits_reads() {
+                    self.record(event(&result))
+                } else {
+                    Ok(())
                 }
             }
         };
@@ -475,6 +486,45 @@ impl Kms {
         result
     }
 
+    /// Whether requests that change nothing are audited: always, except in
+    /// a benchmark's `Testing::skip_read_audit`.
+    fn audits_reads(&self) -> bool {
+        #[cfg(feature = "test-hooks")]
+        if self
+            .skip_read_audit
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Records the event of a request that changed nothing: written before
+    /// the caller hears back, and with [`AuditSync::Disk`] fsynced in a
+    /// group commit (or queued for one, under [`Self::deferring_audit`]).
+    fn record(&self, event: NewEvent) -> Result<(), InternalError> {
+        if self.audit_sync == AuditSync::Os {
+            return self
+                .audit
+                .append(std::slice::from_ref(&event))
+                .map_err(|e| InternalError::Audit(Arc::new(e)));
+        }
+        let event = DEFERRED.with_borrow_mut(|deferred| match deferred {
+            Some(tickets) => {
+                tickets.push(self.commits.enqueue(event));
+                None
+            }
+            None => Some(event),
+        });
+        match event {
+            Some(event) => self
+                .commits
+                .append(&self.audit, event)
+                .map_err(InternalError::Audit),
+            None => Ok(()),
+        }
+    }
+
     /// Runs `requests` (on this thread) with the audit commits of read-only
     /// requests queued instead of awaited, so that an async server can wait
     /// for them off its workers (see [`Self::wait_for_audit`]) while the
@@ -487,12 +537,16 @@ impl Kms {
                 DEFERRED.with_borrow_mut(Option::take);
             }
         }
+        if self.audit_sync == AuditSync::Os {
+            // Each event is written by its own request, in microseconds.
+            return (requests(), PendingAudit(Vec::new()));
+        }
         let writer = self.writer.get_or_init(|| {
             let commits = Arc::clone(&self.commits);
-            let store = Arc::clone(&self.store);
+            let audit = Arc::clone(&self.audit);
             std::thread::Builder::new()
                 .name("keyward-audit".into())
-                .spawn(move || commits.run_writer(store.as_ref()))
+                .spawn(move || commits.run_writer(&audit))
                 .inspect_err(|e| tracing::error!("cannot start the audit writer thread: {e}"))
                 .ok()
         });

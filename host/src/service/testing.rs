@@ -43,6 +43,19 @@ impl<'k> Testing<'k> {
         self.kms.core.reveal_key(&wrapped)?.map_err(KmsError::guest)
     }
 
+    /// Makes every audit log write fail (until called with `false`).
+    pub fn refuse_audit_writes(&self, refuse: bool) {
+        self.kms.audit.refuse_writes(refuse);
+    }
+
+    /// Runs requests that change nothing without any audit event (not
+    /// built, not written), for benchmarks of what the trail costs.
+    pub fn skip_read_audit(&self, skip: bool) {
+        self.kms
+            .skip_read_audit
+            .store(skip, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Makes the guest trap.
     pub fn inject_fault(&self) -> Result<(), CoreFault> {
         self.kms.core.inject_fault()

@@ -1,4 +1,5 @@
-//! The data directory: the SQLite database and the operator's master key.
+//! The data directory: the SQLite database, the audit log files and the
+//! operator's master key.
 //!
 //! The master key seals the domain key (which only the guest ever holds in
 //! the clear). It is a file created at `init` with mode 0600, or the
@@ -63,6 +64,11 @@ impl DataDir {
     /// The SQLite database file.
     pub fn database(&self) -> PathBuf {
         self.path.join(DATABASE_FILE)
+    }
+
+    /// The directory of the audit log files (see `audit::log`).
+    pub fn audit_log(&self) -> PathBuf {
+        self.path.join("audit")
     }
 
     /// Whether the directory has been initialised (its database exists).

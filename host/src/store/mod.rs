@@ -202,7 +202,7 @@ pub struct Page<'a> {
 }
 
 /// An audit event on its way into the chain of its region: the event JSON,
-/// and the columns that queries and the last-use record need.
+/// and what the last-use records need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     /// The region whose chain it joins.
@@ -233,10 +233,23 @@ pub struct StoredEvent {
     pub time_ms: i64,
     /// The event JSON.
     pub json: String,
-    /// The hash of the previous event (32 zero bytes for the first).
-    pub prev_hash: Vec<u8>,
     /// This event's hash (see `audit::chain`).
     pub hash: Vec<u8>,
+}
+
+/// Where an audit log file stood when the last-use records were last saved:
+/// every event before `offset` is reflected in the saved records, and the
+/// event ending there has position `seq` and hash `hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMark {
+    /// The region of the chain.
+    pub region: String,
+    /// The byte offset in the region's log file (a line boundary).
+    pub offset: u64,
+    /// The position of the last event before it (0 for none).
+    pub seq: i64,
+    /// That event's hash (zeros for none).
+    pub hash: [u8; HASH_LEN],
 }
 
 /// A signed checkpoint of a region's chain (see `audit::chain`).
@@ -271,27 +284,28 @@ pub struct KeyUse {
     pub request_id: String,
 }
 
-/// How audit events of requests that change nothing reach the disk.
-/// Mutations always commit with `synchronous = FULL`, their event in the
-/// same transaction.
+/// How the audit events of requests that change nothing reach the disk.
+/// A mutation's event is always fsynced before the mutation commits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AuditSync {
-    /// Each group commit is written to the OS before the caller gets its
-    /// answer, and reaches the disk at the next checkpoint or mutation: the
-    /// event survives kill -9 of keyward (SQLite WAL, `synchronous =
-    /// NORMAL`), not a power loss of the machine.
+    /// Each event is written to its log file (the OS's page cache) before
+    /// the caller gets its answer: it survives kill -9 of keyward, not a
+    /// power loss of the machine.
     #[default]
     Os,
-    /// Each group commit is fsynced before any caller in it gets its answer
-    /// (`synchronous = FULL`).
+    /// Events are fsynced before any caller gets its answer; concurrent
+    /// requests share the fsync (a group commit).
     Disk,
 }
 
 /// A store transaction that every store call on this thread joins until it
 /// is committed; dropping it uncommitted rolls everything back.
 pub trait Transaction {
-    /// Appends audit events inside this transaction.
-    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    /// Records, inside this transaction, that the mutation whose audit event
+    /// has this id committed: the audit log writes that event before the
+    /// commit, and a log left by a crash between the two asks
+    /// [`Store::audited_mutation_committed`] whether to keep it.
+    fn record_audited_mutation(&self, event_id: &str) -> StoreResult<()>;
     /// Commits.
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -303,19 +317,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// threads wait for) until it ends.
     fn begin(&self) -> StoreResult<Box<dyn Transaction + '_>>;
 
-    /// Appends audit events in a transaction of their own, on a connection
-    /// of their own, durable as `AuditSync` says.
-    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    /// Whether the mutation whose audit event has this id committed (see
+    /// [`Transaction::record_audited_mutation`]).
+    fn audited_mutation_committed(&self, event_id: &str) -> StoreResult<bool>;
 
-    /// The regions that have audit events.
-    fn audit_regions(&self) -> StoreResult<Vec<String>>;
+    /// Where each region's audit log stood when its last-use records were
+    /// last saved.
+    fn audit_marks(&self) -> StoreResult<Vec<LogMark>>;
 
-    /// Up to `limit` events of a region's chain after position `after`.
-    fn audit_events(&self, region: &str, after: i64, limit: usize)
-    -> StoreResult<Vec<StoredEvent>>;
+    /// Saves last-use records and the log positions they reflect, in one
+    /// transaction. A record replaces a saved one only if it is not older;
+    /// a mark replaces a saved one only if it is further on. Records of
+    /// keys that no longer exist are dropped.
+    fn save_audit_marks(
+        &self,
+        marks: &[LogMark],
+        usage: &[(String, String, KeyUse)],
+    ) -> StoreResult<()>;
 
-    /// The position and hash of the newest event of a region's chain.
-    fn audit_head(&self, region: &str) -> StoreResult<Option<(i64, Vec<u8>)>>;
+    /// The audit events still in the database from before the audit log
+    /// files, oldest first within each region.
+    fn legacy_audit_events(&self) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Deletes the events of [`Store::legacy_audit_events`] once they are
+    /// safely in the log files.
+    fn drop_legacy_audit_events(&self) -> StoreResult<()>;
 
     /// The newest digest of a region.
     fn last_digest(&self, region: &str) -> StoreResult<Option<DigestRecord>>;

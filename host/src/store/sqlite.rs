@@ -18,11 +18,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::Arc;
 
 use super::{
-    AliasRecord, AuditSync, DigestRecord, GrantRecord, HASH_LEN, IdentityPolicies,
-    ImportedMaterial, KeyRecord, KeyUse, Material, NewEvent, Page, Store, StoreError, StoreResult,
-    StoredEvent, Transaction,
+    AliasRecord, DigestRecord, GrantRecord, IdentityPolicies, ImportedMaterial, KeyRecord, KeyUse,
+    LogMark, Material, Page, Store, StoreError, StoreResult, StoredEvent, Transaction,
 };
-use crate::audit::chain;
 
 /// The schema, applied in order; `PRAGMA user_version` records how many
 /// steps a database has had. Later issues add their tables as new steps.
@@ -190,13 +188,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX keys_by_material_expiry ON keys (material_valid_to)
         WHERE material_valid_to IS NOT NULL;
 "#,
+    // The audit events move to append-only files (`audit::log`); the
+    // `audit_events` table stays only until its rows are moved out.
+    r#"
+    CREATE TABLE audit_committed (event_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+    CREATE TABLE audit_marks (
+        region      TEXT    PRIMARY KEY,
+        byte_offset INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        hash        BLOB    NOT NULL
+    ) STRICT;
+"#,
 ];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
 
-/// SQLite: one connection for keys, policies and mutations' audit events,
-/// behind a mutex; one more for the group commits of the other audit events,
-/// so that their commits do not hold up reads.
+/// SQLite: one connection for keys, policies and the records of audited
+/// mutations, behind a mutex; one more for the audit log's own records
+/// (marks and last uses), so that those never wait on or join a transaction
+/// of the first.
 #[derive(Debug)]
 pub struct SqliteStore {
     /// Held by an open [`Transaction`] for its whole life, and for the length
@@ -374,19 +384,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        Self::open_with(path, AuditSync::default())
-    }
-
-    /// [`SqliteStore::open`], with audit events of read-only requests made
-    /// durable as `audit_sync` says.
-    pub fn open_with(path: &Path, audit_sync: AuditSync) -> StoreResult<Self> {
         let mut conn = connect(path, "FULL")?;
         migrate(&mut conn)?;
-        let sync = match audit_sync {
-            AuditSync::Os => "NORMAL",
-            AuditSync::Disk => "FULL",
-        };
-        let audit = connect(path, sync)?;
+        // Its writes (the audit log's marks and last-use records) can be
+        // made again from the log files: a power loss may lose the newest.
+        let audit = connect(path, "NORMAL")?;
         for writer in [&conn, &audit] {
             writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         }
@@ -413,6 +415,17 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Locked { inner, _unit: unit }
     }
+
+    /// The second connection, for the audit log's records (marks, last
+    /// uses, committed mutations), so that they neither wait for nor join a
+    /// transaction open on the main one.
+    fn audit_conn(&self) -> MutexGuard<'_, Connection> {
+        // A connection holds no state of ours that a panic could leave
+        // half-done; SQLite rolls back an unfinished transaction itself.
+        self.audit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 fn connect(path: &Path, synchronous: &str) -> StoreResult<Connection> {
@@ -436,9 +449,13 @@ struct SqliteTransaction<'a> {
 }
 
 impl Transaction for SqliteTransaction<'_> {
-    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+    fn record_audited_mutation(&self, event_id: &str) -> StoreResult<()> {
         let inner = self.store.lock();
-        append_events(&inner.conn, events)
+        inner
+            .conn
+            .prepare_cached("INSERT INTO audit_committed (event_id) VALUES (?1)")?
+            .execute([event_id])?;
+        Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
@@ -499,86 +516,6 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
-/// Links `events` onto their regions' chains and inserts them, with the
-/// last-use records of the keys they used. Runs inside the caller's
-/// transaction.
-fn append_events(conn: &Connection, events: &[NewEvent]) -> StoreResult<()> {
-    let mut heads: HashMap<&str, (i64, [u8; HASH_LEN])> = HashMap::new();
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO audit_events (region, seq, time_ms, event, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for event in events {
-        let head = match heads.get(event.region.as_str()) {
-            Some(head) => *head,
-            None => chain_head(conn, &event.region)?,
-        };
-        let seq = head.0 + 1;
-        let hash = chain::link(&head.1, &event.region, seq, &event.json);
-        insert.execute(params![
-            event.region,
-            seq,
-            event.time_ms,
-            event.json,
-            head.1.as_slice(),
-            hash.as_slice()
-        ])?;
-        heads.insert(&event.region, (seq, hash));
-    }
-    // Only each key's last use in the batch survives: write just that one.
-    let mut last_use: HashMap<(&str, &str), &NewEvent> = HashMap::new();
-    for event in events {
-        for (region, key_id) in &event.used_keys {
-            last_use.insert((region, key_id), event);
-        }
-    }
-    if last_use.is_empty() {
-        return Ok(());
-    }
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS \
-         (SELECT 1 FROM keys WHERE region = ?1 AND key_id = ?2) \
-         ON CONFLICT (region, key_id) DO UPDATE SET operation = excluded.operation, \
-         time_ms = excluded.time_ms, event_id = excluded.event_id, \
-         request_id = excluded.request_id",
-    )?;
-    for ((region, key_id), event) in last_use {
-        upsert.execute(params![
-            region,
-            key_id,
-            event.event_name,
-            event.time_ms,
-            event.event_id,
-            event.request_id
-        ])?;
-    }
-    Ok(())
-}
-
-/// The position and hash of the newest event of a region (0 and zeros for
-/// an empty chain). Read inside the writing transaction, so that two
-/// connections (or processes) cannot both take the same position.
-fn chain_head(conn: &Connection, region: &str) -> StoreResult<(i64, [u8; HASH_LEN])> {
-    let head = conn
-        .prepare_cached(
-            "SELECT seq, hash FROM audit_events WHERE region = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([region], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })
-        .optional()?;
-    match head {
-        None => Ok((0, [0; HASH_LEN])),
-        Some((seq, hash)) => {
-            let hash = hash
-                .try_into()
-                .map_err(|_| StoreError::Corrupt(format!("audit event {seq} has a bad hash")))?;
-            Ok((seq, hash))
-        }
-    }
-}
-
 fn digest_record(row: &Row<'_>) -> rusqlite::Result<DigestRecord> {
     Ok(DigestRecord {
         region: row.get(0)?,
@@ -597,8 +534,7 @@ fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
         seq: row.get(1)?,
         time_ms: row.get(2)?,
         json: row.get(3)?,
-        prev_hash: row.get(4)?,
-        hash: row.get(5)?,
+        hash: row.get(4)?,
     })
 }
 
@@ -779,54 +715,96 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        let mut conn = self
-            .audit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn audited_mutation_committed(&self, event_id: &str) -> StoreResult<bool> {
+        let conn = self.audit_conn();
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM audit_committed WHERE event_id = ?1")?
+            .query_row([event_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn audit_marks(&self) -> StoreResult<Vec<LogMark>> {
+        let conn = self.audit_conn();
+        let mut statement =
+            conn.prepare_cached("SELECT region, byte_offset, seq, hash FROM audit_marks")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut marks = Vec::new();
+        for row in rows {
+            let (region, offset, seq, hash) = row?;
+            let corrupt = || StoreError::Corrupt(format!("the audit mark of `{region}`"));
+            marks.push(LogMark {
+                offset: u64::try_from(offset).map_err(|_| corrupt())?,
+                seq,
+                hash: hash.try_into().map_err(|_| corrupt())?,
+                region,
+            });
+        }
+        Ok(marks)
+    }
+
+    fn save_audit_marks(
+        &self,
+        marks: &[LogMark],
+        usage: &[(String, String, KeyUse)],
+    ) -> StoreResult<()> {
+        let mut conn = self.audit_conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        append_events(&tx, events)?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS \
+                 (SELECT 1 FROM keys WHERE region = ?1 AND key_id = ?2) \
+                 ON CONFLICT (region, key_id) DO UPDATE SET operation = excluded.operation, \
+                 time_ms = excluded.time_ms, event_id = excluded.event_id, \
+                 request_id = excluded.request_id WHERE excluded.time_ms >= key_usage.time_ms",
+            )?;
+            for (region, key_id, used) in usage {
+                upsert.execute(params![
+                    region,
+                    key_id,
+                    used.operation,
+                    used.time_ms,
+                    used.event_id,
+                    used.request_id
+                ])?;
+            }
+            let mut mark = tx.prepare_cached(
+                "INSERT INTO audit_marks (region, byte_offset, seq, hash) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (region) DO UPDATE SET byte_offset = excluded.byte_offset, \
+                 seq = excluded.seq, hash = excluded.hash \
+                 WHERE excluded.byte_offset > audit_marks.byte_offset",
+            )?;
+            for m in marks {
+                let offset = i64::try_from(m.offset).map_err(|_| {
+                    StoreError::Corrupt(format!("the audit mark of `{}`", m.region))
+                })?;
+                mark.execute(params![m.region, offset, m.seq, m.hash.as_slice()])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
 
-    fn audit_regions(&self) -> StoreResult<Vec<String>> {
-        let inner = self.lock();
-        let mut statement = inner
-            .conn
-            // A skip scan of the (region, seq) key: one probe per region.
-            .prepare_cached(
-                "WITH RECURSIVE r(region) AS ( \
-                   SELECT MIN(region) FROM audit_events \
-                   UNION ALL \
-                   SELECT (SELECT MIN(region) FROM audit_events WHERE region > r.region) \
-                   FROM r WHERE r.region IS NOT NULL) \
-                 SELECT region FROM r WHERE region IS NOT NULL",
-            )?;
-        let rows = statement.query_map([], |row| row.get(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
-    fn audit_events(
-        &self,
-        region: &str,
-        after: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        let inner = self.lock();
-        let mut statement = inner.conn.prepare_cached(
-            "SELECT region, seq, time_ms, event, prev_hash, hash FROM audit_events \
-             WHERE region = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    fn legacy_audit_events(&self) -> StoreResult<Vec<StoredEvent>> {
+        let conn = self.audit_conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT region, seq, time_ms, event, hash FROM audit_events ORDER BY region, seq",
         )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![region, after, limit], stored_event)?;
+        let rows = statement.query_map([], stored_event)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn audit_head(&self, region: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
-        let inner = self.lock();
-        let (seq, hash) = chain_head(&inner.conn, region)?;
-        Ok((seq > 0).then(|| (seq, hash.to_vec())))
+    fn drop_legacy_audit_events(&self) -> StoreResult<()> {
+        self.audit_conn().execute("DELETE FROM audit_events", [])?;
+        Ok(())
     }
 
     fn last_digest(&self, region: &str) -> StoreResult<Option<DigestRecord>> {

@@ -238,53 +238,47 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     assert_eq!(verification.regions[0].digested_through, 10);
 
     // An edited event.
-    let db = env.database();
-    let original: String = db
-        .query_row(
-            "SELECT event FROM audit_events WHERE region = ?1 AND seq = 4",
-            [REGION],
-            |row| row.get(0),
-        )
-        .unwrap();
-    db.execute(
-        "UPDATE audit_events SET event = replace(event, 'Encrypt', 'Decrypt') WHERE seq = 4",
-        [],
-    )
-    .unwrap();
+    let original = std::fs::read(env.audit_log()).unwrap();
+    env.edit_audit_log(|lines| lines[3] = lines[3].replace("Encrypt", "Decrypt"));
     let (position, problem) = first_bad(&env).unwrap();
     assert_eq!(position, 4, "{problem}");
-    db.execute(
-        "UPDATE audit_events SET event = ?1 WHERE seq = 4",
-        [&original],
-    )
-    .unwrap();
+    std::fs::write(env.audit_log(), original).unwrap();
     assert_eq!(first_bad(&env), None);
 
     // A deleted event.
     let (env, _) = busy_env();
-    let db = env.database();
-    db.execute("DELETE FROM audit_events WHERE seq = 5", [])
-        .unwrap();
+    env.edit_audit_log(|lines| {
+        lines.remove(4);
+    });
     assert_eq!(first_bad(&env).unwrap().0, 5);
 
-    // An inserted event: everything after it renumbered and re-hashed by
-    // someone without the digest key.
+    // An inserted event: everything after it renumbered by someone without
+    // the digest key.
     let (env, _) = busy_env();
-    let db = env.database();
-    db.execute_batch(
-        "UPDATE audit_events SET seq = -seq WHERE seq >= 3;
-         UPDATE audit_events SET seq = 1 - seq WHERE seq < 0;
-         INSERT INTO audit_events (region, seq, time_ms, event, prev_hash, hash)
-         SELECT region, 3, time_ms, event, prev_hash, hash FROM audit_events WHERE seq = 2;",
-    )
-    .unwrap();
+    env.edit_audit_log(|lines| {
+        for (index, line) in lines.iter_mut().enumerate().skip(2) {
+            let seq = index + 1;
+            *line = line.replacen(
+                &format!("\"seq\":{seq},"),
+                &format!("\"seq\":{},", seq + 1),
+                1,
+            );
+        }
+        let copy = lines[1].replacen("\"seq\":2,", "\"seq\":3,", 1);
+        lines.insert(2, copy);
+    });
     assert_eq!(first_bad(&env).unwrap().0, 3);
+
+    // A line that is not an event at all.
+    let (env, _) = busy_env();
+    env.edit_audit_log(|lines| lines[5] = "=not json".into());
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 6, "{problem}");
+    assert!(problem.contains("cannot be read"), "{problem}");
 
     // The tail cut off past the newest digest.
     let (env, _) = busy_env();
-    let db = env.database();
-    db.execute("DELETE FROM audit_events WHERE seq > 7", [])
-        .unwrap();
+    env.edit_audit_log(|lines| lines.truncate(7));
     let (position, problem) = first_bad(&env).unwrap();
     assert_eq!(position, 8, "{problem}");
 
@@ -303,9 +297,9 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
 
     // The CLI reports the same and exits 1.
     let (env, _) = busy_env();
-    env.database()
-        .execute("DELETE FROM audit_events WHERE seq = 2", [])
-        .unwrap();
+    env.edit_audit_log(|lines| {
+        lines.remove(1);
+    });
     let data_dir = env.data_dir();
     drop(env.kms);
     let out = crate::cli::keyward(&data_dir, &["audit", "verify"]);
@@ -324,23 +318,30 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
         .unwrap()
         .keys
         .len();
-    let db = env.database();
-    db.execute_batch(
-        "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;",
-    )
-    .unwrap();
+    let log_before = std::fs::read(env.audit_log()).unwrap();
+    env.kms.testing().refuse_audit_writes(true);
 
     // A read: no ciphertext comes back.
     let encrypted = env
         .kms
         .encrypt(&env.caller, encrypt_request(&key, b"secret"));
     assert_eq!(code(encrypted), "KMSInternalException");
-    // Mutations: nothing they did is kept.
+    // A mutation whose event cannot be written does not happen.
     assert_eq!(
         code(env.kms.create_key(&env.caller, CreateKeyRequest::default())),
         "KMSInternalException"
     );
+    env.kms.testing().refuse_audit_writes(false);
+    assert_eq!(std::fs::read(env.audit_log()).unwrap(), log_before);
+
+    // Mutations whose commit fails after their event was written: the
+    // event is taken back, and nothing they did is kept.
+    let db = env.database();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_committed \
+         BEGIN SELECT RAISE(FAIL, 'database disk full'); END;",
+    )
+    .unwrap();
     let tagged = env.kms.tag_resource(
         &env.caller,
         TagResourceRequest {
@@ -358,6 +359,7 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
     );
 
     db.execute_batch("DROP TRIGGER refuse;").unwrap();
+    assert_eq!(std::fs::read(env.audit_log()).unwrap(), log_before);
     let described = env
         .kms
         .describe_key(
@@ -866,4 +868,212 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
     assert_eq!(last["eventType"], "AwsServiceEvent");
     assert_eq!(last["userIdentity"]["invokedBy"], "kms.amazonaws.com");
     assert!(env.kms.verify_audit().unwrap().intact());
+}
+
+/// Appends a line to the log of `REGION` as a writer would, continuing the
+/// chain: the last event again, under a new event id.
+fn append_line(env: &Env, status: char, event_id: &str) {
+    let text = std::fs::read_to_string(env.audit_log()).unwrap();
+    let last: Value = serde_json::from_str(&text.lines().last().unwrap()[1..]).unwrap();
+    let seq = last["seq"].as_i64().unwrap() + 1;
+    let prev: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&last["hash"].as_str().unwrap()[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    let mut event = last["event"].clone();
+    event["eventID"] = event_id.into();
+    let json = serde_json::to_string(&event).unwrap();
+    let hash = keyward::audit::chain::link(&prev.try_into().unwrap(), REGION, seq, &json);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let line = format!(
+        "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.audit_log())
+        .unwrap();
+    std::io::Write::write_all(&mut file, line.as_bytes()).unwrap();
+}
+
+fn log_text(env: &Env) -> String {
+    std::fs::read_to_string(env.audit_log()).unwrap()
+}
+
+#[test]
+fn a_log_left_by_a_writer_that_died_is_mended_by_the_next_write() {
+    let env = Env::new();
+    let key = env.key();
+    env.encrypt(&key, b"one", None);
+
+    // A mutation's event written, the mutation never committed: readers
+    // skip it, and the next write cuts it off.
+    append_line(&env, '?', "never-committed");
+    assert!(
+        !events(&env)
+            .iter()
+            .any(|e| e["eventID"] == "never-committed")
+    );
+    assert!(env.kms.verify_audit().unwrap().intact());
+    env.encrypt(&key, b"two", None);
+    assert!(!log_text(&env).contains("never-committed"));
+    assert!(env.kms.verify_audit().unwrap().intact());
+
+    // Committed but not yet marked so: readers count it, and the next
+    // write marks it.
+    env.database()
+        .execute(
+            "INSERT INTO audit_committed (event_id) VALUES ('committed-id')",
+            [],
+        )
+        .unwrap();
+    append_line(&env, '?', "committed-id");
+    assert!(events(&env).iter().any(|e| e["eventID"] == "committed-id"));
+    env.encrypt(&key, b"three", None);
+    let text = log_text(&env);
+    let line = text.lines().find(|l| l.contains("committed-id")).unwrap();
+    assert!(line.starts_with('='), "{line}");
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    // CreateKey, three Encrypts and the marked event.
+    assert_eq!(verification.regions[0].events, 5);
+
+    // A torn last line: cut off by the next write.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.audit_log())
+        .unwrap();
+    std::io::Write::write_all(&mut file, b"={\"seq\":6,\"ha").unwrap();
+    env.encrypt(&key, b"four", None);
+    assert!(log_text(&env).ends_with("}\n"));
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!(verification.regions[0].events, 6);
+}
+
+#[test]
+fn two_services_on_one_data_directory_share_each_chain() {
+    let env = Env::new();
+    let key = env.key();
+    let other = keyward::Kms::open(crate::support::config(env.dir.path())).unwrap();
+    let encrypt_other = |text: &[u8]| {
+        other
+            .encrypt(&env.caller, encrypt_request(&key, text))
+            .unwrap();
+    };
+    for n in 0..5u8 {
+        env.encrypt(&key, &[n], None);
+        encrypt_other(&[n]);
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for n in 0..25u8 {
+                env.encrypt(&key, &[n], None);
+            }
+        });
+        scope.spawn(|| {
+            for n in 0..25u8 {
+                encrypt_other(&[n]);
+            }
+        });
+    });
+    // The other service's use is this one's last use.
+    encrypt_other(b"last");
+    let last = other
+        .query_audit(&env.caller, None, Filter::default())
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let used = env
+        .kms
+        .get_key_last_usage(&env.caller, key_id(&key))
+        .unwrap()
+        .key_last_usage
+        .unwrap();
+    assert_eq!(used.cloud_trail_event_id, last["eventID"].as_str().unwrap());
+    drop(other);
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    // CreateKey, 61 Encrypts, GetKeyLastUsage.
+    assert_eq!(verification.regions[0].events, 63);
+}
+
+#[test]
+fn last_use_survives_a_restart_and_a_crash() {
+    let env = Env::new();
+    let key = env.key();
+    env.encrypt(&key, b"x", None);
+    let caller = env.caller.clone();
+    let last = |kms: &keyward::Kms| {
+        kms.get_key_last_usage(&caller, key_id(&key))
+            .unwrap()
+            .key_last_usage
+            .map(|used| used.cloud_trail_event_id)
+    };
+    let before = last(&env.kms);
+    assert!(before.is_some());
+    let Env { dir, kms, caller } = env;
+    // A clean stop saves the last uses; a crash (no stop) leaves them to be
+    // read back from the log.
+    drop(kms);
+    let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
+    let env = Env { dir, kms, caller };
+    assert_eq!(last(&env.kms), before);
+    env.encrypt(&key, b"y", None);
+    let after = last(&env.kms);
+    assert_ne!(after, before);
+    let Env { dir, kms, caller } = env;
+    std::mem::forget(kms);
+    let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
+    let env = Env { dir, kms, caller };
+    assert_eq!(last(&env.kms), after);
+    assert!(env.kms.verify_audit().unwrap().intact());
+}
+
+#[test]
+fn events_kept_in_the_database_by_an_older_keyward_move_to_the_log() {
+    let env = Env::new();
+    let Env { dir, kms, caller } = env;
+    drop(kms);
+    // Two events as the database kept them before the log files, in a
+    // region this store has not written to.
+    let db = rusqlite::Connection::open(dir.path().join("data").join("keyward.db")).unwrap();
+    let mut prev = [0; 32];
+    for seq in 1..=2i64 {
+        let json = format!(r#"{{"eventName":"Encrypt","eventID":"old-{seq}","requestID":"r"}}"#);
+        let hash = keyward::audit::chain::link(&prev, "eu-west-1", seq, &json);
+        db.execute(
+            "INSERT INTO audit_events (region, seq, time_ms, event, prev_hash, hash) \
+             VALUES ('eu-west-1', ?1, 0, ?2, ?3, ?4)",
+            rusqlite::params![seq, json, prev.as_slice(), hash.as_slice()],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
+    let env = Env { dir, kms, caller };
+    let remaining: i64 = env
+        .database()
+        .query_row("SELECT COUNT(*) FROM audit_events", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(remaining, 0);
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    let moved = verification
+        .regions
+        .iter()
+        .find(|r| r.region == "eu-west-1")
+        .unwrap();
+    assert_eq!(moved.events, 2);
+    // The chain goes on from them.
+    let mut caller = env.caller.clone();
+    caller.region = "eu-west-1".into();
+    let _ = env.kms.list_keys(&caller, ListKeysRequest::default());
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    let region = verification
+        .regions
+        .iter()
+        .find(|r| r.region == "eu-west-1")
+        .unwrap();
+    assert_eq!(region.events, 3);
 }

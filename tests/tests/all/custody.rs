@@ -60,13 +60,7 @@ fn backing_key_material_and_data_keys_never_reach_the_data_directory() {
     check("open");
     let Env { dir, kms, .. } = env;
     drop(kms);
-    let files = {
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
-            all.extend(std::fs::read(entry.unwrap().path()).unwrap());
-        }
-        all
-    };
+    let files = crate::support::dir_bytes(&dir.path().join("data"));
     for secret in &secrets {
         assert!(
             !contains(&files, secret),

@@ -14,7 +14,8 @@ use aws_sdk_kms::types::DataKeySpec;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use keyward::api::client::Signer;
 use keyward::api::{Identities, RunningServer, ServerConfig};
-use keyward::{Kms, Principal};
+use keyward::store::AuditSync;
+use keyward::{Config, Kms, Principal};
 
 use crate::support::{OTHER_ACCOUNT, config};
 
@@ -636,44 +637,53 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
 
 #[test]
 fn over_http_a_failed_audit_write_withholds_the_response() {
-    let server = Server::start(false);
-    let client = server.client(ROOT_KEY, ROOT_SECRET);
-    runtime().block_on(async {
-        let key = client.create_key().send().await.unwrap();
-        let key_id = key.key_metadata().unwrap().key_id().to_owned();
-        let encrypt = || {
-            client
-                .encrypt()
-                .key_id(&key_id)
-                .plaintext(Blob::new(b"fail closed over http".to_vec()))
-                .send()
+    // Both ways a read's event is written: by the request itself, and
+    // queued for the writer thread's shared fsync.
+    for sync in [AuditSync::Os, AuditSync::Disk] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            audit_sync: sync,
+            ..config(dir.path())
         };
-        encrypt().await.unwrap();
+        let (kms, _) = Kms::open_or_init(config).unwrap();
+        let server = Server::start_with(Arc::new(dir), Arc::new(kms), false);
+        let client = server.client(ROOT_KEY, ROOT_SECRET);
+        runtime().block_on(async {
+            let key = client.create_key().send().await.unwrap();
+            let key_id = key.key_metadata().unwrap().key_id().to_owned();
+            let encrypt = || {
+                client
+                    .encrypt()
+                    .key_id(&key_id)
+                    .plaintext(Blob::new(b"fail closed over http".to_vec()))
+                    .send()
+            };
+            encrypt().await.unwrap();
 
-        // Audit inserts now fail: the server answers with an error, never
-        // with a ciphertext (the read-only path's deferred commit).
-        let db =
-            rusqlite::Connection::open(server._dir.path().join("data").join("keyward.db")).unwrap();
-        db.execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
-             BEGIN SELECT RAISE(FAIL, 'audit disk full'); END;",
-        )
-        .unwrap();
-        let refused = encrypt().await.unwrap_err().into_service_error();
-        assert_eq!(refused.meta().code(), Some("KMSInternalException"));
-        let refused = client
-            .describe_key()
-            .key_id(&key_id)
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        assert_eq!(refused.meta().code(), Some("KMSInternalException"));
+            // Audit writes now fail: the server answers with an error,
+            // never with a ciphertext.
+            server.kms.testing().refuse_audit_writes(true);
+            let refused = encrypt().await.unwrap_err().into_service_error();
+            assert_eq!(
+                refused.meta().code(),
+                Some("KMSInternalException"),
+                "{sync:?}"
+            );
+            let refused = client
+                .describe_key()
+                .key_id(&key_id)
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error();
+            assert_eq!(refused.meta().code(), Some("KMSInternalException"));
 
-        // Writable again: served again.
-        db.execute_batch("DROP TRIGGER refuse").unwrap();
-        encrypt().await.unwrap();
-    });
+            // Writable again: served again.
+            server.kms.testing().refuse_audit_writes(false);
+            encrypt().await.unwrap();
+        });
+        assert!(server.kms.verify_audit().unwrap().intact());
+    }
 }
 
 #[test]

@@ -46,7 +46,8 @@ impl Env {
     }
 
     /// Every file of the data directory (database, WAL, shared memory,
-    /// master key), concatenated: what a scan for leaked secrets reads.
+    /// master key, audit log), concatenated: what a scan for leaked secrets
+    /// reads.
     pub fn data_dir_bytes(&self) -> Vec<u8> {
         dir_bytes(&self.data_dir())
     }
@@ -64,6 +65,24 @@ impl Env {
     /// damage it).
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data_dir().join("keyward.db")).unwrap()
+    }
+
+    /// The audit log file of `REGION`.
+    pub fn audit_log(&self) -> PathBuf {
+        self.data_dir().join("audit").join(format!("{REGION}.log"))
+    }
+
+    /// Rewrites the audit log of `REGION` line by line (to damage it).
+    pub fn edit_audit_log(&self, edit: impl FnOnce(&mut Vec<String>)) {
+        let path = self.audit_log();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        edit(&mut lines);
+        let mut text = lines.join("\n");
+        if !lines.is_empty() {
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
     }
 
     /// The wrapped material versions a key has in the store, oldest first.
@@ -115,13 +134,16 @@ impl Env {
     }
 }
 
-/// Every file of a directory (not its subdirectories), concatenated.
+/// Every file under a directory, its subdirectories' included,
+/// concatenated.
 pub fn dir_bytes(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
             all.extend(std::fs::read(&path).unwrap());
+        } else if path.is_dir() {
+            all.extend(dir_bytes(&path));
         }
     }
     all

@@ -1,0 +1,851 @@
+//! Where the audit trail is kept: one append-only file per region, one line
+//! per event, each line carrying the event's position and hash in its
+//! region's chain (see [`super::chain`]).
+//!
+//! A line is a status byte and a JSON object:
+//!
+//! ```text
+//! ={"seq":7,"hash":"<64 hex>","region":"us-east-1","time":1795000000000,"used":[["us-east-1","<key id>"]],"event":{...}}
+//! ```
+//!
+//! `event` is the CloudTrail event exactly as hashed; `used` lists the keys
+//! a successful cryptographic operation used (for `GetKeyLastUsage`). The
+//! status is `=` for a recorded event. A mutation's event is written first
+//! as `?` and fsynced, then the mutation commits in SQLite together with a
+//! row naming the event ([`Store::record_audited_mutation`]), then the line
+//! becomes `=`. So a mutation is never kept without its event, and a crash
+//! in between is mended by whoever next writes the file: the `?` line is
+//! kept if its mutation committed, and cut off if not.
+//!
+//! Writers hold an exclusive `flock` on the file while they append, so two
+//! keyward processes on one data directory (a server and a CLI) share each
+//! chain: a writer first reads what the other appended since its last
+//! write, and continues the chain from there. Every write is positional, at
+//! the end found under the lock; a torn last line, which only a writer that
+//! died can leave, is cut off there too.
+//!
+//! Requests that change nothing write their own line and return: one
+//! `pwrite` to the page cache, no database commit. With [`AuditSync::Disk`]
+//! events are fsynced, and concurrent requests share the fsync
+//! ([`super::commit::GroupCommit`]).
+//!
+//! The last use of each key is kept in memory as events are written or read
+//! from the file, and saved to SQLite with a mark of how far into the file
+//! the saved records reach ([`AuditLog::save_marks`], at every digest and at
+//! shutdown). Opening continues from the marks instead of reading every
+//! file from the start.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
+
+use super::chain::{self, HASH_LEN};
+use crate::store::StoredEvent;
+use crate::store::{AuditSync, KeyUse, LogMark, NewEvent, Store, StoreError, StoreResult};
+
+/// How much of a file is read at a time when catching up or reading.
+const CHUNK: usize = 1 << 20;
+
+const RECORDED: u8 = b'=';
+const UNCOMMITTED: u8 = b'?';
+
+/// The audit log files of one data directory.
+#[derive(Debug)]
+pub struct AuditLog {
+    dir: PathBuf,
+    sync: AuditSync,
+    store: Arc<dyn Store>,
+    /// The saved marks, as read at open: where each region's file is first
+    /// read from.
+    marks: HashMap<String, LogMark>,
+    regions: Mutex<HashMap<String, Arc<RegionSlot>>>,
+    usage: Mutex<Usage>,
+    #[cfg(feature = "test-hooks")]
+    refuse_writes: std::sync::atomic::AtomicBool,
+}
+
+/// The last use of each key seen in the files since open.
+#[derive(Debug, Default)]
+struct Usage {
+    last: HashMap<(String, String), KeyUse>,
+    unsaved: HashSet<(String, String)>,
+}
+
+/// How long a writer keeps a file's `flock` for the threads of its process
+/// that queue behind it, before it lets another process in.
+const LEASE: Duration = Duration::from_millis(5);
+
+/// How long a writer whose lease ran out, with threads queued behind it,
+/// waits before they may take the `flock` again: time for a writer of
+/// another process, woken by the unlock, to take it first.
+const HANDOVER: Duration = Duration::from_micros(50);
+
+/// One region's file behind this process's lock, and how many threads are
+/// queued for that lock.
+#[derive(Debug)]
+struct RegionSlot {
+    queued: AtomicUsize,
+    log: Mutex<RegionLog>,
+}
+
+/// One region's file, and where its chain stands as of `end`.
+#[derive(Debug)]
+struct RegionLog {
+    region: String,
+    path: PathBuf,
+    file: File,
+    /// Every byte before it is a complete line this process has read or
+    /// written.
+    end: u64,
+    /// The position and hash of the last event before `end`.
+    seq: i64,
+    hash: [u8; HASH_LEN],
+    /// Reused for the lines of each write.
+    buffer: Vec<u8>,
+    /// Since when this process holds the file's `flock`, if it does.
+    locked_since: Option<Instant>,
+}
+
+/// A line of a log file, as read.
+#[derive(Deserialize)]
+struct Line<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    hash: &'a str,
+    region: String,
+    time: i64,
+    #[serde(default)]
+    used: Vec<(String, String)>,
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+/// What the last-use records need from an event's JSON.
+#[derive(Deserialize)]
+struct EventIds {
+    #[serde(rename = "eventName")]
+    event_name: String,
+    #[serde(rename = "eventID")]
+    event_id: String,
+    #[serde(rename = "requestID")]
+    request_id: String,
+}
+
+/// One line of a region's log, as [`AuditLog::read`] gives it.
+#[derive(Debug)]
+pub enum Entry {
+    /// A recorded event.
+    Event(StoredEvent),
+    /// A line that does not decode, or a mutation's event whose mutation
+    /// did not commit, followed by other lines.
+    Unreadable(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The log file of `region`: its name where that is a plain region name,
+/// else a hash of it (the region of a request comes from the caller, and a
+/// request for a region that is not served is recorded too).
+fn file_name(region: &str) -> String {
+    let plain = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if plain {
+        format!("{region}.log")
+    } else {
+        format!("_{}.log", hex(&Sha256::digest(region.as_bytes())[..16]))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0xf)]);
+    }
+}
+
+fn unhex(text: &str) -> Option<[u8; HASH_LEN]> {
+    let text = text.as_bytes();
+    if text.len() != HASH_LEN * 2 {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = [0; HASH_LEN];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+/// Appends the line of `event` at `seq` with `hash` to `out`.
+fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event: &NewEvent) {
+    out.push(status);
+    // INVARIANT: writing to a Vec and serialising strings cannot fail.
+    let _ = write!(out, "{{\"seq\":{seq},\"hash\":\"");
+    push_hex(out, hash);
+    out.extend_from_slice(b"\",\"region\":");
+    let _ = serde_json::to_writer(&mut *out, &event.region);
+    let _ = write!(out, ",\"time\":{}", event.time_ms);
+    if !event.used_keys.is_empty() {
+        out.extend_from_slice(b",\"used\":");
+        let _ = serde_json::to_writer(&mut *out, &event.used_keys);
+    }
+    out.extend_from_slice(b",\"event\":");
+    out.extend_from_slice(event.json.as_bytes());
+    out.extend_from_slice(b"}\n");
+}
+
+/// Decodes a line (without its newline): its status and contents.
+fn decode(line: &[u8]) -> Option<(u8, Line<'_>, [u8; HASH_LEN])> {
+    let (&status, rest) = line.split_first()?;
+    let text = std::str::from_utf8(rest).ok()?;
+    let parsed: Line<'_> = serde_json::from_str(text).ok()?;
+    let hash = unhex(parsed.hash)?;
+    Some((status, parsed, hash))
+}
+
+/// Calls `each` with the offset and bytes (without the newline) of every
+/// complete line of `file` between `from` and `to`, until it returns
+/// `false`. Returns where the last complete line it was given ends.
+fn scan(
+    file: &File,
+    path: &Path,
+    from: u64,
+    to: u64,
+    mut each: impl FnMut(u64, &[u8]) -> StoreResult<bool>,
+) -> StoreResult<u64> {
+    let mut pending: Vec<u8> = Vec::new();
+    // The file offset of pending[0].
+    let mut base = from;
+    let mut next = from;
+    let mut chunk = vec![0; CHUNK];
+    while next < to {
+        let n = usize::try_from(to - next).map_or(CHUNK, |left| left.min(CHUNK));
+        file.read_exact_at(&mut chunk[..n], next)
+            .map_err(io_error(path))?;
+        next += n as u64;
+        pending.extend_from_slice(&chunk[..n]);
+        let mut start = 0;
+        while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
+            let offset = base + start as u64;
+            if !each(offset, &pending[start..start + newline])? {
+                return Ok(offset + newline as u64 + 1);
+            }
+            start += newline + 1;
+        }
+        pending.drain(..start);
+        base += start as u64;
+    }
+    Ok(base)
+}
+
+impl AuditLog {
+    /// Opens the log files in `dir` (creating it), moving any events still
+    /// in the database from before the files into them.
+    pub fn open(dir: &Path, sync: AuditSync, store: Arc<dyn Store>) -> StoreResult<Self> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_error(dir))?;
+        let marks = store
+            .audit_marks()?
+            .into_iter()
+            .map(|mark| (mark.region.clone(), mark))
+            .collect();
+        let log = Self {
+            dir: dir.to_owned(),
+            sync,
+            store,
+            marks,
+            regions: Mutex::default(),
+            usage: Mutex::default(),
+            #[cfg(feature = "test-hooks")]
+            refuse_writes: std::sync::atomic::AtomicBool::new(false),
+        };
+        log.move_database_events()?;
+        Ok(log)
+    }
+
+    /// Moves the events a store kept in its database before the log files
+    /// existed into the files, as they were (same positions and hashes).
+    fn move_database_events(&self) -> StoreResult<()> {
+        let events = self.store.legacy_audit_events()?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        for region in events.chunk_by(|a, b| a.region == b.region) {
+            let name = &region[0].region;
+            let path = self.dir.join(file_name(name));
+            if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+                // Moved before a crash kept the rows from being deleted.
+                continue;
+            }
+            let mut lines = Vec::new();
+            for stored in region {
+                let hash: [u8; HASH_LEN] = stored.hash.clone().try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("audit event {} has a bad hash", stored.seq))
+                })?;
+                let event = NewEvent {
+                    region: stored.region.clone(),
+                    time_ms: stored.time_ms,
+                    json: stored.json.clone(),
+                    used_keys: Vec::new(),
+                    event_name: String::new(),
+                    event_id: String::new(),
+                    request_id: String::new(),
+                };
+                encode(&mut lines, RECORDED, stored.seq, &hash, &event);
+            }
+            let partial = path.with_extension("moving");
+            let mut file = File::create(&partial).map_err(io_error(&partial))?;
+            file.write_all(&lines).map_err(io_error(&partial))?;
+            file.sync_all().map_err(io_error(&partial))?;
+            std::fs::rename(&partial, &path).map_err(io_error(&path))?;
+        }
+        self.sync_dir()?;
+        self.store.drop_legacy_audit_events()
+    }
+
+    fn sync_dir(&self) -> StoreResult<()> {
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io_error(&self.dir))
+    }
+
+    /// Makes every write fail, for tests of what a failed audit write does.
+    #[cfg(feature = "test-hooks")]
+    pub fn refuse_writes(&self, refuse: bool) {
+        self.refuse_writes
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check_writable(&self, log: &RegionLog) -> StoreResult<()> {
+        #[cfg(feature = "test-hooks")]
+        if self.refuse_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(io_error(&log.path)(std::io::Error::other(
+                "audit writes are refused for a test",
+            )));
+        }
+        let _ = log;
+        Ok(())
+    }
+
+    fn usage(&self) -> MutexGuard<'_, Usage> {
+        // Two maps updated together under the lock; a panic between the two
+        // updates leaves at worst a record saved twice.
+        self.usage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn note_use(&self, used: &[(String, String)], time_ms: i64, ids: impl FnOnce() -> KeyUse) {
+        if used.is_empty() {
+            return;
+        }
+        let mut usage = self.usage();
+        let record = ids();
+        for (region, key_id) in used {
+            let key = (region.clone(), key_id.clone());
+            let newer = usage
+                .last
+                .get(&key)
+                .is_none_or(|known| known.time_ms <= time_ms);
+            if newer {
+                usage.last.insert(key.clone(), record.clone());
+                usage.unsaved.insert(key);
+            }
+        }
+    }
+
+    /// The region's file, opened on first use at the saved mark.
+    fn region(&self, region: &str) -> StoreResult<Arc<RegionSlot>> {
+        let mut regions = self
+            .regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(log) = regions.get(region) {
+            return Ok(Arc::clone(log));
+        }
+        let path = self.dir.join(file_name(region));
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        if created {
+            self.sync_dir()?;
+        }
+        let mut log = RegionLog {
+            region: region.to_owned(),
+            path,
+            file,
+            end: 0,
+            seq: 0,
+            hash: [0; HASH_LEN],
+            buffer: Vec::new(),
+            locked_since: None,
+        };
+        if let Some(mark) = self.marks.get(region) {
+            let at_line_start = mark.offset == 0 || {
+                let mut byte = [0];
+                log.file
+                    .read_exact_at(&mut byte, mark.offset - 1)
+                    .is_ok_and(|()| byte[0] == b'\n')
+            };
+            if at_line_start {
+                (log.end, log.seq, log.hash) = (mark.offset, mark.seq, mark.hash);
+            } else {
+                tracing::warn!(
+                    region,
+                    "the audit log is shorter than its mark: reading it all"
+                );
+            }
+        }
+        let slot = Arc::new(RegionSlot {
+            queued: AtomicUsize::new(0),
+            log: Mutex::new(log),
+        });
+        regions.insert(region.to_owned(), Arc::clone(&slot));
+        Ok(slot)
+    }
+
+    /// Runs `f` on `region`'s file under its locks (this process's, then
+    /// the file's), after reading what other writers appended.
+    ///
+    /// The `flock` is kept from one write to the next while other threads
+    /// of this process are queued for the file, for up to [`LEASE`]: under
+    /// load that spares each write two system calls and the catch-up.
+    fn with_region<T>(
+        &self,
+        region: &str,
+        f: impl FnOnce(&mut RegionLog) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let slot = self.region(region)?;
+        slot.queued.fetch_add(1, Ordering::SeqCst);
+        // The state is `end` and the chain head there, updated together
+        // only after a write succeeded.
+        let mut log = slot
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.queued.fetch_sub(1, Ordering::SeqCst);
+        if log.locked_since.is_none() {
+            log.file.lock().map_err(io_error(&log.path))?;
+            log.locked_since = Some(Instant::now());
+            if let Err(e) = self.catch_up(&mut log) {
+                Self::unlock(&mut log);
+                return Err(e);
+            }
+        }
+        let result = f(&mut log);
+        let queued = slot.queued.load(Ordering::SeqCst) > 0;
+        let in_lease = log
+            .locked_since
+            .is_some_and(|since| since.elapsed() < LEASE);
+        if result.is_err() || !queued || !in_lease {
+            Self::unlock(&mut log);
+            if queued && result.is_ok() {
+                std::thread::sleep(HANDOVER);
+            }
+        }
+        result
+    }
+
+    fn unlock(log: &mut RegionLog) {
+        log.locked_since = None;
+        if let Err(e) = log.file.unlock() {
+            tracing::warn!(error = %e, "an audit log file could not be unlocked");
+        }
+    }
+
+    /// Reads the lines appended since `log.end` by anyone else, mending
+    /// what a writer that died left: a `?` line is kept if its mutation
+    /// committed and cut off if not, a torn last line is cut off.
+    fn catch_up(&self, log: &mut RegionLog) -> StoreResult<()> {
+        // The size by seeking, not `stat`: a `stat` asks for the file's
+        // times, and a file whose times were asked for gets a new
+        // fine-grained time (an inode write) at its next write.
+        let len = (&log.file)
+            .seek(SeekFrom::End(0))
+            .map_err(io_error(&log.path))?;
+        if len == log.end {
+            return Ok(());
+        }
+        if len < log.end {
+            tracing::error!(
+                region = log.region,
+                "the audit log file was cut short: reading it again"
+            );
+            (log.end, log.seq, log.hash) = (0, 0, [0; HASH_LEN]);
+        }
+        let mut uncommitted = None;
+        let (mut seq, mut hash) = (log.seq, log.hash);
+        let complete = scan(&log.file, &log.path, log.end, len, |offset, line| {
+            uncommitted = None;
+            let Some((status, parsed, line_hash)) = decode(line) else {
+                tracing::error!(
+                    region = log.region,
+                    offset,
+                    "an audit log line does not decode"
+                );
+                return Ok(true);
+            };
+            if status == UNCOMMITTED {
+                if !self.committed(parsed.event)? {
+                    uncommitted = Some(offset);
+                    return Ok(true);
+                }
+                log.file
+                    .write_all_at(&[RECORDED], offset)
+                    .map_err(io_error(&log.path))?;
+            }
+            (seq, hash) = (parsed.seq, line_hash);
+            self.note_use(&parsed.used, parsed.time, || {
+                let ids: Option<EventIds> = serde_json::from_str(parsed.event.get()).ok();
+                let ids = ids.unwrap_or(EventIds {
+                    event_name: String::new(),
+                    event_id: String::new(),
+                    request_id: String::new(),
+                });
+                KeyUse {
+                    operation: ids.event_name,
+                    time_ms: parsed.time,
+                    event_id: ids.event_id,
+                    request_id: ids.request_id,
+                }
+            });
+            Ok(true)
+        })?;
+        let end = uncommitted.unwrap_or(complete);
+        if end < len {
+            // Only a writer that died (or failed) leaves these, and no one
+            // else writes while this process holds the lock.
+            tracing::warn!(
+                region = log.region,
+                "cutting an unfinished audit line off its log"
+            );
+            log.file.set_len(end).map_err(io_error(&log.path))?;
+        }
+        (log.end, log.seq, log.hash) = (end, seq, hash);
+        Ok(())
+    }
+
+    /// Whether the mutation of a `?` line committed.
+    fn committed(&self, event: &RawValue) -> StoreResult<bool> {
+        let ids: Option<EventIds> = serde_json::from_str(event.get()).ok();
+        match ids {
+            Some(ids) => self.store.audited_mutation_committed(&ids.event_id),
+            None => Ok(false),
+        }
+    }
+
+    /// Appends `events` to their regions' chains and returns once they are
+    /// written (and, with [`AuditSync::Disk`], on disk).
+    pub fn append(&self, events: &[NewEvent]) -> StoreResult<()> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        if events.iter().all(|e| e.region == first.region) {
+            return self.append_region(&first.region, events.iter());
+        }
+        let mut regions: Vec<&str> = events.iter().map(|e| e.region.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        for region in regions {
+            self.append_region(region, events.iter().filter(|e| e.region == region))?;
+        }
+        Ok(())
+    }
+
+    fn append_region<'e>(
+        &self,
+        region: &str,
+        events: impl Iterator<Item = &'e NewEvent> + Clone,
+    ) -> StoreResult<()> {
+        self.with_region(region, |log| {
+            self.check_writable(log)?;
+            let (mut seq, mut hash) = (log.seq, log.hash);
+            let mut lines = std::mem::take(&mut log.buffer);
+            lines.clear();
+            for event in events.clone() {
+                seq += 1;
+                hash = chain::link(&hash, region, seq, &event.json);
+                encode(&mut lines, RECORDED, seq, &hash, event);
+            }
+            let written = log
+                .file
+                .write_all_at(&lines, log.end)
+                .and_then(|()| match self.sync {
+                    AuditSync::Disk => log.file.sync_data(),
+                    AuditSync::Os => Ok(()),
+                });
+            let len = lines.len() as u64;
+            log.buffer = lines;
+            // A failed write leaves `end` where it was: the next writer
+            // cuts off whatever part of it reached the file.
+            written.map_err(io_error(&log.path))?;
+            (log.end, log.seq, log.hash) = (log.end + len, seq, hash);
+            for event in events {
+                self.note_use(&event.used_keys, event.time_ms, || KeyUse {
+                    operation: event.event_name.clone(),
+                    time_ms: event.time_ms,
+                    event_id: event.event_id.clone(),
+                    request_id: event.request_id.clone(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes a mutation's event, runs `commit` (which commits the mutation
+    /// together with [`Store::record_audited_mutation`] of the event), and
+    /// marks the event recorded. If the event cannot be written, `commit`
+    /// does not run; if `commit` fails, the event is taken back.
+    pub fn append_mutation(
+        &self,
+        event: &NewEvent,
+        commit: impl FnOnce() -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.with_region(&event.region, |log| {
+            self.check_writable(log)?;
+            let seq = log.seq + 1;
+            let hash = chain::link(&log.hash, &event.region, seq, &event.json);
+            let mut line = Vec::with_capacity(event.json.len() + 256);
+            encode(&mut line, UNCOMMITTED, seq, &hash, event);
+            let start = log.end;
+            // On disk before the mutation commits: a committed mutation
+            // always finds its event.
+            log.file
+                .write_all_at(&line, start)
+                .and_then(|()| log.file.sync_data())
+                .map_err(io_error(&log.path))?;
+            if let Err(e) = commit() {
+                if let Err(cut) = log.file.set_len(start) {
+                    // The next writer's catch-up cuts it off.
+                    tracing::warn!(error = %cut, "an uncommitted audit event was not taken back");
+                }
+                return Err(e);
+            }
+            if let Err(e) = log.file.write_all_at(&[RECORDED], start) {
+                // Committed either way; readers ask the store about `?`.
+                tracing::warn!(error = %e, "a committed audit event is still marked uncommitted");
+            }
+            (log.end, log.seq, log.hash) = (start + line.len() as u64, seq, hash);
+            self.note_use(&event.used_keys, event.time_ms, || KeyUse {
+                operation: event.event_name.clone(),
+                time_ms: event.time_ms,
+                event_id: event.event_id.clone(),
+                request_id: event.request_id.clone(),
+            });
+            Ok(())
+        })
+    }
+
+    /// The position and hash of the newest event of `region`, if any.
+    pub fn head(&self, region: &str) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
+        self.with_region(region, |log| {
+            Ok((log.seq > 0).then_some((log.seq, log.hash)))
+        })
+    }
+
+    /// The last successful cryptographic use of a key that the log records.
+    pub fn key_usage(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyUse>> {
+        // Whatever other processes appended counts too.
+        self.with_region(region, |_| Ok(()))?;
+        let known = self
+            .usage()
+            .last
+            .get(&(region.to_owned(), key_id.to_owned()))
+            .cloned();
+        match known {
+            Some(used) => Ok(Some(used)),
+            None => self.store.key_usage(region, key_id),
+        }
+    }
+
+    /// Saves the last uses seen since the previous save, with the marks of
+    /// how far into each file they reach.
+    pub fn save_marks(&self) -> StoreResult<()> {
+        let slots: Vec<Arc<RegionSlot>> = self
+            .regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        // Marks first: every use before a mark is in the map by then.
+        let marks: Vec<LogMark> = slots
+            .iter()
+            .map(|slot| {
+                let log = slot
+                    .log
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                LogMark {
+                    region: log.region.clone(),
+                    offset: log.end,
+                    seq: log.seq,
+                    hash: log.hash,
+                }
+            })
+            .collect();
+        let (keys, records) = {
+            let mut usage = self.usage();
+            let keys: Vec<(String, String)> = usage.unsaved.drain().collect();
+            let records: Vec<(String, String, KeyUse)> = keys
+                .iter()
+                .filter_map(|key| {
+                    let used = usage.last.get(key)?;
+                    Some((key.0.clone(), key.1.clone(), used.clone()))
+                })
+                .collect();
+            (keys, records)
+        };
+        if marks.is_empty() && records.is_empty() {
+            return Ok(());
+        }
+        let saved = self.store.save_audit_marks(&marks, &records);
+        if saved.is_err() {
+            self.usage().unsaved.extend(keys);
+        }
+        saved
+    }
+
+    /// The regions that have a log file.
+    pub fn regions(&self) -> StoreResult<Vec<String>> {
+        let mut regions = Vec::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
+        for entry in entries {
+            let entry = entry.map_err(io_error(&self.dir))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
+                continue;
+            };
+            if name.starts_with('_') {
+                // A hashed name: the region is in its lines.
+                let mut region = None;
+                self.read_path(&entry.path(), |entry| {
+                    if let Entry::Event(event) = entry {
+                        region = Some(event.region);
+                    }
+                    false
+                })?;
+                regions.extend(region);
+            } else {
+                regions.push(name.to_owned());
+            }
+        }
+        regions.sort();
+        Ok(regions)
+    }
+
+    /// Calls `each` with the entries of `region`'s log, oldest first, until
+    /// it returns `false`. Reads without the lock: a line being written is
+    /// not yet there.
+    pub fn read(&self, region: &str, each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
+        self.read_path(&self.dir.join(file_name(region)), each)
+    }
+
+    fn read_path(&self, path: &Path, mut each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error(path)(e)),
+        };
+        let len = file.metadata().map_err(io_error(path))?.len();
+        // An uncommitted line is only left alone if nothing follows it.
+        let mut held: Option<String> = None;
+        scan(&file, path, 0, len, |offset, line| {
+            if let Some(problem) = held.take()
+                && !each(Entry::Unreadable(problem))
+            {
+                return Ok(false);
+            }
+            let Some((status, parsed, hash)) = decode(line) else {
+                return Ok(each(Entry::Unreadable(format!(
+                    "the line at byte {offset} does not decode"
+                ))));
+            };
+            if status != RECORDED && !(status == UNCOMMITTED && self.committed(parsed.event)?) {
+                held = Some(format!(
+                    "event {} is of a mutation that did not commit",
+                    parsed.seq
+                ));
+                return Ok(true);
+            }
+            Ok(each(Entry::Event(StoredEvent {
+                region: parsed.region,
+                seq: parsed.seq,
+                time_ms: parsed.time,
+                json: parsed.event.get().to_owned(),
+                hash: hash.to_vec(),
+            })))
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_and_file_names_are_safe() {
+        let event = NewEvent {
+            region: "us-east-1".into(),
+            time_ms: 5,
+            json: r#"{"eventName":"Encrypt","eventID":"e","requestID":"r"}"#.into(),
+            used_keys: vec![("us-east-1".into(), "k".into())],
+            event_name: "Encrypt".into(),
+            event_id: "e".into(),
+            request_id: "r".into(),
+        };
+        let hash = [0xab; HASH_LEN];
+        let mut out = Vec::new();
+        encode(&mut out, RECORDED, 7, &hash, &event);
+        assert_eq!(out.last(), Some(&b'\n'));
+        let (status, line, decoded) = decode(&out[..out.len() - 1]).unwrap();
+        assert_eq!((status, line.seq, decoded), (RECORDED, 7, hash));
+        assert_eq!((line.region.as_str(), line.time), ("us-east-1", 5));
+        assert_eq!(line.event.get(), event.json);
+        assert_eq!(line.used, event.used_keys);
+
+        assert_eq!(file_name("eu-west-2"), "eu-west-2.log");
+        for odd in ["../x", "", "Us-East-1", "a/b", &"a".repeat(65)] {
+            let name = file_name(odd);
+            assert!(name.starts_with('_') && !name.contains('/'), "{name}");
+        }
+    }
+}
