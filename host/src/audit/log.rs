@@ -15,14 +15,16 @@
 //! row naming the event ([`Store::record_audited_mutation`]), then the line
 //! becomes `=`. So a mutation is never kept without its event, and a crash
 //! in between is mended by whoever next writes the file: the `?` line is
-//! kept if its mutation committed, and cut off if not.
+//! kept if its mutation committed, and cut off if not (readers skip it).
 //!
 //! Writers hold an exclusive `flock` on the file while they append, so two
 //! keyward processes on one data directory (a server and a CLI) share each
-//! chain: a writer first reads what the other appended since its last
-//! write, and continues the chain from there. Every write is positional, at
-//! the end found under the lock; a torn last line, which only a writer that
-//! died can leave, is cut off there too.
+//! chain: a writer that takes the lock first reads what the other appended
+//! since, and continues the chain from there. A process keeps the lock from
+//! one write to the next for a few milliseconds (a lease), so that under
+//! load a write costs no locking system calls. Every write is positional,
+//! at the end found under the lock; a torn last line, which only a writer
+//! that died can leave, is cut off there too.
 //!
 //! Requests that change nothing write their own line and return: one
 //! `pwrite` to the page cache, no database commit. With [`AuditSync::Disk`]
@@ -40,8 +42,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -67,7 +68,7 @@ pub struct AuditLog {
     /// The saved marks, as read at open: where each region's file is first
     /// read from.
     marks: HashMap<String, LogMark>,
-    regions: Mutex<HashMap<String, Arc<RegionSlot>>>,
+    regions: Arc<Regions>,
     usage: Mutex<Usage>,
     #[cfg(feature = "test-hooks")]
     refuse_writes: std::sync::atomic::AtomicBool,
@@ -80,22 +81,18 @@ struct Usage {
     unsaved: HashSet<(String, String)>,
 }
 
-/// How long a writer keeps a file's `flock` for the threads of its process
-/// that queue behind it, before it lets another process in.
+/// How long a process keeps a file's `flock` from one write to the next
+/// before it lets another process in; an idle process gives it up within
+/// twice this.
 const LEASE: Duration = Duration::from_millis(5);
 
-/// How long a writer whose lease ran out, with threads queued behind it,
-/// waits before they may take the `flock` again: time for a writer of
-/// another process, woken by the unlock, to take it first.
+/// How long a writer whose lease ran out waits before it takes the `flock`
+/// again: time for a writer of another process, woken by the unlock, to
+/// take it first.
 const HANDOVER: Duration = Duration::from_micros(50);
 
-/// One region's file behind this process's lock, and how many threads are
-/// queued for that lock.
-#[derive(Debug)]
-struct RegionSlot {
-    queued: AtomicUsize,
-    log: Mutex<RegionLog>,
-}
+/// The open files, by region.
+type Regions = Mutex<HashMap<String, Arc<Mutex<RegionLog>>>>;
 
 /// One region's file, and where its chain stands as of `end`.
 #[derive(Debug)]
@@ -248,8 +245,13 @@ fn scan(
     let mut chunk = vec![0; CHUNK];
     while next < to {
         let n = usize::try_from(to - next).map_or(CHUNK, |left| left.min(CHUNK));
-        file.read_exact_at(&mut chunk[..n], next)
-            .map_err(io_error(path))?;
+        match file.read_exact_at(&mut chunk[..n], next) {
+            Ok(()) => {}
+            // Cut shorter meanwhile (a reader without the lock): what is
+            // left is all there is.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(base),
+            Err(e) => return Err(io_error(path)(e)),
+        }
         next += n as u64;
         pending.extend_from_slice(&chunk[..n]);
         let mut start = 0;
@@ -266,6 +268,39 @@ fn scan(
     Ok(base)
 }
 
+/// The lease keeper: lets go of the `flock` of files this process has not
+/// written for a [`LEASE`], so that another process waits at most about two.
+/// Ends once the [`AuditLog`] is gone.
+fn keep_leases(regions: &Weak<Regions>) {
+    loop {
+        std::thread::sleep(LEASE);
+        let Some(regions) = regions.upgrade() else {
+            return;
+        };
+        let logs: Vec<Arc<Mutex<RegionLog>>> = regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        drop(regions);
+        for log in logs {
+            let mut log = match log.try_lock() {
+                Ok(log) => log,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                // Being written: that writer checks the lease itself.
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            if log
+                .locked_since
+                .is_some_and(|since| since.elapsed() >= LEASE)
+            {
+                AuditLog::unlock(&mut log);
+            }
+        }
+    }
+}
+
 impl AuditLog {
     /// Opens the log files in `dir` (creating it), moving any events still
     /// in the database from before the files into them.
@@ -280,12 +315,18 @@ impl AuditLog {
             .into_iter()
             .map(|mark| (mark.region.clone(), mark))
             .collect();
+        let regions = Arc::<Regions>::default();
+        let weak = Arc::downgrade(&regions);
+        std::thread::Builder::new()
+            .name("keyward-audit-lease".into())
+            .spawn(move || keep_leases(&weak))
+            .map_err(io_error(dir))?;
         let log = Self {
             dir: dir.to_owned(),
             sync,
             store,
             marks,
-            regions: Mutex::default(),
+            regions,
             usage: Mutex::default(),
             #[cfg(feature = "test-hooks")]
             refuse_writes: std::sync::atomic::AtomicBool::new(false),
@@ -297,6 +338,19 @@ impl AuditLog {
     /// Moves the events a store kept in its database before the log files
     /// existed into the files, as they were (same positions and hashes).
     fn move_database_events(&self) -> StoreResult<()> {
+        if !self.store.has_legacy_audit_events()? {
+            return Ok(());
+        }
+        // One process at a time: another may be opening the same store.
+        let lock_path = self.dir.join("move.lock");
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
         let events = self.store.legacy_audit_events()?;
         if events.is_empty() {
             return Ok(());
@@ -325,7 +379,13 @@ impl AuditLog {
                 encode(&mut lines, RECORDED, stored.seq, &hash, &event);
             }
             let partial = path.with_extension("moving");
-            let mut file = File::create(&partial).map_err(io_error(&partial))?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&partial)
+                .map_err(io_error(&partial))?;
             file.write_all(&lines).map_err(io_error(&partial))?;
             file.sync_all().map_err(io_error(&partial))?;
             std::fs::rename(&partial, &path).map_err(io_error(&path))?;
@@ -347,14 +407,23 @@ impl AuditLog {
             .store(refuse, std::sync::atomic::Ordering::SeqCst);
     }
 
+    #[cfg(feature = "test-hooks")]
     fn check_writable(&self, log: &RegionLog) -> StoreResult<()> {
-        #[cfg(feature = "test-hooks")]
         if self.refuse_writes.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(io_error(&log.path)(std::io::Error::other(
                 "audit writes are refused for a test",
             )));
         }
-        let _ = log;
+        Ok(())
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    #[expect(
+        clippy::unused_self,
+        clippy::unnecessary_wraps,
+        reason = "the twin of the test build's check"
+    )]
+    fn check_writable(&self, _: &RegionLog) -> StoreResult<()> {
         Ok(())
     }
 
@@ -386,7 +455,7 @@ impl AuditLog {
     }
 
     /// The region's file, opened on first use at the saved mark.
-    fn region(&self, region: &str) -> StoreResult<Arc<RegionSlot>> {
+    fn region(&self, region: &str) -> StoreResult<Arc<Mutex<RegionLog>>> {
         let mut regions = self
             .regions
             .lock()
@@ -433,34 +502,35 @@ impl AuditLog {
                 );
             }
         }
-        let slot = Arc::new(RegionSlot {
-            queued: AtomicUsize::new(0),
-            log: Mutex::new(log),
-        });
-        regions.insert(region.to_owned(), Arc::clone(&slot));
-        Ok(slot)
+        let log = Arc::new(Mutex::new(log));
+        regions.insert(region.to_owned(), Arc::clone(&log));
+        Ok(log)
     }
 
     /// Runs `f` on `region`'s file under its locks (this process's, then
     /// the file's), after reading what other writers appended.
     ///
-    /// The `flock` is kept from one write to the next while other threads
-    /// of this process are queued for the file, for up to [`LEASE`]: under
-    /// load that spares each write two system calls and the catch-up.
+    /// The `flock` is kept from one write to the next for up to [`LEASE`],
+    /// which under load spares each write two system calls and the
+    /// catch-up (nobody else can have written meanwhile). A write that
+    /// finds the lease over lets go for [`HANDOVER`] first, and the lease
+    /// keeper thread ([`keep_leases`]) lets go of idle ones.
     fn with_region<T>(
         &self,
         region: &str,
         f: impl FnOnce(&mut RegionLog) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let slot = self.region(region)?;
-        slot.queued.fetch_add(1, Ordering::SeqCst);
+        let log = self.region(region)?;
         // The state is `end` and the chain head there, updated together
         // only after a write succeeded.
-        let mut log = slot
-            .log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.queued.fetch_sub(1, Ordering::SeqCst);
+        let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if log
+            .locked_since
+            .is_some_and(|since| since.elapsed() >= LEASE)
+        {
+            Self::unlock(&mut log);
+            std::thread::sleep(HANDOVER);
+        }
         if log.locked_since.is_none() {
             log.file.lock().map_err(io_error(&log.path))?;
             log.locked_since = Some(Instant::now());
@@ -469,16 +539,19 @@ impl AuditLog {
                 return Err(e);
             }
         }
-        let result = f(&mut log);
-        let queued = slot.queued.load(Ordering::SeqCst) > 0;
-        let in_lease = log
-            .locked_since
-            .is_some_and(|since| since.elapsed() < LEASE);
-        if result.is_err() || !queued || !in_lease {
-            Self::unlock(&mut log);
-            if queued && result.is_ok() {
-                std::thread::sleep(HANDOVER);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut log)));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                // The next writer must catch up: the file may hold anything.
+                Self::unlock(&mut log);
+                std::panic::resume_unwind(panic);
             }
+        };
+        if result.is_err() {
+            // The next writer, after taking the lock again, cuts off
+            // whatever part of a failed write reached the file.
+            Self::unlock(&mut log);
         }
         result
     }
@@ -613,9 +686,16 @@ impl AuditLog {
                 });
             let len = lines.len() as u64;
             log.buffer = lines;
-            // A failed write leaves `end` where it was: the next writer
-            // cuts off whatever part of it reached the file.
-            written.map_err(io_error(&log.path))?;
+            if let Err(e) = written {
+                // The callers hear of a failure: no line of theirs may stay.
+                // If it cannot be cut here, the lock is let go and the next
+                // writer's catch-up cuts what is torn (a complete line would
+                // stay: the error is logged).
+                if let Err(cut) = log.file.set_len(log.end) {
+                    tracing::error!(error = %cut, "a failed audit write could not be taken back");
+                }
+                return Err(io_error(&log.path)(e));
+            }
             (log.end, log.seq, log.hash) = (log.end + len, seq, hash);
             for event in events {
                 self.note_use(&event.used_keys, event.time_ms, || KeyUse {
@@ -673,9 +753,12 @@ impl AuditLog {
         })
     }
 
-    /// The position and hash of the newest event of `region`, if any.
-    pub fn head(&self, region: &str) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
+    /// The position and hash of the newest event of `region`, if any, with
+    /// every event up to it on disk: a digest may only vouch for events that
+    /// a power loss cannot take back.
+    pub fn durable_head(&self, region: &str) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
         self.with_region(region, |log| {
+            log.file.sync_data().map_err(io_error(&log.path))?;
             Ok((log.seq > 0).then_some((log.seq, log.hash)))
         })
     }
@@ -698,7 +781,7 @@ impl AuditLog {
     /// Saves the last uses seen since the previous save, with the marks of
     /// how far into each file they reach.
     pub fn save_marks(&self) -> StoreResult<()> {
-        let slots: Vec<Arc<RegionSlot>> = self
+        let logs: Vec<Arc<Mutex<RegionLog>>> = self
             .regions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -706,13 +789,10 @@ impl AuditLog {
             .cloned()
             .collect();
         // Marks first: every use before a mark is in the map by then.
-        let marks: Vec<LogMark> = slots
+        let marks: Vec<LogMark> = logs
             .iter()
-            .map(|slot| {
-                let log = slot
-                    .log
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .map(|log| {
+                let log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 LogMark {
                     region: log.region.clone(),
                     offset: log.end,

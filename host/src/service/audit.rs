@@ -51,7 +51,7 @@ impl Kms {
         // The last uses first: a digest that fails still leaves them saved.
         self.audit.save_marks()?;
         for region in self.audit.regions()? {
-            let Some((head_seq, head_hash)) = self.audit.head(&region)? else {
+            let Some((head_seq, head_hash)) = self.audit.durable_head(&region)? else {
                 continue;
             };
             let last = self.store.last_digest(&region)?;

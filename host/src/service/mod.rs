@@ -266,6 +266,9 @@ pub struct Kms {
     skip_read_audit: std::sync::atomic::AtomicBool,
 }
 
+/// The audit chain of requests for regions this service does not serve.
+pub const UNSERVED_CHAIN: &str = "unserved";
+
 thread_local! {
     /// Set by [`Kms::deferring_audit`]: the group-commit tickets of the
     /// read-only requests run on this thread, for the caller to wait on.
@@ -434,7 +437,7 @@ impl Kms {
                     }
                 }
             };
-            EventBuilder {
+            let mut event = EventBuilder {
                 caller,
                 operation: op.name,
                 read_only: !op.writes,
@@ -444,7 +447,13 @@ impl Kms {
                 time_ms,
                 request_id: &request_id,
             }
-            .build(outcome)
+            .build(outcome);
+            if !self.regions.contains(&event.region) {
+                // Callers choose the region they name: requests for regions
+                // not served share one chain, not a file each.
+                UNSERVED_CHAIN.clone_into(&mut event.region);
+            }
+            event
         };
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {

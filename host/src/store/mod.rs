@@ -335,6 +335,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         usage: &[(String, String, KeyUse)],
     ) -> StoreResult<()>;
 
+    /// Whether [`Store::legacy_audit_events`] has any.
+    fn has_legacy_audit_events(&self) -> StoreResult<bool>;
+
     /// The audit events still in the database from before the audit log
     /// files, oldest first within each region.
     fn legacy_audit_events(&self) -> StoreResult<Vec<StoredEvent>>;

@@ -216,6 +216,9 @@ pub struct SqliteStore {
     unit: ReentrantMutex<()>,
     inner: Mutex<Inner>,
     audit: Mutex<Connection>,
+    /// Only reads, for the audit log's questions asked under its own locks
+    /// (never waiting for a writer of either connection above).
+    reader: Mutex<Connection>,
     /// Copies the write-ahead log into the database in the background;
     /// held for its `Drop`, which stops it.
     _checkpointer: Checkpointer,
@@ -401,6 +404,7 @@ impl SqliteStore {
                 checkpoint_after_commit: false,
             }),
             audit: Mutex::new(audit),
+            reader: Mutex::new(connect(path, "NORMAL")?),
         })
     }
 
@@ -716,7 +720,10 @@ impl Store for SqliteStore {
     }
 
     fn audited_mutation_committed(&self, event_id: &str) -> StoreResult<bool> {
-        let conn = self.audit_conn();
+        let conn = self
+            .reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(conn
             .prepare_cached("SELECT 1 FROM audit_committed WHERE event_id = ?1")?
             .query_row([event_id], |_| Ok(()))
@@ -791,6 +798,15 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn has_legacy_audit_events(&self) -> StoreResult<bool> {
+        Ok(self
+            .audit_conn()
+            .prepare_cached("SELECT 1 FROM audit_events LIMIT 1")?
+            .query_row([], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     fn legacy_audit_events(&self) -> StoreResult<Vec<StoredEvent>> {

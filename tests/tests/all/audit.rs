@@ -887,11 +887,18 @@ fn append_line(env: &Env, status: char, event_id: &str) {
     let line = format!(
         "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
     );
+    write_locked(env, line.as_bytes());
+}
+
+/// Appends `bytes` to the log of `REGION` as another process would: under
+/// the file's lock (which the service lets go of within milliseconds).
+fn write_locked(env: &Env, bytes: &[u8]) {
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(env.audit_log())
         .unwrap();
-    std::io::Write::write_all(&mut file, line.as_bytes()).unwrap();
+    file.lock().unwrap();
+    std::io::Write::write_all(&mut file, bytes).unwrap();
 }
 
 fn log_text(env: &Env) -> String {
@@ -937,11 +944,7 @@ fn a_log_left_by_a_writer_that_died_is_mended_by_the_next_write() {
     assert_eq!(verification.regions[0].events, 5);
 
     // A torn last line: cut off by the next write.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(env.audit_log())
-        .unwrap();
-    std::io::Write::write_all(&mut file, b"={\"seq\":6,\"ha").unwrap();
+    write_locked(&env, b"={\"seq\":6,\"ha");
     env.encrypt(&key, b"four", None);
     assert!(log_text(&env).ends_with("}\n"));
     let verification = env.kms.verify_audit().unwrap();
@@ -1076,4 +1079,36 @@ fn events_kept_in_the_database_by_an_older_keyward_move_to_the_log() {
         .find(|r| r.region == "eu-west-1")
         .unwrap();
     assert_eq!(region.events, 3);
+}
+
+#[test]
+fn requests_for_regions_not_served_share_one_chain() {
+    let env = Env::new();
+    for region in ["ap-south-2", "../../etc", "x/y"] {
+        let mut caller = env.caller.clone();
+        caller.region = region.into();
+        let refused = env.kms.list_keys(&caller, ListKeysRequest::default());
+        assert_eq!(code(refused), "ValidationException");
+    }
+    let files: Vec<String> = std::fs::read_dir(env.data_dir().join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".log"))
+        .collect();
+    assert_eq!(files, ["unserved.log"]);
+    let verification = env.kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    let unserved = verification
+        .regions
+        .iter()
+        .find(|r| r.region == keyward::service::UNSERVED_CHAIN)
+        .unwrap();
+    assert_eq!(unserved.events, 3);
+    // Each event still names the region its caller asked for.
+    let named: Vec<Value> = events(&env)
+        .into_iter()
+        .filter(|e| e["eventName"] == "ListKeys")
+        .map(|e| e["awsRegion"].clone())
+        .collect();
+    assert_eq!(named, ["ap-south-2", "../../etc", "x/y"]);
 }
