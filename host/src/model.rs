@@ -1235,9 +1235,9 @@ pub struct GetParametersForImportRequest {
 pub struct GetParametersForImportResponse {
     /// The key ARN.
     pub key_id: String,
-    /// The token to send back with the material.
-    #[serde(with = "base64_bytes")]
-    pub import_token: Vec<u8>,
+    /// The token to send back with the material (it holds the wrapping
+    /// key's sealed private half: kept out of `Debug`).
+    pub import_token: SecretBytes,
     /// The RSA public key to wrap the material under, DER
     /// `SubjectPublicKeyInfo`.
     #[serde(with = "base64_bytes")]
@@ -1253,11 +1253,9 @@ pub struct ImportKeyMaterialRequest {
     /// Key id or key ARN: the key of the `GetParametersForImport` call.
     pub key_id: String,
     /// The token `GetParametersForImport` returned.
-    #[serde(with = "base64_bytes")]
-    pub import_token: Vec<u8>,
+    pub import_token: SecretBytes,
     /// The material, wrapped under the returned public key.
-    #[serde(with = "base64_bytes")]
-    pub encrypted_key_material: Vec<u8>,
+    pub encrypted_key_material: SecretBytes,
     /// When the material expires, epoch seconds (with
     /// `KEY_MATERIAL_EXPIRES`).
     #[serde(skip_serializing_if = "Option::is_none")]

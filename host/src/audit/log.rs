@@ -37,7 +37,7 @@
 //! shutdown). Opening continues from the marks instead of reading every
 //! file from the start.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
@@ -70,15 +70,74 @@ pub struct AuditLog {
     marks: HashMap<String, LogMark>,
     regions: Arc<Regions>,
     usage: Mutex<Usage>,
+    /// The offsets last saved as marks, so that an unchanged mark is not
+    /// written again.
+    saved: Mutex<HashMap<String, u64>>,
     #[cfg(feature = "test-hooks")]
     refuse_writes: std::sync::atomic::AtomicBool,
 }
 
-/// The last use of each key seen in the files since open.
+/// The last use of each key seen in the files since open, by region and
+/// key id, and whether it is saved yet.
 #[derive(Debug, Default)]
-struct Usage {
-    last: HashMap<(String, String), KeyUse>,
-    unsaved: HashSet<(String, String)>,
+struct Usage(HashMap<String, HashMap<String, (KeyUse, bool)>>);
+
+/// One use of keys, borrowed from an event.
+struct Use<'a> {
+    operation: &'a str,
+    time_ms: i64,
+    event_id: &'a str,
+    request_id: &'a str,
+}
+
+impl Use<'_> {
+    fn of(event: &NewEvent) -> Use<'_> {
+        Use {
+            operation: &event.event_name,
+            time_ms: event.time_ms,
+            event_id: &event.event_id,
+            request_id: &event.request_id,
+        }
+    }
+}
+
+impl Usage {
+    /// Records `used` as the last use of `keys`, unless a later one is
+    /// known. A key seen before is updated in place, without allocating:
+    /// this runs for every Encrypt and Decrypt.
+    fn note(&mut self, keys: &[(String, String)], used: &Use<'_>) {
+        fn set(to: &mut String, from: &str) {
+            to.clear();
+            to.push_str(from);
+        }
+        for (region, key_id) in keys {
+            if !self.0.contains_key(region) {
+                self.0.insert(region.clone(), HashMap::new());
+            }
+            let Some(by_key) = self.0.get_mut(region) else {
+                continue;
+            };
+            match by_key.get_mut(key_id) {
+                Some((known, _)) if known.time_ms > used.time_ms => {}
+                Some((known, unsaved)) => {
+                    set(&mut known.operation, used.operation);
+                    known.time_ms = used.time_ms;
+                    set(&mut known.event_id, used.event_id);
+                    set(&mut known.request_id, used.request_id);
+                    *unsaved = true;
+                }
+                None => {
+                    let known = KeyUse {
+                        operation: used.operation.to_owned(),
+                        time_ms: used.time_ms,
+                        event_id: used.event_id.to_owned(),
+                        request_id: used.request_id.to_owned(),
+                    };
+                    by_key.insert(key_id.clone(), (known, true));
+                }
+            }
+        }
+    }
 }
 
 /// How long a process keeps a file's `flock` from one write to the next
@@ -145,13 +204,6 @@ pub enum Entry {
     /// A line that does not decode, or a mutation's event whose mutation
     /// did not commit, followed by other lines.
     Unreadable(String),
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 /// The log file of `region`: its name where that is a plain region name,
@@ -250,7 +302,7 @@ fn scan(
             // Cut shorter meanwhile (a reader without the lock): what is
             // left is all there is.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(base),
-            Err(e) => return Err(io_error(path)(e)),
+            Err(e) => return Err(StoreError::io(path)(e)),
         }
         next += n as u64;
         pending.extend_from_slice(&chunk[..n]);
@@ -309,7 +361,7 @@ impl AuditLog {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(io_error(dir))?;
+            .map_err(StoreError::io(dir))?;
         let marks = store
             .audit_marks()?
             .into_iter()
@@ -320,7 +372,7 @@ impl AuditLog {
         std::thread::Builder::new()
             .name("keyward-audit-lease".into())
             .spawn(move || keep_leases(&weak))
-            .map_err(io_error(dir))?;
+            .map_err(StoreError::io(dir))?;
         let log = Self {
             dir: dir.to_owned(),
             sync,
@@ -328,6 +380,7 @@ impl AuditLog {
             marks,
             regions,
             usage: Mutex::default(),
+            saved: Mutex::default(),
             #[cfg(feature = "test-hooks")]
             refuse_writes: std::sync::atomic::AtomicBool::new(false),
         };
@@ -349,8 +402,8 @@ impl AuditLog {
             .truncate(false)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(io_error(&lock_path))?;
-        lock.lock().map_err(io_error(&lock_path))?;
+            .map_err(StoreError::io(&lock_path))?;
+        lock.lock().map_err(StoreError::io(&lock_path))?;
         let events = self.store.legacy_audit_events()?;
         if events.is_empty() {
             return Ok(());
@@ -385,10 +438,10 @@ impl AuditLog {
                 .truncate(true)
                 .mode(0o600)
                 .open(&partial)
-                .map_err(io_error(&partial))?;
-            file.write_all(&lines).map_err(io_error(&partial))?;
-            file.sync_all().map_err(io_error(&partial))?;
-            std::fs::rename(&partial, &path).map_err(io_error(&path))?;
+                .map_err(StoreError::io(&partial))?;
+            file.write_all(&lines).map_err(StoreError::io(&partial))?;
+            file.sync_all().map_err(StoreError::io(&partial))?;
+            std::fs::rename(&partial, &path).map_err(StoreError::io(&path))?;
         }
         self.sync_dir()?;
         self.store.drop_legacy_audit_events()
@@ -397,7 +450,12 @@ impl AuditLog {
     fn sync_dir(&self) -> StoreResult<()> {
         File::open(&self.dir)
             .and_then(|dir| dir.sync_all())
-            .map_err(io_error(&self.dir))
+            .map_err(StoreError::io(&self.dir))
+    }
+
+    /// Whether events of requests that change nothing are fsynced.
+    pub fn sync(&self) -> AuditSync {
+        self.sync
     }
 
     /// Makes every write fail, for tests of what a failed audit write does.
@@ -410,7 +468,7 @@ impl AuditLog {
     #[cfg(feature = "test-hooks")]
     fn check_writable(&self, log: &RegionLog) -> StoreResult<()> {
         if self.refuse_writes.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(io_error(&log.path)(std::io::Error::other(
+            return Err(StoreError::io(&log.path)(std::io::Error::other(
                 "audit writes are refused for a test",
             )));
         }
@@ -428,29 +486,16 @@ impl AuditLog {
     }
 
     fn usage(&self) -> MutexGuard<'_, Usage> {
-        // Two maps updated together under the lock; a panic between the two
-        // updates leaves at worst a record saved twice.
+        // A panic mid-update leaves at worst one record half new; the next
+        // use of that key overwrites it.
         self.usage
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn note_use(&self, used: &[(String, String)], time_ms: i64, ids: impl FnOnce() -> KeyUse) {
-        if used.is_empty() {
-            return;
-        }
-        let mut usage = self.usage();
-        let record = ids();
-        for (region, key_id) in used {
-            let key = (region.clone(), key_id.clone());
-            let newer = usage
-                .last
-                .get(&key)
-                .is_none_or(|known| known.time_ms <= time_ms);
-            if newer {
-                usage.last.insert(key.clone(), record.clone());
-                usage.unsaved.insert(key);
-            }
+    fn note_use(&self, keys: &[(String, String)], used: &Use<'_>) {
+        if !keys.is_empty() {
+            self.usage().note(keys, used);
         }
     }
 
@@ -472,7 +517,7 @@ impl AuditLog {
             .truncate(false)
             .mode(0o600)
             .open(&path)
-            .map_err(io_error(&path))?;
+            .map_err(StoreError::io(&path))?;
         if created {
             self.sync_dir()?;
         }
@@ -532,7 +577,7 @@ impl AuditLog {
             std::thread::sleep(HANDOVER);
         }
         if log.locked_since.is_none() {
-            log.file.lock().map_err(io_error(&log.path))?;
+            log.file.lock().map_err(StoreError::io(&log.path))?;
             log.locked_since = Some(Instant::now());
             if let Err(e) = self.catch_up(&mut log) {
                 Self::unlock(&mut log);
@@ -572,7 +617,7 @@ impl AuditLog {
         // fine-grained time (an inode write) at its next write.
         let len = (&log.file)
             .seek(SeekFrom::End(0))
-            .map_err(io_error(&log.path))?;
+            .map_err(StoreError::io(&log.path))?;
         if len == log.end {
             return Ok(());
         }
@@ -602,23 +647,20 @@ impl AuditLog {
                 }
                 log.file
                     .write_all_at(&[RECORDED], offset)
-                    .map_err(io_error(&log.path))?;
+                    .map_err(StoreError::io(&log.path))?;
             }
             (seq, hash) = (parsed.seq, line_hash);
-            self.note_use(&parsed.used, parsed.time, || {
-                let ids: Option<EventIds> = serde_json::from_str(parsed.event.get()).ok();
-                let ids = ids.unwrap_or(EventIds {
-                    event_name: String::new(),
-                    event_id: String::new(),
-                    request_id: String::new(),
-                });
-                KeyUse {
-                    operation: ids.event_name,
+            if !parsed.used.is_empty()
+                && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get())
+            {
+                let used = Use {
+                    operation: &ids.event_name,
                     time_ms: parsed.time,
-                    event_id: ids.event_id,
-                    request_id: ids.request_id,
-                }
-            });
+                    event_id: &ids.event_id,
+                    request_id: &ids.request_id,
+                };
+                self.note_use(&parsed.used, &used);
+            }
             Ok(true)
         })?;
         let end = uncommitted.unwrap_or(complete);
@@ -629,7 +671,7 @@ impl AuditLog {
                 region = log.region,
                 "cutting an unfinished audit line off its log"
             );
-            log.file.set_len(end).map_err(io_error(&log.path))?;
+            log.file.set_len(end).map_err(StoreError::io(&log.path))?;
         }
         (log.end, log.seq, log.hash) = (end, seq, hash);
         Ok(())
@@ -694,29 +736,25 @@ impl AuditLog {
                 if let Err(cut) = log.file.set_len(log.end) {
                     tracing::error!(error = %cut, "a failed audit write could not be taken back");
                 }
-                return Err(io_error(&log.path)(e));
+                return Err(StoreError::io(&log.path)(e));
             }
             (log.end, log.seq, log.hash) = (log.end + len, seq, hash);
             for event in events {
-                self.note_use(&event.used_keys, event.time_ms, || KeyUse {
-                    operation: event.event_name.clone(),
-                    time_ms: event.time_ms,
-                    event_id: event.event_id.clone(),
-                    request_id: event.request_id.clone(),
-                });
+                self.note_use(&event.used_keys, &Use::of(event));
             }
             Ok(())
         })
     }
 
-    /// Writes a mutation's event, runs `commit` (which commits the mutation
-    /// together with [`Store::record_audited_mutation`] of the event), and
-    /// marks the event recorded. If the event cannot be written, `commit`
-    /// does not run; if `commit` fails, the event is taken back.
+    /// Writes a mutation's event, runs `commit` with the event's position
+    /// (it commits the mutation together with
+    /// [`Store::record_audited_mutation`] of the event), and marks the event
+    /// recorded. If the event cannot be written, `commit` does not run; if
+    /// `commit` fails, the event is taken back.
     pub fn append_mutation(
         &self,
         event: &NewEvent,
-        commit: impl FnOnce() -> StoreResult<()>,
+        commit: impl FnOnce(i64) -> StoreResult<()>,
     ) -> StoreResult<()> {
         self.with_region(&event.region, |log| {
             self.check_writable(log)?;
@@ -730,8 +768,8 @@ impl AuditLog {
             log.file
                 .write_all_at(&line, start)
                 .and_then(|()| log.file.sync_data())
-                .map_err(io_error(&log.path))?;
-            if let Err(e) = commit() {
+                .map_err(StoreError::io(&log.path))?;
+            if let Err(e) = commit(seq) {
                 if let Err(cut) = log.file.set_len(start) {
                     // The next writer's catch-up cuts it off.
                     tracing::warn!(error = %cut, "an uncommitted audit event was not taken back");
@@ -739,27 +777,34 @@ impl AuditLog {
                 return Err(e);
             }
             if let Err(e) = log.file.write_all_at(&[RECORDED], start) {
-                // Committed either way; readers ask the store about `?`.
+                // Committed either way, and readers ask the store about `?`.
+                // `end` stays before the line, so that no mark passes it (and
+                // prunes the store's record of it) before the catch-up after
+                // the lock is taken again marks it.
                 tracing::warn!(error = %e, "a committed audit event is still marked uncommitted");
+                Self::unlock(log);
+                return Ok(());
             }
             (log.end, log.seq, log.hash) = (start + line.len() as u64, seq, hash);
-            self.note_use(&event.used_keys, event.time_ms, || KeyUse {
-                operation: event.event_name.clone(),
-                time_ms: event.time_ms,
-                event_id: event.event_id.clone(),
-                request_id: event.request_id.clone(),
-            });
+            self.note_use(&event.used_keys, &Use::of(event));
             Ok(())
         })
     }
 
-    /// The position and hash of the newest event of `region`, if any, with
-    /// every event up to it on disk: a digest may only vouch for events that
-    /// a power loss cannot take back.
-    pub fn durable_head(&self, region: &str) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
+    /// The position and hash of the newest event of `region` if it is past
+    /// `through`, with every event up to it on disk: a digest may only vouch
+    /// for events that a power loss cannot take back.
+    pub fn durable_head_past(
+        &self,
+        region: &str,
+        through: i64,
+    ) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
         self.with_region(region, |log| {
-            log.file.sync_data().map_err(io_error(&log.path))?;
-            Ok((log.seq > 0).then_some((log.seq, log.hash)))
+            if log.seq <= through {
+                return Ok(None);
+            }
+            log.file.sync_data().map_err(StoreError::io(&log.path))?;
+            Ok(Some((log.seq, log.hash)))
         })
     }
 
@@ -769,9 +814,10 @@ impl AuditLog {
         self.with_region(region, |_| Ok(()))?;
         let known = self
             .usage()
-            .last
-            .get(&(region.to_owned(), key_id.to_owned()))
-            .cloned();
+            .0
+            .get(region)
+            .and_then(|by_key| by_key.get(key_id))
+            .map(|(used, _)| used.clone());
         match known {
             Some(used) => Ok(Some(used)),
             None => self.store.key_usage(region, key_id),
@@ -801,34 +847,51 @@ impl AuditLog {
                 }
             })
             .collect();
-        let (keys, records) = {
-            let mut usage = self.usage();
-            let keys: Vec<(String, String)> = usage.unsaved.drain().collect();
-            let records: Vec<(String, String, KeyUse)> = keys
-                .iter()
-                .filter_map(|key| {
-                    let used = usage.last.get(key)?;
-                    Some((key.0.clone(), key.1.clone(), used.clone()))
-                })
-                .collect();
-            (keys, records)
-        };
+        let mut records: Vec<(String, String, KeyUse)> = Vec::new();
+        for (region, by_key) in &mut self.usage().0 {
+            for (key_id, (used, unsaved)) in by_key {
+                if std::mem::take(unsaved) {
+                    records.push((region.clone(), key_id.clone(), used.clone()));
+                }
+            }
+        }
+        let mut saved = self
+            .saved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let marks: Vec<LogMark> = marks
+            .into_iter()
+            .filter(|mark| saved.get(&mark.region) != Some(&mark.offset))
+            .collect();
         if marks.is_empty() && records.is_empty() {
             return Ok(());
         }
-        let saved = self.store.save_audit_marks(&marks, &records);
-        if saved.is_err() {
-            self.usage().unsaved.extend(keys);
+        let result = self.store.save_audit_marks(&marks, &records);
+        if result.is_ok() {
+            for mark in &marks {
+                saved.insert(mark.region.clone(), mark.offset);
+            }
         }
-        saved
+        drop(saved);
+        if result.is_err() {
+            // Tried again at the next save.
+            let mut usage = self.usage();
+            for (region, key_id, _) in &records {
+                if let Some((_, unsaved)) = usage.0.get_mut(region).and_then(|m| m.get_mut(key_id))
+                {
+                    *unsaved = true;
+                }
+            }
+        }
+        result
     }
 
     /// The regions that have a log file.
     pub fn regions(&self) -> StoreResult<Vec<String>> {
         let mut regions = Vec::new();
-        let entries = std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
+        let entries = std::fs::read_dir(&self.dir).map_err(StoreError::io(&self.dir))?;
         for entry in entries {
-            let entry = entry.map_err(io_error(&self.dir))?;
+            let entry = entry.map_err(StoreError::io(&self.dir))?;
             let name = entry.file_name();
             let Some(name) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
                 continue;
@@ -862,9 +925,9 @@ impl AuditLog {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(path)(e)),
+            Err(e) => return Err(StoreError::io(path)(e)),
         };
-        let len = file.metadata().map_err(io_error(path))?.len();
+        let len = file.metadata().map_err(StoreError::io(path))?.len();
         // An uncommitted line is only left alone if nothing follows it.
         let mut held: Option<String> = None;
         scan(&file, path, 0, len, |offset, line| {

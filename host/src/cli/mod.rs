@@ -968,7 +968,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 &response,
                 &[
                     ("PublicKey", &response.public_key, public_key_out),
-                    ("ImportToken", &response.import_token, import_token_out),
+                    (
+                        "ImportToken",
+                        response.import_token.expose(),
+                        import_token_out,
+                    ),
                 ],
                 format,
             )
@@ -982,11 +986,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let request = ImportKeyMaterialRequest {
                 key_id,
-                import_token: read_blob("--import-token", &import_token)?,
+                import_token: read_blob("--import-token", &import_token)?.into(),
                 encrypted_key_material: read_blob(
                     "--encrypted-key-material",
                     &encrypted_key_material,
-                )?,
+                )?
+                .into(),
                 expiration_model,
                 valid_to: valid_to.map(|ms| ms as f64 / 1000.0),
             };
@@ -1139,10 +1144,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// Writes a binary field raw to a file the user named.
+/// Writes a binary field raw to a file the user named, readable by its
+/// owner only (mode 0600, also if the file was there before): the fields
+/// written so are plaintexts, random bytes and import tokens.
 fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    std::fs::write(path, bytes)
-        .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            file.write_all(bytes)
+        });
+    written.map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))
 }
 
 /// Prints a response, or, with `--outfile`, writes `field` raw to the file

@@ -47,17 +47,37 @@ impl Kms {
             .sealed_ms
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.seal_locked(&mut sealed_ms)
+    }
+
+    /// Seals the chains if the digest interval has passed since the last
+    /// digest. A failure is logged, not returned: the request's own event
+    /// is already durable, and the next request tries again.
+    pub(super) fn seal_audit_if_due(&self, now_ms: i64) {
+        // Under the same guard as the check: two requests that find it due
+        // at once seal once.
+        let Ok(mut sealed_ms) = self.sealed_ms.try_lock() else {
+            return;
+        };
+        if now_ms.saturating_sub(*sealed_ms) >= self.digest_interval_ms
+            && let Err(e) = self.seal_locked(&mut sealed_ms)
+        {
+            tracing::error!(error = %e, "the audit trail could not be sealed");
+        }
+    }
+
+    /// [`Kms::seal_audit`], under its lock.
+    fn seal_locked(&self, sealed_ms: &mut i64) -> KmsResult<()> {
         let now = self.now_ms();
         // The last uses first: a digest that fails still leaves them saved.
         self.audit.save_marks()?;
         for region in self.audit.regions()? {
-            let Some((head_seq, head_hash)) = self.audit.durable_head(&region)? else {
+            let last = self.store.last_digest(&region)?;
+            let through = last.as_ref().map_or(0, |d| d.through_seq);
+            let Some((head_seq, head_hash)) = self.audit.durable_head_past(&region, through)?
+            else {
                 continue;
             };
-            let last = self.store.last_digest(&region)?;
-            if last.as_ref().is_some_and(|d| d.through_seq >= head_seq) {
-                continue;
-            }
             let mut digest = DigestRecord {
                 region: region.clone(),
                 number: last.as_ref().map_or(1, |d| d.number + 1),
@@ -75,19 +95,6 @@ impl Kms {
         }
         *sealed_ms = now;
         Ok(())
-    }
-
-    /// Seals the chains if the digest interval has passed since the last
-    /// digest. A failure is logged, not returned: the request's own event
-    /// is already durable, and the next request tries again.
-    pub(super) fn seal_audit_if_due(&self, now_ms: i64) {
-        let due = self
-            .sealed_ms
-            .try_lock()
-            .is_ok_and(|sealed| now_ms.saturating_sub(*sealed) >= self.digest_interval_ms);
-        if due && let Err(e) = self.seal_audit() {
-            tracing::error!(error = %e, "the audit trail could not be sealed");
-        }
     }
 
     /// Checks every region's chain and digests: the first edited, deleted or
@@ -168,12 +175,8 @@ impl Kms {
         dir: &Path,
     ) -> KmsResult<AuditExport> {
         let events = self.query_audit(caller, key, filter)?;
-        let files = query::export(&events, dir).map_err(|source| {
-            KmsError::Internal(InternalError::Store(StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            }))
-        })?;
+        let files = query::export(&events, dir)
+            .map_err(|e| KmsError::Internal(InternalError::Store(StoreError::io(dir)(e))))?;
         Ok(AuditExport {
             records: events.len(),
             files,

@@ -265,7 +265,7 @@ impl Kms {
                 token.sealed_private_key = pair.sealed_private_key;
                 Ok(GetParametersForImportResponse {
                     key_id: key.arn,
-                    import_token: token.encode(),
+                    import_token: token.encode().into(),
                     public_key: pair.public_key,
                     parameters_valid_to: seconds(expires_ms),
                 })
@@ -316,7 +316,8 @@ impl Kms {
                         key.arn
                     ))
                 };
-                let token = ImportToken::decode(&request.import_token).ok_or_else(invalid_token)?;
+                let token =
+                    ImportToken::decode(request.import_token.expose()).ok_or_else(invalid_token)?;
                 // Expiry first, as AWS does: an expired token decrypts
                 // nothing. (A header edited to a later expiry does not open.)
                 if token.expires_ms <= now {
@@ -334,7 +335,7 @@ impl Kms {
                     .import_key(
                         &wrapping_key,
                         ALGORITHMS[token.algorithm].1,
-                        &request.encrypted_key_material,
+                        request.encrypted_key_material.expose(),
                         &material_label(&key.arn, IMPORTED_VERSION),
                     )?
                     .map_err(|e| match e {

@@ -247,8 +247,6 @@ pub struct Kms {
     authz: AuthzCache,
     /// The audit trail's files.
     audit: Arc<AuditLog>,
-    /// Whether read-only requests' events are fsynced (through `commits`).
-    audit_sync: AuditSync,
     /// With [`AuditSync::Disk`], events of requests that change nothing,
     /// waiting for a shared fsync.
     commits: Arc<GroupCommit>,
@@ -350,7 +348,6 @@ impl Kms {
             store,
             core,
             audit,
-            audit_sync: config.audit_sync,
             regions: config.regions,
             sealed_ms: std::sync::Mutex::new(config.clock.now_ms()),
             clock: config.clock,
@@ -408,7 +405,8 @@ impl Kms {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut transaction = None;
-        let mut result = if !self.regions.contains(&caller.region) {
+        let served = self.regions.contains(&caller.region);
+        let mut result = if !served {
             Err(KmsError::validation(format!(
                 "region `{}` is not served by this keyward server",
                 caller.region
@@ -448,7 +446,7 @@ impl Kms {
                 request_id: &request_id,
             }
             .build(outcome);
-            if !self.regions.contains(&event.region) {
+            if !served {
                 // Callers choose the region they name: requests for regions
                 // not served share one chain, not a file each.
                 UNSERVED_CHAIN.clone_into(&mut event.region);
@@ -458,8 +456,8 @@ impl Kms {
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {
                 let event = event(&result);
-                let written = self.audit.append_mutation(&event, || {
-                    transaction.record_audited_mutation(&event.event_id)?;
+                let written = self.audit.append_mutation(&event, |seq| {
+                    transaction.record_audited_mutation(&event.event_id, &event.region, seq)?;
                     transaction.commit()
                 });
                 if written.is_err() {
@@ -512,7 +510,7 @@ impl Kms {
     /// the caller hears back, and with [`AuditSync::Disk`] fsynced in a
     /// group commit (or queued for one, under [`Self::deferring_audit`]).
     fn record(&self, event: NewEvent) -> Result<(), InternalError> {
-        if self.audit_sync == AuditSync::Os {
+        if self.audit.sync() == AuditSync::Os {
             return self
                 .audit
                 .append(std::slice::from_ref(&event))
@@ -546,7 +544,7 @@ impl Kms {
                 DEFERRED.with_borrow_mut(Option::take);
             }
         }
-        if self.audit_sync == AuditSync::Os {
+        if self.audit.sync() == AuditSync::Os {
             // Each event is written by its own request, in microseconds.
             return (requests(), PendingAudit(Vec::new()));
         }

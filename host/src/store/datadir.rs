@@ -43,13 +43,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 impl DataDir {
     /// The data directory at `path` (which may not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -84,7 +77,7 @@ impl DataDir {
             .recursive(true)
             .mode(0o700)
             .create(&self.path)
-            .map_err(io_error(&self.path))?;
+            .map_err(StoreError::io(&self.path))?;
         if std::env::var_os(MASTER_KEY_ENV).is_some() {
             return Ok(());
         }
@@ -95,7 +88,7 @@ impl DataDir {
             source: std::io::Error::other(e.to_string()),
         })?;
         let encoded = Zeroizing::new(format!("{}\n", STANDARD.encode(key.as_slice())));
-        write_private(&file, encoded.as_bytes()).map_err(io_error(&file))
+        write_private(&file, encoded.as_bytes()).map_err(StoreError::io(&file))
     }
 
     /// Reads the master key from the environment or the key file.
@@ -104,7 +97,7 @@ impl DataDir {
             Ok(text) => (MASTER_KEY_ENV.to_string(), Zeroizing::new(text)),
             Err(_) => {
                 let file = self.path.join(MASTER_KEY_FILE);
-                let text = fs::read_to_string(&file).map_err(io_error(&file))?;
+                let text = fs::read_to_string(&file).map_err(StoreError::io(&file))?;
                 (file.display().to_string(), Zeroizing::new(text))
             }
         };

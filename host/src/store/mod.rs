@@ -44,6 +44,16 @@ pub enum StoreError {
     Duplicate,
 }
 
+impl StoreError {
+    /// Turns an I/O error about `path` into a store error (for `map_err`).
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
 /// The result type of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -302,10 +312,11 @@ pub enum AuditSync {
 /// is committed; dropping it uncommitted rolls everything back.
 pub trait Transaction {
     /// Records, inside this transaction, that the mutation whose audit event
-    /// has this id committed: the audit log writes that event before the
-    /// commit, and a log left by a crash between the two asks
-    /// [`Store::audited_mutation_committed`] whether to keep it.
-    fn record_audited_mutation(&self, event_id: &str) -> StoreResult<()>;
+    /// has this id (at `seq` of `region`'s chain) committed: the audit log
+    /// writes that event before the commit, and a log left by a crash
+    /// between the two asks [`Store::audited_mutation_committed`] whether to
+    /// keep it.
+    fn record_audited_mutation(&self, event_id: &str, region: &str, seq: i64) -> StoreResult<()>;
     /// Commits.
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -328,7 +339,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Saves last-use records and the log positions they reflect, in one
     /// transaction. A record replaces a saved one only if it is not older;
     /// a mark replaces a saved one only if it is further on. Records of
-    /// keys that no longer exist are dropped.
+    /// keys that no longer exist are dropped, and so are the committed
+    /// mutations a mark has passed.
     fn save_audit_marks(
         &self,
         marks: &[LogMark],

@@ -191,7 +191,13 @@ const MIGRATIONS: &[&str] = &[
     // The audit events move to append-only files (`audit::log`); the
     // `audit_events` table stays only until its rows are moved out.
     r#"
-    CREATE TABLE audit_committed (event_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+    -- Pruned once the log's marks pass them: every line before a mark is
+    -- marked recorded in the file.
+    CREATE TABLE audit_committed (
+        event_id TEXT    PRIMARY KEY,
+        region   TEXT    NOT NULL,
+        seq      INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
     CREATE TABLE audit_marks (
         region      TEXT    PRIMARY KEY,
         byte_offset INTEGER NOT NULL,
@@ -215,87 +221,10 @@ pub struct SqliteStore {
     /// thread passes.
     unit: ReentrantMutex<()>,
     inner: Mutex<Inner>,
-    audit: Mutex<Connection>,
-    /// Only reads, for the audit log's questions asked under its own locks
-    /// (never waiting for a writer of either connection above).
+    /// Only reads, for the audit log's question (did a mutation commit?),
+    /// asked under the log's own locks: never waiting for `unit`, which a
+    /// mutation holds while it waits for those locks.
     reader: Mutex<Connection>,
-    /// Copies the write-ahead log into the database in the background;
-    /// held for its `Drop`, which stops it.
-    _checkpointer: Checkpointer,
-}
-
-/// How often the background checkpointer runs.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A thread with its own connection that checkpoints the write-ahead log
-/// (`PASSIVE`: it never blocks a writer or a reader). The connections that
-/// write have automatic checkpoints turned off: under load those ran inside
-/// a commit, every thousand pages, and held every request waiting on that
-/// commit for the checkpoint's copying and fsyncs (the p99 of HTTP Encrypt
-/// doubled).
-#[derive(Debug)]
-struct Checkpointer {
-    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
-        let signal = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("keyward-checkpoint".into())
-            .spawn(move || {
-                let (stopped, wake) = &*signal;
-                let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
-                while !*stopped {
-                    stopped = wake
-                        .wait_timeout(stopped, CHECKPOINT_EVERY)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                    if let Err(e) = checkpoint_in_background(&conn) {
-                        tracing::warn!(error = %e, "a background checkpoint failed");
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-/// Past this many frames (64 MiB of 4 KiB pages) the write-ahead log is
-/// reset with a `RESTART` checkpoint, which briefly holds writers back:
-/// under steady writes `PASSIVE` checkpoints copy everything but the newest
-/// frames and never let the log start over, so it would grow without end.
-const WAL_RESET_FRAMES: i64 = 16 * 1024;
-
-fn checkpoint_in_background(conn: &Connection) -> rusqlite::Result<()> {
-    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
-    if frames > WAL_RESET_FRAMES {
-        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
-    }
-    Ok(())
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        wake.notify_all();
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the checkpoint thread panicked");
-        }
-    }
 }
 
 /// The store's connection, locked for one call.
@@ -389,21 +318,13 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = connect(path, "FULL")?;
         migrate(&mut conn)?;
-        // Its writes (the audit log's marks and last-use records) can be
-        // made again from the log files: a power loss may lose the newest.
-        let audit = connect(path, "NORMAL")?;
-        for writer in [&conn, &audit] {
-            writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        }
         Ok(Self {
-            _checkpointer: Checkpointer::start(path)?,
             unit: ReentrantMutex::new(()),
             inner: Mutex::new(Inner {
                 conn,
                 cache: Cache::default(),
                 checkpoint_after_commit: false,
             }),
-            audit: Mutex::new(audit),
             reader: Mutex::new(connect(path, "NORMAL")?),
         })
     }
@@ -418,17 +339,6 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         Locked { inner, _unit: unit }
-    }
-
-    /// The second connection, for the audit log's records (marks, last
-    /// uses, committed mutations), so that they neither wait for nor join a
-    /// transaction open on the main one.
-    fn audit_conn(&self) -> MutexGuard<'_, Connection> {
-        // A connection holds no state of ours that a panic could leave
-        // half-done; SQLite rolls back an unfinished transaction itself.
-        self.audit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -453,12 +363,14 @@ struct SqliteTransaction<'a> {
 }
 
 impl Transaction for SqliteTransaction<'_> {
-    fn record_audited_mutation(&self, event_id: &str) -> StoreResult<()> {
+    fn record_audited_mutation(&self, event_id: &str, region: &str, seq: i64) -> StoreResult<()> {
         let inner = self.store.lock();
         inner
             .conn
-            .prepare_cached("INSERT INTO audit_committed (event_id) VALUES (?1)")?
-            .execute([event_id])?;
+            .prepare_cached(
+                "INSERT INTO audit_committed (event_id, region, seq) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![event_id, region, seq])?;
         Ok(())
     }
 
@@ -495,9 +407,9 @@ impl Drop for SqliteTransaction<'_> {
 /// Moves the write-ahead log into the database and truncates it, so that no
 /// older copy of a page (of deleted material) survives in the WAL file.
 /// Runs after the deletion committed, so a failure is logged, not returned.
-/// SQLite reports a checkpoint that another connection (the background
-/// checkpointer, a reader) kept from completing as busy, without waiting:
-/// this retries for up to five seconds.
+/// SQLite reports a checkpoint that another connection (a reader) kept
+/// from completing as busy, without waiting: this retries for up to five
+/// seconds.
 fn checkpoint(conn: &Connection) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -732,9 +644,10 @@ impl Store for SqliteStore {
     }
 
     fn audit_marks(&self) -> StoreResult<Vec<LogMark>> {
-        let conn = self.audit_conn();
-        let mut statement =
-            conn.prepare_cached("SELECT region, byte_offset, seq, hash FROM audit_marks")?;
+        let inner = self.lock();
+        let mut statement = inner
+            .conn
+            .prepare_cached("SELECT region, byte_offset, seq, hash FROM audit_marks")?;
         let rows = statement.query_map([], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -762,8 +675,9 @@ impl Store for SqliteStore {
         marks: &[LogMark],
         usage: &[(String, String, KeyUse)],
     ) -> StoreResult<()> {
-        let mut conn = self.audit_conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut inner = self.lock();
+        // A savepoint: a transaction of its own, or part of the caller's.
+        let tx = inner.conn.savepoint()?;
         {
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO key_usage (region, key_id, operation, time_ms, event_id, request_id) \
@@ -789,11 +703,14 @@ impl Store for SqliteStore {
                  seq = excluded.seq, hash = excluded.hash \
                  WHERE excluded.byte_offset > audit_marks.byte_offset",
             )?;
+            let mut prune =
+                tx.prepare_cached("DELETE FROM audit_committed WHERE region = ?1 AND seq <= ?2")?;
             for m in marks {
                 let offset = i64::try_from(m.offset).map_err(|_| {
                     StoreError::Corrupt(format!("the audit mark of `{}`", m.region))
                 })?;
                 mark.execute(params![m.region, offset, m.seq, m.hash.as_slice()])?;
+                prune.execute(params![m.region, m.seq])?;
             }
         }
         tx.commit()?;
@@ -802,7 +719,8 @@ impl Store for SqliteStore {
 
     fn has_legacy_audit_events(&self) -> StoreResult<bool> {
         Ok(self
-            .audit_conn()
+            .lock()
+            .conn
             .prepare_cached("SELECT 1 FROM audit_events LIMIT 1")?
             .query_row([], |_| Ok(()))
             .optional()?
@@ -810,8 +728,8 @@ impl Store for SqliteStore {
     }
 
     fn legacy_audit_events(&self) -> StoreResult<Vec<StoredEvent>> {
-        let conn = self.audit_conn();
-        let mut statement = conn.prepare_cached(
+        let inner = self.lock();
+        let mut statement = inner.conn.prepare_cached(
             "SELECT region, seq, time_ms, event, hash FROM audit_events ORDER BY region, seq",
         )?;
         let rows = statement.query_map([], stored_event)?;
@@ -819,7 +737,7 @@ impl Store for SqliteStore {
     }
 
     fn drop_legacy_audit_events(&self) -> StoreResult<()> {
-        self.audit_conn().execute("DELETE FROM audit_events", [])?;
+        self.lock().conn.execute("DELETE FROM audit_events", [])?;
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use keyward::model::{
 use keyward::{Caller, Principal};
 use serde_json::Value;
 
-use crate::support::{ACCOUNT, Env, REGION, code, contains, context, key_id, user};
+use crate::support::{ACCOUNT, Env, REGION, code, contains, context, key_id, user, verified};
 
 fn events(env: &Env) -> Vec<Value> {
     env.kms
@@ -114,15 +114,7 @@ fn every_pipeline_path_records_exactly_one_event() {
     env.kms.enable_key(&env.caller, key_id(&key)).unwrap();
 
     let other = env.key();
-    env.kms
-        .schedule_key_deletion(
-            &env.caller,
-            ScheduleKeyDeletionRequest {
-                key_id: other.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .unwrap();
+    env.schedule_deletion(&other, 7);
     let pending = one_event(&env, || {
         env.kms.encrypt(&env.caller, encrypt_request(&other, b"x"))
     });
@@ -232,8 +224,7 @@ fn first_bad(env: &Env) -> Option<(i64, String)> {
 fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     let (env, _) = busy_env();
     assert_eq!(first_bad(&env), None);
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact());
+    let verification = verified(&env.kms);
     assert_eq!(verification.regions[0].events, 10);
     assert_eq!(verification.regions[0].digested_through, 10);
 
@@ -390,7 +381,7 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
         .len();
     assert_eq!(keys_after, keys_before);
     env.encrypt(&key, b"works again", None);
-    assert!(env.kms.verify_audit().unwrap().intact());
+    verified(&env.kms);
 }
 
 #[test]
@@ -848,15 +839,7 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
     // The sweeper's deletion is itself an audited service event.
     let env = Env::with_config(|config| config.clock = clock.clone());
     let doomed = env.key();
-    env.kms
-        .schedule_key_deletion(
-            &env.caller,
-            ScheduleKeyDeletionRequest {
-                key_id: doomed.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .unwrap();
+    env.schedule_deletion(&doomed, 7);
     clock.advance_ms(8 * 24 * 3600 * 1000);
     env.kms.run_maintenance().unwrap();
     let deleted = env
@@ -867,12 +850,12 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
     assert_eq!(last["eventName"], "DeleteKey");
     assert_eq!(last["eventType"], "AwsServiceEvent");
     assert_eq!(last["userIdentity"]["invokedBy"], "kms.amazonaws.com");
-    assert!(env.kms.verify_audit().unwrap().intact());
+    verified(&env.kms);
 }
 
 /// Appends a line to the log of `REGION` as a writer would, continuing the
 /// chain: the last event again, under a new event id.
-fn append_line(env: &Env, status: char, event_id: &str) {
+fn append_line(env: &Env, status: char, event_id: &str) -> i64 {
     let text = std::fs::read_to_string(env.audit_log()).unwrap();
     let last: Value = serde_json::from_str(&text.lines().last().unwrap()[1..]).unwrap();
     let seq = last["seq"].as_i64().unwrap() + 1;
@@ -888,6 +871,7 @@ fn append_line(env: &Env, status: char, event_id: &str) {
         "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
     );
     write_locked(env, line.as_bytes());
+    seq
 }
 
 /// Appends `bytes` to the log of `REGION` as another process would: under
@@ -913,33 +897,32 @@ fn a_log_left_by_a_writer_that_died_is_mended_by_the_next_write() {
 
     // A mutation's event written, the mutation never committed: readers
     // skip it, and the next write cuts it off.
-    append_line(&env, '?', "never-committed");
+    let _ = append_line(&env, '?', "never-committed");
     assert!(
         !events(&env)
             .iter()
             .any(|e| e["eventID"] == "never-committed")
     );
-    assert!(env.kms.verify_audit().unwrap().intact());
+    verified(&env.kms);
     env.encrypt(&key, b"two", None);
     assert!(!log_text(&env).contains("never-committed"));
-    assert!(env.kms.verify_audit().unwrap().intact());
+    verified(&env.kms);
 
     // Committed but not yet marked so: readers count it, and the next
     // write marks it.
+    let seq = append_line(&env, '?', "committed-id");
     env.database()
         .execute(
-            "INSERT INTO audit_committed (event_id) VALUES ('committed-id')",
-            [],
+            "INSERT INTO audit_committed (event_id, region, seq) VALUES ('committed-id', ?1, ?2)",
+            rusqlite::params![REGION, seq],
         )
         .unwrap();
-    append_line(&env, '?', "committed-id");
     assert!(events(&env).iter().any(|e| e["eventID"] == "committed-id"));
     env.encrypt(&key, b"three", None);
     let text = log_text(&env);
     let line = text.lines().find(|l| l.contains("committed-id")).unwrap();
     assert!(line.starts_with('='), "{line}");
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     // CreateKey, three Encrypts and the marked event.
     assert_eq!(verification.regions[0].events, 5);
 
@@ -947,8 +930,7 @@ fn a_log_left_by_a_writer_that_died_is_mended_by_the_next_write() {
     write_locked(&env, b"={\"seq\":6,\"ha");
     env.encrypt(&key, b"four", None);
     assert!(log_text(&env).ends_with("}\n"));
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     assert_eq!(verification.regions[0].events, 6);
 }
 
@@ -994,8 +976,7 @@ fn two_services_on_one_data_directory_share_each_chain() {
         .unwrap();
     assert_eq!(used.cloud_trail_event_id, last["eventID"].as_str().unwrap());
     drop(other);
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     // CreateKey, 61 Encrypts, GetKeyLastUsage.
     assert_eq!(verification.regions[0].events, 63);
 }
@@ -1029,7 +1010,7 @@ fn last_use_survives_a_restart_and_a_crash() {
     let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
     let env = Env { dir, kms, caller };
     assert_eq!(last(&env.kms), after);
-    assert!(env.kms.verify_audit().unwrap().intact());
+    verified(&env.kms);
 }
 
 #[test]
@@ -1059,8 +1040,7 @@ fn events_kept_in_the_database_by_an_older_keyward_move_to_the_log() {
         .query_row("SELECT COUNT(*) FROM audit_events", [], |row| row.get(0))
         .unwrap();
     assert_eq!(remaining, 0);
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     let moved = verification
         .regions
         .iter()
@@ -1071,8 +1051,7 @@ fn events_kept_in_the_database_by_an_older_keyward_move_to_the_log() {
     let mut caller = env.caller.clone();
     caller.region = "eu-west-1".into();
     let _ = env.kms.list_keys(&caller, ListKeysRequest::default());
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     let region = verification
         .regions
         .iter()
@@ -1096,8 +1075,7 @@ fn requests_for_regions_not_served_share_one_chain() {
         .filter(|name| name.ends_with(".log"))
         .collect();
     assert_eq!(files, ["unserved.log"]);
-    let verification = env.kms.verify_audit().unwrap();
-    assert!(verification.intact(), "{verification:?}");
+    let verification = verified(&env.kms);
     let unserved = verification
         .regions
         .iter()
@@ -1111,4 +1089,31 @@ fn requests_for_regions_not_served_share_one_chain() {
         .map(|e| e["awsRegion"].clone())
         .collect();
     assert_eq!(named, ["ap-south-2", "../../etc", "x/y"]);
+}
+
+#[test]
+fn records_of_committed_mutations_go_once_the_marks_pass_them() {
+    let env = Env::with_config(|config| config.digest_interval_ms = i64::MAX);
+    let key = env.key();
+    env.kms
+        .tag_resource(
+            &env.caller,
+            TagResourceRequest {
+                key_id: key,
+                tags: vec![Tag {
+                    tag_key: "Team".into(),
+                    tag_value: "A".into(),
+                }],
+            },
+        )
+        .unwrap();
+    let committed = || -> i64 {
+        env.database()
+            .query_row("SELECT COUNT(*) FROM audit_committed", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(committed(), 2);
+    env.kms.seal_audit().unwrap();
+    assert_eq!(committed(), 0);
+    verified(&env.kms);
 }

@@ -76,6 +76,11 @@ fn key_commands_round_trip_data_through_files_and_base64() {
     let opened = dir.path().join("opened.bin");
     let bytes: Vec<u8> = (0..=255u8).collect();
     std::fs::write(&plain, &bytes).unwrap();
+    std::fs::write(&opened, b"old").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&opened, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let encrypted = json(
         &data,
         &[
@@ -106,6 +111,13 @@ fn key_commands_round_trip_data_through_files_and_base64() {
     );
     assert!(decrypted.get("Plaintext").is_none());
     assert_eq!(std::fs::read(&opened).unwrap(), bytes);
+    // The plaintext is readable by its owner only, even in a file that
+    // was there before with a wider mode.
+    let mode = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&opened), 0o600);
 
     // Base64 in and out.
     let encrypted = json(

@@ -8,7 +8,7 @@ use keyward::clock::ManualClock;
 use keyward::model::{
     AlgorithmSpec, CreateKeyRequest, DecryptRequest, ExpirationModelType,
     GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    KeyState, OriginType, ScheduleKeyDeletionRequest, WrappingKeySpec,
+    KeyState, OriginType, WrappingKeySpec,
 };
 use keyward::{Caller, KmsResult};
 use rsa::pkcs8::DecodePublicKey;
@@ -94,8 +94,8 @@ fn import(
         &env.caller,
         ImportKeyMaterialRequest {
             key_id: key_id.to_owned(),
-            import_token: token.to_vec(),
-            encrypted_key_material: wrapped.to_vec(),
+            import_token: token.to_vec().into(),
+            encrypted_key_material: wrapped.to_vec().into(),
             valid_to: valid_to_ms.map(|ms| ms as f64 / 1000.0),
             // Omitted, the model is KEY_MATERIAL_EXPIRES (AWS's default).
             expiration_model: valid_to_ms
@@ -115,7 +115,13 @@ fn import_material(
 ) -> KmsResult<keyward::model::ImportKeyMaterialResponse> {
     let parameters = parameters(env, key_id, algorithm, WrappingKeySpec::Rsa2048)?;
     let wrapped = wrap(&parameters.public_key, algorithm, material);
-    import(env, key_id, &parameters.import_token, &wrapped, valid_to_ms)
+    import(
+        env,
+        key_id,
+        parameters.import_token.expose(),
+        &wrapped,
+        valid_to_ms,
+    )
 }
 
 fn decrypt(env: &Env, caller: &Caller, blob: &[u8]) -> KmsResult<Vec<u8>> {
@@ -177,7 +183,7 @@ fn material_wrapped_by_a_standard_rsa_client_imports_deletes_and_reimports() {
     assert!(first.key_id.ends_with(&key));
     let material = random_material();
     let wrapped = wrap(&first.public_key, AlgorithmSpec::RsaesOaepSha256, &material);
-    import(&env, &key, &first.import_token, &wrapped, None).unwrap();
+    import(&env, &key, first.import_token.expose(), &wrapped, None).unwrap();
 
     let metadata = env.describe(&key);
     assert_eq!(metadata.key_state, KeyState::Enabled);
@@ -266,7 +272,7 @@ fn material_wrapped_by_a_standard_rsa_client_imports_deletes_and_reimports() {
     let public = RsaPublicKey::from_public_key_der(&big.public_key).unwrap();
     assert_eq!(rsa::traits::PublicKeyParts::size(&public), 384);
     let wrapped = wrap(&big.public_key, AlgorithmSpec::RsaesOaepSha256, &material);
-    import(&env, &key, &big.import_token, &wrapped, None).unwrap();
+    import(&env, &key, big.import_token.expose(), &wrapped, None).unwrap();
 
     // The trail records every step, but none of the material, the wrapped
     // material, the token or the public key, raw or in base64.
@@ -290,7 +296,7 @@ fn material_wrapped_by_a_standard_rsa_client_imports_deletes_and_reimports() {
     for secret in [
         &material[..],
         &wrapped[..],
-        &big.import_token[..],
+        big.import_token.expose(),
         &big.public_key[..],
     ] {
         let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
@@ -308,19 +314,26 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
     let material = random_material();
     let algorithm = AlgorithmSpec::RsaesOaepSha256;
     let ours = parameters(&env, &key, algorithm, WrappingKeySpec::Rsa2048).unwrap();
+    let token = ours.import_token.expose();
     let theirs = parameters(&env, &other, algorithm, WrappingKeySpec::Rsa2048).unwrap();
     let wrapped = wrap(&ours.public_key, algorithm, &material);
 
     // Another key's token, a token with a byte changed (the header's expiry,
     // then the sealed key), and bytes that are no token at all.
     assert_eq!(
-        code(import(&env, &key, &theirs.import_token, &wrapped, None)),
+        code(import(
+            &env,
+            &key,
+            theirs.import_token.expose(),
+            &wrapped,
+            None
+        )),
         "InvalidImportTokenException"
     );
     // Bytes 5, 6 and 14 are the algorithm, the key size and the expiry's
     // last byte (a millisecond later or earlier); the last is the seal's.
     for position in [5, 6, 14, ours.import_token.len() - 1] {
-        let mut tampered = ours.import_token.clone();
+        let mut tampered = token.to_vec();
         tampered[position] ^= 1;
         assert_eq!(
             code(import(&env, &key, &tampered, &wrapped, None)),
@@ -335,19 +348,19 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
     // Material wrapped under another key's public key, or corrupted.
     let foreign = wrap(&theirs.public_key, algorithm, &material);
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &foreign, None)),
+        code(import(&env, &key, token, &foreign, None)),
         "InvalidCiphertextException"
     );
     let mut corrupted = wrapped.clone();
     corrupted[0] ^= 0x80;
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &corrupted, None)),
+        code(import(&env, &key, token, &corrupted, None)),
         "InvalidCiphertextException"
     );
     // Material that is not 256 bits.
     let short = wrap(&ours.public_key, algorithm, &material[..16]);
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &short, None)),
+        code(import(&env, &key, token, &short, None)),
         "IncorrectKeyMaterialException"
     );
     // Empty and oversized fields.
@@ -356,7 +369,7 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
         "ValidationException"
     );
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &vec![1; 6145], None)),
+        code(import(&env, &key, token, &vec![1; 6145], None)),
         "ValidationException"
     );
     // ValidTo: not in the past, at most 365 days ahead, and only with
@@ -367,7 +380,7 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
             ImportKeyMaterialRequest {
                 key_id: key.clone(),
                 import_token: ours.import_token.clone(),
-                encrypted_key_material: wrapped.clone(),
+                encrypted_key_material: wrapped.clone().into(),
                 valid_to: valid_to_ms.map(|ms| ms as f64 / 1000.0),
                 expiration_model: model,
             },
@@ -403,7 +416,7 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
         "UnsupportedOperationException"
     );
     assert_eq!(
-        code(import(&env, &generated, &ours.import_token, &wrapped, None)),
+        code(import(&env, &generated, token, &wrapped, None)),
         "UnsupportedOperationException"
     );
     assert_eq!(
@@ -450,37 +463,35 @@ fn bad_tokens_bad_material_and_bad_parameters_get_aws_errors() {
     // After 24 hours the token has expired.
     clock.advance_ms(DAY_MS);
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &wrapped, None)),
+        code(import(&env, &key, token, &wrapped, None)),
         "ExpiredImportTokenException"
     );
     // Expiry is judged first: an expired token opens nothing.
     assert_eq!(
-        code(import(&env, &key, &ours.import_token, &corrupted, None)),
+        code(import(&env, &key, token, &corrupted, None)),
         "ExpiredImportTokenException"
     );
     // Just before, it worked (checked on a fresh pair).
     let fresh = parameters(&env, &key, algorithm, WrappingKeySpec::Rsa2048).unwrap();
     clock.advance_ms(DAY_MS - 1);
     let wrapped = wrap(&fresh.public_key, algorithm, &material);
-    import(&env, &key, &fresh.import_token, &wrapped, None).unwrap();
+    import(&env, &key, fresh.import_token.expose(), &wrapped, None).unwrap();
 
     // A key pending deletion takes no parameters and no imports, but its
     // material can be deleted; cancelling leaves it awaiting material.
-    env.kms
-        .schedule_key_deletion(
-            &env.caller,
-            ScheduleKeyDeletionRequest {
-                key_id: key.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .unwrap();
+    env.schedule_deletion(&key, 7);
     assert_eq!(
         code(parameters(&env, &key, algorithm, WrappingKeySpec::Rsa2048)),
         "KMSInvalidStateException"
     );
     assert_eq!(
-        code(import(&env, &key, &fresh.import_token, &wrapped, None)),
+        code(import(
+            &env,
+            &key,
+            fresh.import_token.expose(),
+            &wrapped,
+            None
+        )),
         "KMSInvalidStateException"
     );
     env.kms

@@ -471,9 +471,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
     use std::sync::Arc;
 
     use keyward::clock::ManualClock;
-    use keyward::model::{
-        EnableKeyRotationRequest, ListKeyRotationsRequest, ScheduleKeyDeletionRequest,
-    };
+    use keyward::model::{EnableKeyRotationRequest, ListKeyRotationsRequest};
 
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     let clock = Arc::new(ManualClock::new(1_767_225_600_000));
@@ -589,15 +587,7 @@ fn rotation_over_the_test_clock_keeps_every_ciphertext_decryptable() {
     // wrapped and unwrapped.
     let wrapped = env.stored_material(&key);
     assert_eq!(wrapped.len(), 4);
-    env.kms
-        .schedule_key_deletion(
-            &env.caller,
-            ScheduleKeyDeletionRequest {
-                key_id: key.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .unwrap();
+    env.schedule_deletion(&key, 7);
     clock.advance_ms(8 * DAY_MS);
     assert_eq!(env.kms.run_maintenance().unwrap().deleted_keys.len(), 1);
     for blob in ciphertexts {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use keyward::model::{
     CreateKeyRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext, KeyIdRequest,
-    KeyMetadata, SecretBytes,
+    KeyMetadata, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, SecretBytes,
 };
 use keyward::{Caller, Config, Kms, KmsResult, Principal};
 
@@ -65,6 +65,19 @@ impl Env {
     /// damage it).
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data_dir().join("keyward.db")).unwrap()
+    }
+
+    /// Schedules `key`'s deletion after `days`.
+    pub fn schedule_deletion(&self, key: &str, days: i64) -> ScheduleKeyDeletionResponse {
+        self.kms
+            .schedule_key_deletion(
+                &self.caller,
+                ScheduleKeyDeletionRequest {
+                    key_id: key.to_owned(),
+                    pending_window_in_days: Some(days),
+                },
+            )
+            .unwrap()
     }
 
     /// The audit log file of `REGION`.
@@ -132,6 +145,14 @@ impl Env {
             .unwrap()
             .ciphertext_blob
     }
+}
+
+/// Verifies `kms`'s audit trail, failing the test unless every chain is
+/// intact.
+pub fn verified(kms: &Kms) -> keyward::service::AuditVerification {
+    let verification = kms.verify_audit().unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    verification
 }
 
 /// Every file under a directory, its subdirectories' included,
