@@ -12,8 +12,12 @@
 //! - `audit/encrypt_32B_8_callers`: the whole Encrypt pipeline, audit
 //!   included, from 8 threads; wall time per request.
 //! - `audit/encrypt_32B_8_callers_unaudited` (with `--features test-hooks`):
-//!   the same with no event built or written. The difference between the
-//!   two is what the trail costs a request.
+//!   the same with no event built or written.
+//! - `audit/encrypt_32B_8_callers_audit_cost` (with `--features
+//!   test-hooks`): what the trail costs a request, measured in pairs: each
+//!   sample times the same requests with and without the trail, back to
+//!   back, and counts the difference (a noisy machine drifts between
+//!   separate runs by more than the cost).
 //!
 //! Run: `cargo bench -p keyward --features test-hooks --bench audit`.
 //! Figures go in BENCHMARKS.md.
@@ -25,9 +29,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::audit::commit::GroupCommit;
 use keyward::audit::log::AuditLog;
+use keyward::audit::members::members;
 use keyward::audit::{EventBuilder, Outcome, Trail};
+use keyward::model::EncryptionAlgorithmSpec;
 use keyward::model::{CreateKeyRequest, EncryptRequest, EncryptResponse, SecretBytes};
-use keyward::model::{EncryptionAlgorithmSpec, redacted_json};
 use keyward::store::{AuditSync, SqliteStore, Store};
 use keyward::{Caller, Config, Kms, Principal};
 
@@ -62,12 +67,12 @@ fn event(caller: &Caller) -> keyward::store::NewEvent {
         operation: "Encrypt",
         read_only: true,
         service_event: false,
-        parameters: redacted_json(&encrypt_request()),
+        parameters: members(&encrypt_request()),
         trail: &trail,
         time_ms: 1_795_000_000_000,
         request_id: "93746dd6-63bc-11e4-bc2b-4198b6150d5c",
     }
-    .build(Outcome::Success(redacted_json(&response)))
+    .build(Outcome::Success(members(&response)))
 }
 
 /// Runs `work` `iters` times spread over `CALLERS` threads; wall time.
@@ -134,6 +139,32 @@ fn audit(c: &mut Criterion) {
         kms.testing().skip_read_audit(true);
         group.bench_function("encrypt_32B_8_callers_unaudited", |b| {
             b.iter_custom(|iters| concurrently(iters, encrypt))
+        });
+        kms.testing().skip_read_audit(false);
+        // Paired: each sample runs the same number of requests with and
+        // without the trail, alternating which goes first, and counts the
+        // difference, so that the machine's drift between runs cancels out.
+        let mut audited_first = false;
+        group.bench_function("encrypt_32B_8_callers_audit_cost", |b| {
+            b.iter_custom(|iters| {
+                audited_first = !audited_first;
+                let run = |skip: bool| {
+                    kms.testing().skip_read_audit(skip);
+                    concurrently(iters, encrypt)
+                };
+                let (audited, unaudited) = if audited_first {
+                    let audited = run(false);
+                    (audited, run(true))
+                } else {
+                    let unaudited = run(true);
+                    (run(false), unaudited)
+                };
+                // A sample where noise made the trail look free counts as
+                // 1 ns (criterion takes no zero): an overstatement.
+                audited
+                    .saturating_sub(unaudited)
+                    .max(Duration::from_nanos(1))
+            })
         });
         kms.testing().skip_read_audit(false);
     }

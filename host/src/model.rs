@@ -265,11 +265,11 @@ impl<'de> Deserialize<'de> for SecretBytes {
     }
 }
 
-/// Serialises a request or response for the audit trail: as JSON with every
-/// binary field (plaintexts, data keys, ciphertexts, key material, import
-/// tokens) left out, whatever its name, because binary fields are all
-/// serialised by [`base64_bytes`], which writes nothing in this mode.
-pub fn redacted_json<T: Serialize>(value: &T) -> serde_json::Value {
+/// Runs `serialise` with every binary field (plaintexts, data keys,
+/// ciphertexts, key material, import tokens) written as `null`, whatever its
+/// name, because binary fields are all serialised by [`base64_bytes`]. The
+/// audit trail's members ([`crate::audit::members`]) are written this way.
+pub(crate) fn redacting<R>(serialise: impl FnOnce() -> R) -> R {
     /// Clears the flag however serialisation ends, so that a panic cannot
     /// leave this thread writing `null` for every binary field of the wire
     /// responses it serialises next.
@@ -280,20 +280,8 @@ pub fn redacted_json<T: Serialize>(value: &T) -> serde_json::Value {
         }
     }
     base64_bytes::REDACTING.set(true);
-    let redacting = Redacting;
-    let json = serde_json::to_value(value);
-    drop(redacting);
-    let mut json = json.unwrap_or(serde_json::Value::Null);
-    strip_nulls(&mut json);
-    json
-}
-
-/// Drops the `null` members a redacted binary field leaves behind.
-fn strip_nulls(value: &mut serde_json::Value) {
-    if let serde_json::Value::Object(map) = value {
-        map.retain(|_, v| !v.is_null());
-        map.values_mut().for_each(strip_nulls);
-    }
+    let _redacting = Redacting;
+    serialise()
 }
 
 /// Serde for AWS's binary fields: standard base64 in JSON.
@@ -305,7 +293,7 @@ pub mod base64_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     thread_local! {
-        /// Set while [`super::redacted_json`] runs on this thread.
+        /// Set while [`super::redacting`] runs on this thread.
         pub(super) static REDACTING: Cell<bool> = const { Cell::new(false) };
     }
 

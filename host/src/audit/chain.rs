@@ -2,8 +2,10 @@
 //! digests MACed inside the guest.
 //!
 //! Each event's hash covers, in an unambiguous length-prefixed encoding, the
-//! region, its position, the previous event's hash and the event JSON
-//! exactly as stored. Editing, deleting or inserting an event breaks the
+//! region, its position, the previous event's hash and the hash of the
+//! event JSON exactly as stored ([`event_hash`]: the request's own thread
+//! computes it, so that only a short hash is made in order under the log's
+//! lock). Editing, deleting or inserting an event breaks the
 //! link at that position, unless whoever did it also rewrote every later
 //! hash. That is what digests stop: a digest names a position and the hash
 //! there, chains to the previous digest through its MAC, and is MACed with a
@@ -19,7 +21,9 @@ use crate::store::{DigestRecord, StoredEvent};
 /// The length of an event hash.
 pub const HASH_LEN: usize = 32;
 
-const EVENT_DOMAIN: &[u8] = b"keyward/v1/audit-event";
+const EVENT_DOMAIN: &[u8] = b"keyward/v2/audit-event";
+const LINK_DOMAIN: &[u8] = b"keyward/v2/audit-link";
+const LINK_V1_DOMAIN: &[u8] = b"keyward/v1/audit-event";
 const DIGEST_DOMAIN: &[u8] = b"keyward/v1/audit-digest";
 
 fn put(hasher: &mut impl Digest, bytes: &[u8]) {
@@ -27,11 +31,38 @@ fn put(hasher: &mut impl Digest, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
-/// The hash of the event at `seq` of `region`'s chain, which follows the
-/// event whose hash is `prev`.
-pub fn link(prev: &[u8; HASH_LEN], region: &str, seq: i64, json: &str) -> [u8; HASH_LEN] {
+/// The hash of an event's JSON, which its link covers.
+pub fn event_hash(json: &str) -> [u8; HASH_LEN] {
     let mut hasher = Sha256::new();
     put(&mut hasher, EVENT_DOMAIN);
+    put(&mut hasher, json.as_bytes());
+    hasher.finalize().into()
+}
+
+/// The hash of the event at `seq` of `region`'s chain, which follows the
+/// event whose hash is `prev` and whose JSON hashes to `event_hash`.
+pub fn link(
+    prev: &[u8; HASH_LEN],
+    region: &str,
+    seq: i64,
+    event_hash: &[u8; HASH_LEN],
+) -> [u8; HASH_LEN] {
+    let mut hasher = Sha256::new();
+    put(&mut hasher, LINK_DOMAIN);
+    put(&mut hasher, region.as_bytes());
+    hasher.update(seq.to_be_bytes());
+    hasher.update(prev);
+    hasher.update(event_hash);
+    hasher.finalize().into()
+}
+
+/// The link of events written before keyward 0.1.0's log files kept
+/// [`event_hash`]es (the hash of the JSON itself, in one pass). Those events
+/// keep their hashes, and verification accepts either link: forging an
+/// event still means finding a SHA-256 preimage under one of them.
+pub fn link_v1(prev: &[u8; HASH_LEN], region: &str, seq: i64, json: &str) -> [u8; HASH_LEN] {
+    let mut hasher = Sha256::new();
+    put(&mut hasher, LINK_V1_DOMAIN);
     put(&mut hasher, region.as_bytes());
     hasher.update(seq.to_be_bytes());
     hasher.update(prev);
@@ -190,7 +221,12 @@ impl Walker {
             );
             return;
         }
-        let hash = link(&self.prev, &self.region, position, &event.json);
+        let hash = link(&self.prev, &self.region, position, &event_hash(&event.json));
+        let hash = if event.hash == hash {
+            hash
+        } else {
+            link_v1(&self.prev, &self.region, position, &event.json)
+        };
         if event.hash != hash {
             self.bad(
                 position,
@@ -242,12 +278,17 @@ impl Walker {
 mod tests {
     use super::*;
 
-    fn chain(n: i64) -> Vec<StoredEvent> {
+    /// `n` events, of which the first `v1` are linked as older keywards did.
+    fn chain_from_v1(n: i64, v1: i64) -> Vec<StoredEvent> {
         let mut prev = [0; HASH_LEN];
         (1..=n)
             .map(|seq| {
                 let json = format!("{{\"n\":{seq}}}");
-                let hash = link(&prev, "r", seq, &json);
+                let hash = if seq <= v1 {
+                    link_v1(&prev, "r", seq, &json)
+                } else {
+                    link(&prev, "r", seq, &event_hash(&json))
+                };
                 let event = StoredEvent {
                     region: "r".into(),
                     seq,
@@ -259,6 +300,10 @@ mod tests {
                 event
             })
             .collect()
+    }
+
+    fn chain(n: i64) -> Vec<StoredEvent> {
+        chain_from_v1(n, 0)
     }
 
     fn digest(events: &[StoredEvent], number: i64, through: i64, prev_mac: &[u8]) -> DigestRecord {
@@ -312,7 +357,7 @@ mod tests {
         rewritten[1].json = "{\"n\":-2}".into();
         let mut prev: [u8; HASH_LEN] = rewritten[0].hash.clone().try_into().unwrap();
         for event in &mut rewritten[1..] {
-            let hash = link(&prev, "r", event.seq, &event.json);
+            let hash = link(&prev, "r", event.seq, &event_hash(&event.json));
             event.hash = hash.to_vec();
             prev = hash;
         }
@@ -324,5 +369,23 @@ mod tests {
             walker.event(event);
         }
         assert_eq!(walker.finish().first_bad.unwrap().position, 8);
+    }
+
+    #[test]
+    fn events_linked_as_older_keywards_did_verify_and_their_edits_are_caught() {
+        let events = chain_from_v1(6, 3);
+        let d1 = digest(&events, 1, 5, &[]);
+        assert_eq!(walk(&events, std::slice::from_ref(&d1)).first_bad, None);
+        for at in [1, 4] {
+            let mut edited = events.clone();
+            edited[at].json = "{\"n\":99}".into();
+            let bad = walk(&edited, std::slice::from_ref(&d1)).first_bad.unwrap();
+            assert_eq!(
+                bad.position,
+                i64::try_from(at).unwrap() + 1,
+                "{}",
+                bad.problem
+            );
+        }
     }
 }

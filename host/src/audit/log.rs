@@ -5,10 +5,12 @@
 //! A line is a status byte and a JSON object:
 //!
 //! ```text
-//! ={"seq":7,"hash":"<64 hex>","region":"us-east-1","time":1795000000000,"used":[["us-east-1","<key id>"]],"event":{...}}
+//! ={"region":"us-east-1","time":1795000000000,"used":[["us-east-1","<key id>"]],"event":{...},"seq":7,"hash":"<64 hex>"}
 //! ```
 //!
-//! `event` is the CloudTrail event exactly as hashed; `used` lists the keys
+//! The chain fields come last, so that a writer prepares everything before
+//! them without the lock (readers take the fields in any order: older lines
+//! put them first). `event` is the CloudTrail event exactly as hashed; `used` lists the keys
 //! a successful cryptographic operation used (for `GetKeyLastUsage`). The
 //! status is `=` for a recorded event. A mutation's event is written first
 //! as `?` and fsynced, then the mutation commits in SQLite together with a
@@ -42,9 +44,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Mutex, MutexGuard};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
@@ -165,8 +168,6 @@ struct RegionLog {
     /// The position and hash of the last event before `end`.
     seq: i64,
     hash: [u8; HASH_LEN],
-    /// Reused for the lines of each write.
-    buffer: Vec<u8>,
     /// Since when this process holds the file's `flock`, if it does.
     locked_since: Option<Instant>,
 }
@@ -255,11 +256,17 @@ fn unhex(text: &str) -> Option<[u8; HASH_LEN]> {
 
 /// Appends the line of `event` at `seq` with `hash` to `out`.
 fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event: &NewEvent) {
+    encode_body(out, status, event);
+    encode_chain(out, seq, hash);
+}
+
+/// Appends what a line holds before its chain fields, which
+/// [`encode_chain`] then appends.
+fn encode_body(out: &mut Vec<u8>, status: u8, event: &NewEvent) {
+    out.reserve(event.json.len() + 256);
     out.push(status);
+    out.extend_from_slice(b"{\"region\":");
     // INVARIANT: writing to a Vec and serialising strings cannot fail.
-    let _ = write!(out, "{{\"seq\":{seq},\"hash\":\"");
-    push_hex(out, hash);
-    out.extend_from_slice(b"\",\"region\":");
     let _ = serde_json::to_writer(&mut *out, &event.region);
     let _ = write!(out, ",\"time\":{}", event.time_ms);
     if !event.used_keys.is_empty() {
@@ -268,7 +275,14 @@ fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event:
     }
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(event.json.as_bytes());
-    out.extend_from_slice(b"}\n");
+}
+
+/// Ends a line begun by [`encode_body`] with its place in the chain.
+fn encode_chain(out: &mut Vec<u8>, seq: i64, hash: &[u8; HASH_LEN]) {
+    // INVARIANT: writing to a Vec cannot fail.
+    let _ = write!(out, ",\"seq\":{seq},\"hash\":\"");
+    push_hex(out, hash);
+    out.extend_from_slice(b"\"}\n");
 }
 
 /// Decodes a line (without its newline): its status and contents.
@@ -329,19 +343,11 @@ fn keep_leases(regions: &Weak<Regions>) {
         let Some(regions) = regions.upgrade() else {
             return;
         };
-        let logs: Vec<Arc<Mutex<RegionLog>>> = regions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let logs: Vec<Arc<Mutex<RegionLog>>> = regions.lock().values().cloned().collect();
         drop(regions);
         for log in logs {
-            let mut log = match log.try_lock() {
-                Ok(log) => log,
-                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                // Being written: that writer checks the lease itself.
-                Err(TryLockError::WouldBlock) => continue,
+            let Some(mut log) = log.try_lock() else {
+                continue;
             };
             if log
                 .locked_since
@@ -488,9 +494,7 @@ impl AuditLog {
     fn usage(&self) -> MutexGuard<'_, Usage> {
         // A panic mid-update leaves at worst one record half new; the next
         // use of that key overwrites it.
-        self.usage
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.usage.lock()
     }
 
     fn note_use(&self, keys: &[(String, String)], used: &Use<'_>) {
@@ -501,10 +505,7 @@ impl AuditLog {
 
     /// The region's file, opened on first use at the saved mark.
     fn region(&self, region: &str) -> StoreResult<Arc<Mutex<RegionLog>>> {
-        let mut regions = self
-            .regions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut regions = self.regions.lock();
         if let Some(log) = regions.get(region) {
             return Ok(Arc::clone(log));
         }
@@ -528,7 +529,6 @@ impl AuditLog {
             end: 0,
             seq: 0,
             hash: [0; HASH_LEN],
-            buffer: Vec::new(),
             locked_since: None,
         };
         if let Some(mark) = self.marks.get(region) {
@@ -568,7 +568,7 @@ impl AuditLog {
         let log = self.region(region)?;
         // The state is `end` and the chain head there, updated together
         // only after a write succeeded.
-        let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut log = log.lock();
         if log
             .locked_since
             .is_some_and(|since| since.elapsed() >= LEASE)
@@ -709,16 +709,32 @@ impl AuditLog {
         region: &str,
         events: impl Iterator<Item = &'e NewEvent> + Clone,
     ) -> StoreResult<()> {
+        // Outside the lock: all but the chain fields, and the events'
+        // hashes, so that only the short links are made in order.
+        let mut bodies: Vec<(Vec<u8>, [u8; HASH_LEN])> = events
+            .clone()
+            .map(|event| {
+                let mut body = Vec::new();
+                encode_body(&mut body, RECORDED, event);
+                (body, chain::event_hash(&event.json))
+            })
+            .collect();
         self.with_region(region, |log| {
             self.check_writable(log)?;
             let (mut seq, mut hash) = (log.seq, log.hash);
-            let mut lines = std::mem::take(&mut log.buffer);
-            lines.clear();
-            for event in events.clone() {
+            for (body, event_hash) in &mut bodies {
                 seq += 1;
-                hash = chain::link(&hash, region, seq, &event.json);
-                encode(&mut lines, RECORDED, seq, &hash, event);
+                hash = chain::link(&hash, region, seq, event_hash);
+                encode_chain(body, seq, &hash);
             }
+            let lines = match bodies.as_mut_slice() {
+                [(line, _)] => std::mem::take(line),
+                _ => bodies
+                    .iter()
+                    .map(|(line, _)| line.as_slice())
+                    .collect::<Vec<_>>()
+                    .concat(),
+            };
             let written = log
                 .file
                 .write_all_at(&lines, log.end)
@@ -727,7 +743,6 @@ impl AuditLog {
                     AuditSync::Os => Ok(()),
                 });
             let len = lines.len() as u64;
-            log.buffer = lines;
             if let Err(e) = written {
                 // The callers hear of a failure: no line of theirs may stay.
                 // If it cannot be cut here, the lock is let go and the next
@@ -756,12 +771,14 @@ impl AuditLog {
         event: &NewEvent,
         commit: impl FnOnce(i64) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        let event_hash = chain::event_hash(&event.json);
+        let mut line = Vec::new();
+        encode_body(&mut line, UNCOMMITTED, event);
         self.with_region(&event.region, |log| {
             self.check_writable(log)?;
             let seq = log.seq + 1;
-            let hash = chain::link(&log.hash, &event.region, seq, &event.json);
-            let mut line = Vec::with_capacity(event.json.len() + 256);
-            encode(&mut line, UNCOMMITTED, seq, &hash, event);
+            let hash = chain::link(&log.hash, &event.region, seq, &event_hash);
+            encode_chain(&mut line, seq, &hash);
             let start = log.end;
             // On disk before the mutation commits: a committed mutation
             // always finds its event.
@@ -799,13 +816,20 @@ impl AuditLog {
         region: &str,
         through: i64,
     ) -> StoreResult<Option<(i64, [u8; HASH_LEN])>> {
-        self.with_region(region, |log| {
+        let head = self.with_region(region, |log| {
             if log.seq <= through {
                 return Ok(None);
             }
-            log.file.sync_data().map_err(StoreError::io(&log.path))?;
-            Ok(Some((log.seq, log.hash)))
-        })
+            let file = log.file.try_clone().map_err(StoreError::io(&log.path))?;
+            Ok(Some((log.seq, log.hash, file, log.path.clone())))
+        })?;
+        let Some((seq, hash, file, path)) = head else {
+            return Ok(None);
+        };
+        // Without the lock, so that requests go on writing meanwhile: what
+        // was written before the head was read is synced either way.
+        file.sync_data().map_err(StoreError::io(&path))?;
+        Ok(Some((seq, hash)))
     }
 
     /// The last successful cryptographic use of a key that the log records.
@@ -827,18 +851,12 @@ impl AuditLog {
     /// Saves the last uses seen since the previous save, with the marks of
     /// how far into each file they reach.
     pub fn save_marks(&self) -> StoreResult<()> {
-        let logs: Vec<Arc<Mutex<RegionLog>>> = self
-            .regions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let logs: Vec<Arc<Mutex<RegionLog>>> = self.regions.lock().values().cloned().collect();
         // Marks first: every use before a mark is in the map by then.
         let marks: Vec<LogMark> = logs
             .iter()
             .map(|log| {
-                let log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let log = log.lock();
                 LogMark {
                     region: log.region.clone(),
                     offset: log.end,
@@ -855,10 +873,7 @@ impl AuditLog {
                 }
             }
         }
-        let mut saved = self
-            .saved
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut saved = self.saved.lock();
         let marks: Vec<LogMark> = marks
             .into_iter()
             .filter(|mark| saved.get(&mark.region) != Some(&mark.offset))

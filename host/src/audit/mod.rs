@@ -5,9 +5,9 @@
 //!   the request and the outcome: the keys it touched and the authorization
 //!   decision.
 //! - [`EventBuilder`] writes the CloudTrail-shaped JSON. Parameters and
-//!   responses are serialised with every binary field left out
-//!   ([`crate::model::redacted_json`]) and grant tokens dropped, so that no
-//!   plaintext, data key, ciphertext, key material or token reaches it.
+//!   responses are written by [`members`], with every binary field and
+//!   grant token left out, so that no plaintext, data key, ciphertext, key
+//!   material or token reaches it.
 //! - [`chain`] links events into a SHA-256 chain per region and checks it;
 //!   digests are MACed inside the guest.
 //! - [`log`] keeps the events: an append-only file per region, which a
@@ -22,12 +22,13 @@
 pub mod chain;
 pub mod commit;
 pub mod log;
+pub mod members;
 pub mod query;
 
 use std::cell::RefCell;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::authz::{Decision, PrincipalKind};
 use crate::service::Caller;
@@ -42,10 +43,6 @@ const TRACKED_OPERATIONS: &[&str] = &[
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
 ];
-
-/// Parameter and response members that are secrets although not binary:
-/// grant tokens are bearer credentials.
-const SECRET_MEMBERS: &[&str] = &["GrantToken", "GrantTokens"];
 
 /// What a request did that its event records, collected while it runs.
 #[derive(Debug, Default)]
@@ -93,8 +90,8 @@ impl Trail {
 /// The outcome of a request, as the event reports it.
 #[derive(Debug)]
 pub enum Outcome<'a> {
-    /// It succeeded, with this (redacted) response.
-    Success(Value),
+    /// It succeeded, with this response, as [`members`] writes it.
+    Success(Box<RawValue>),
     /// It failed with this error code and message.
     Failure {
         /// The KMS exception name.
@@ -117,8 +114,8 @@ pub struct EventBuilder<'a> {
     /// an automatic rotation): CloudTrail's `AwsServiceEvent`, invoked by
     /// `kms.amazonaws.com` on behalf of the key's account.
     pub service_event: bool,
-    /// The redacted request parameters.
-    pub parameters: Value,
+    /// The request, as [`members`] writes it.
+    pub parameters: Box<RawValue>,
     /// What the request touched and how it was decided.
     pub trail: &'a Trail,
     /// When, in milliseconds since the epoch.
@@ -143,8 +140,8 @@ struct CloudTrailEvent<'a> {
     error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
-    request_parameters: Value,
-    response_elements: Value,
+    request_parameters: &'a RawValue,
+    response_elements: &'a RawValue,
     additional_event_data: AdditionalEventData,
     #[serde(rename = "requestID")]
     request_id: &'a str,
@@ -226,7 +223,7 @@ impl EventBuilder<'_> {
         };
         let (error_code, error_message, response_elements) = match outcome {
             Outcome::Success(response) => (None, None, response),
-            Outcome::Failure { code, message } => (Some(code), Some(message), Value::Null),
+            Outcome::Failure { code, message } => (Some(code), Some(message), members::null()),
         };
         let user_identity = if self.service_event {
             UserIdentity {
@@ -264,8 +261,8 @@ impl EventBuilder<'_> {
             },
             error_code,
             error_message,
-            request_parameters: cloudtrail_members(self.parameters),
-            response_elements: cloudtrail_members(response_elements),
+            request_parameters: &self.parameters,
+            response_elements: &response_elements,
             additional_event_data: AdditionalEventData {
                 keyward_authorization: trail.decision.as_ref().map(|(allowed, reasons)| {
                     Authorization {
@@ -300,7 +297,9 @@ impl EventBuilder<'_> {
         };
         // INVARIANT: the event is plain strings, numbers and JSON values,
         // which always serialise.
-        let json = serde_json::to_string(&event).unwrap_or_default();
+        let mut json = Vec::with_capacity(2048);
+        let _ = serde_json::to_writer(&mut json, &event);
+        let json = String::from_utf8(json).unwrap_or_default();
         let succeeded = error_code.is_none();
         let used_keys = if succeeded && TRACKED_OPERATIONS.contains(&self.operation) {
             trail
@@ -329,51 +328,26 @@ const KMS_SERVICE: &str = "kms.amazonaws.com";
 /// The user agent of in-process (library) callers.
 pub const LIBRARY_AGENT: &str = concat!("keyward-library/", env!("CARGO_PKG_VERSION"));
 
-/// AWS's member names (`KeyId`) as CloudTrail writes them (`keyId`), with
-/// secret members dropped. The keys of encryption contexts are the caller's
-/// own and stay as they are.
-fn cloudtrail_members(value: Value) -> Value {
-    fn convert(value: Value, rename: bool) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut out = Map::with_capacity(map.len());
-                for (name, member) in map {
-                    if rename && SECRET_MEMBERS.contains(&name.as_str()) {
-                        continue;
-                    }
-                    let user_keys = name.ends_with("EncryptionContext")
-                        || name.starts_with("EncryptionContext");
-                    let member = convert(member, rename && !user_keys);
-                    let name = if rename { lower_first(&name) } else { name };
-                    out.insert(name, member);
-                }
-                Value::Object(out)
-            }
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(|v| convert(v, rename)).collect())
-            }
-            other => other,
-        }
-    }
-    convert(value, true)
-}
-
-fn lower_first(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// `2026-11-23T02:41:00Z`, as CloudTrail writes times.
 pub fn iso8601(time_ms: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(time_ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_default()
+    thread_local! {
+        /// The last second formatted on this thread: every event of a
+        /// second has the same time.
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = time_ms.div_euclid(1000);
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != second {
+            let format =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+            *text = time::OffsetDateTime::from_unix_timestamp(second)
+                .ok()
+                .and_then(|t| t.format(format).ok())
+                .unwrap_or_default();
+            *last = second;
+        }
+        text.clone()
+    })
 }
 
 #[cfg(test)]
@@ -381,29 +355,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn members_are_renamed_except_inside_encryption_contexts_and_tokens_dropped() {
-        let value = serde_json::json!({
-            "KeyId": "k",
-            "EncryptionContext": {"Department": "Finance"},
-            "GrantTokens": ["secret"],
-            "GrantToken": "secret",
-            "Constraints": {"EncryptionContextSubset": {"Team": "A"}},
-            "Tags": [{"TagKey": "a", "TagValue": "b"}],
-        });
-        let converted = cloudtrail_members(value);
-        assert_eq!(
-            converted,
-            serde_json::json!({
-                "keyId": "k",
-                "encryptionContext": {"Department": "Finance"},
-                "constraints": {"encryptionContextSubset": {"Team": "A"}},
-                "tags": [{"tagKey": "a", "tagValue": "b"}],
-            })
-        );
-    }
-
-    #[test]
     fn times_are_cloudtrail_times() {
         assert_eq!(iso8601(1_795_000_000_123), "2026-11-18T11:06:40Z");
+        assert_eq!(iso8601(1_795_000_000_999), "2026-11-18T11:06:40Z");
+        assert_eq!(iso8601(1_795_000_001_000), "2026-11-18T11:06:41Z");
+        assert_eq!(iso8601(1_795_000_000_000), "2026-11-18T11:06:40Z");
     }
 }

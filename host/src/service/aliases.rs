@@ -6,7 +6,6 @@ use super::Op;
 use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
-use crate::model::redacted_json;
 use crate::model::{
     AliasListEntry, AliasRequest, DeleteAliasRequest, EmptyResponse, ListAliasesRequest,
     ListAliasesResponse,
@@ -48,8 +47,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("CreateAlias"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_alias_name(&request.alias_name)?;
                 if request.target_key_id.starts_with("alias/")
                     || request.target_key_id.contains(":alias/")
@@ -96,8 +95,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("UpdateAlias"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_alias_name(&request.alias_name)?;
                 let account = caller.principal.account();
                 let existing = self
@@ -146,8 +145,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("DeleteAlias"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_alias_name(&request.alias_name)?;
                 self.admit(
                     caller,
@@ -175,8 +174,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("ListAliases"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let limit = request.limit.unwrap_or(50);
                 if !(1..=100).contains(&limit) {
                     return Err(KmsError::validation("`Limit` must be between 1 and 100"));

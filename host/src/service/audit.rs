@@ -10,7 +10,7 @@ use crate::audit::chain::{self, RegionReport, Walker};
 use crate::audit::log::Entry;
 use crate::audit::query::{self, Filter};
 use crate::authz::Action;
-use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage, redacted_json};
+use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage};
 use crate::store::{DigestRecord, KeyRecord, StoreError};
 
 /// What `keyward audit verify` found: one report per region.
@@ -204,8 +204,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GetKeyLastUsage"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let key = self.admit(
                     caller,
                     trail,

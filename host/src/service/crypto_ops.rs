@@ -9,7 +9,6 @@ use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
 use crate::core::{GuestError, WrappedKey};
-use crate::model::redacted_json;
 use crate::model::{
     DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
     EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
@@ -176,79 +175,69 @@ impl Kms {
 
     /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
     pub fn encrypt(&self, caller: &Caller, request: EncryptRequest) -> KmsResult<EncryptResponse> {
-        self.run(
-            caller,
-            Op::read("Encrypt"),
-            redacted_json(&request),
-            |trail| {
-                if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
-                    return Err(KmsError::validation(format!(
-                        "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
-                    )));
-                }
-                check_context("EncryptionContext", request.encryption_context.as_ref())?;
-                check_grant_tokens(&request.grant_tokens)?;
-                let details = Details {
-                    encryption_context: request.encryption_context.as_ref(),
-                    grant_tokens: &request.grant_tokens,
-                };
-                let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
-                check_symmetric_use(&key, request.encryption_algorithm)?;
-                check_dry_run(request.dry_run)?;
-                let (wrapped, header) = self.current_material(&key)?;
-                let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
-                let body = self
-                    .core
-                    .encrypt(&wrapped, &aad, request.plaintext.expose())?
-                    .map_err(KmsError::guest)?;
-                Ok(EncryptResponse {
-                    ciphertext_blob: [header, body].concat(),
-                    key_id: key.arn,
-                    encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                })
-            },
-        )
+        self.run(caller, Op::read("Encrypt"), request, |trail, request| {
+            if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
+                return Err(KmsError::validation(format!(
+                    "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
+                )));
+            }
+            check_context("EncryptionContext", request.encryption_context.as_ref())?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let details = Details {
+                encryption_context: request.encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
+            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let (wrapped, header) = self.current_material(&key)?;
+            let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
+            let body = self
+                .core
+                .encrypt(&wrapped, &aad, request.plaintext.expose())?
+                .map_err(KmsError::guest)?;
+            Ok(EncryptResponse {
+                ciphertext_blob: [header, body].concat(),
+                key_id: key.arn,
+                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
     }
 
     /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
-        self.run(
-            caller,
-            Op::read("Decrypt"),
-            redacted_json(&request),
-            |trail| {
-                check_context("EncryptionContext", request.encryption_context.as_ref())?;
-                check_grant_tokens(&request.grant_tokens)?;
-                let details = Details {
-                    encryption_context: request.encryption_context.as_ref(),
-                    grant_tokens: &request.grant_tokens,
-                };
-                let (header, header_bytes, body, key) = self.ciphertext_key(
-                    caller,
-                    trail,
-                    Action::Decrypt,
-                    &request.ciphertext_blob,
-                    request.key_id.as_deref(),
-                    details,
-                )?;
-                check_symmetric_use(&key, request.encryption_algorithm)?;
-                check_dry_run(request.dry_run)?;
-                let wrapped = self
-                    .wrapped_key(&key, header.version)?
-                    .ok_or(KmsError::InvalidCiphertext)?;
-                let aad = ciphertext::aad(header_bytes, request.encryption_context.as_ref());
-                let plaintext = self
-                    .core
-                    .decrypt(&wrapped, &aad, body)?
-                    .map_err(decrypt_error)?;
-                Ok(DecryptResponse {
-                    key_id: key.arn,
-                    plaintext: SecretBytes::from(plaintext),
-                    encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                })
-            },
-        )
+        self.run(caller, Op::read("Decrypt"), request, |trail, request| {
+            check_context("EncryptionContext", request.encryption_context.as_ref())?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let details = Details {
+                encryption_context: request.encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let (header, header_bytes, body, key) = self.ciphertext_key(
+                caller,
+                trail,
+                Action::Decrypt,
+                &request.ciphertext_blob,
+                request.key_id.as_deref(),
+                details,
+            )?;
+            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let wrapped = self
+                .wrapped_key(&key, header.version)?
+                .ok_or(KmsError::InvalidCiphertext)?;
+            let aad = ciphertext::aad(header_bytes, request.encryption_context.as_ref());
+            let plaintext = self
+                .core
+                .decrypt(&wrapped, &aad, body)?
+                .map_err(decrypt_error)?;
+            Ok(DecryptResponse {
+                key_id: key.arn,
+                plaintext: SecretBytes::from(plaintext),
+                encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
     }
 
     /// `ReEncrypt`: decrypt and encrypt again inside the guest, so that the
@@ -258,75 +247,70 @@ impl Kms {
         caller: &Caller,
         request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
-        self.run(
-            caller,
-            Op::read("ReEncrypt"),
-            redacted_json(&request),
-            |trail| {
-                check_context(
-                    "SourceEncryptionContext",
-                    request.source_encryption_context.as_ref(),
-                )?;
-                check_context(
-                    "DestinationEncryptionContext",
-                    request.destination_encryption_context.as_ref(),
-                )?;
-                check_grant_tokens(&request.grant_tokens)?;
-                let source_details = Details {
-                    encryption_context: request.source_encryption_context.as_ref(),
-                    grant_tokens: &request.grant_tokens,
-                };
-                let (header, header_bytes, body, source) = self.ciphertext_key(
-                    caller,
-                    trail,
-                    Action::ReEncryptFrom,
-                    &request.ciphertext_blob,
-                    request.source_key_id.as_deref(),
-                    source_details,
-                )?;
-                check_symmetric_use(&source, request.source_encryption_algorithm)?;
-                let destination_details = Details {
-                    encryption_context: request.destination_encryption_context.as_ref(),
-                    grant_tokens: &request.grant_tokens,
-                };
-                let destination = self.admit(
-                    caller,
-                    trail,
-                    Action::ReEncryptTo,
-                    &request.destination_key_id,
-                    destination_details,
-                )?;
-                check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
-                check_dry_run(request.dry_run)?;
-                let source_key = self
-                    .wrapped_key(&source, header.version)?
-                    .ok_or(KmsError::InvalidCiphertext)?;
-                let source_aad =
-                    ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
-                let (destination_key, destination_header) = self.current_material(&destination)?;
-                let destination_aad = ciphertext::aad(
-                    &destination_header,
-                    request.destination_encryption_context.as_ref(),
-                );
-                let new_body = self
-                    .core
-                    .re_encrypt(
-                        &source_key,
-                        &source_aad,
-                        body,
-                        &destination_key,
-                        &destination_aad,
-                    )?
-                    .map_err(decrypt_error)?;
-                Ok(ReEncryptResponse {
-                    ciphertext_blob: [destination_header, new_body].concat(),
-                    source_key_id: source.arn,
-                    key_id: destination.arn,
-                    source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                    destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                })
-            },
-        )
+        self.run(caller, Op::read("ReEncrypt"), request, |trail, request| {
+            check_context(
+                "SourceEncryptionContext",
+                request.source_encryption_context.as_ref(),
+            )?;
+            check_context(
+                "DestinationEncryptionContext",
+                request.destination_encryption_context.as_ref(),
+            )?;
+            check_grant_tokens(&request.grant_tokens)?;
+            let source_details = Details {
+                encryption_context: request.source_encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let (header, header_bytes, body, source) = self.ciphertext_key(
+                caller,
+                trail,
+                Action::ReEncryptFrom,
+                &request.ciphertext_blob,
+                request.source_key_id.as_deref(),
+                source_details,
+            )?;
+            check_symmetric_use(&source, request.source_encryption_algorithm)?;
+            let destination_details = Details {
+                encryption_context: request.destination_encryption_context.as_ref(),
+                grant_tokens: &request.grant_tokens,
+            };
+            let destination = self.admit(
+                caller,
+                trail,
+                Action::ReEncryptTo,
+                &request.destination_key_id,
+                destination_details,
+            )?;
+            check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
+            check_dry_run(request.dry_run)?;
+            let source_key = self
+                .wrapped_key(&source, header.version)?
+                .ok_or(KmsError::InvalidCiphertext)?;
+            let source_aad =
+                ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
+            let (destination_key, destination_header) = self.current_material(&destination)?;
+            let destination_aad = ciphertext::aad(
+                &destination_header,
+                request.destination_encryption_context.as_ref(),
+            );
+            let new_body = self
+                .core
+                .re_encrypt(
+                    &source_key,
+                    &source_aad,
+                    body,
+                    &destination_key,
+                    &destination_aad,
+                )?
+                .map_err(decrypt_error)?;
+            Ok(ReEncryptResponse {
+                ciphertext_blob: [destination_header, new_body].concat(),
+                source_key_id: source.arn,
+                key_id: destination.arn,
+                source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+            })
+        })
     }
 
     /// The shared body of the two GenerateDataKey operations.
@@ -371,8 +355,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GenerateDataKey"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let (plaintext, ciphertext_blob, key_id) =
                     self.generate_data_key_inner(caller, trail, Action::GenerateDataKey, &request)?;
                 let plaintext = plaintext.ok_or_else(|| {
@@ -399,8 +383,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GenerateDataKeyWithoutPlaintext"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let (_, ciphertext_blob, key_id) = self.generate_data_key_inner(
                     caller,
                     trail,
@@ -424,8 +408,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GenerateRandom"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let length = match request.number_of_bytes {
                     Some(n) if (1..=MAX_RANDOM).contains(&n) => u32::try_from(n).unwrap_or(1),
                     _ => {

@@ -3,7 +3,6 @@
 //! policy set (`authz::grants`), so that it takes effect, and stops, at once.
 
 use super::Op;
-use crate::model::redacted_json;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -114,8 +113,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("CreateGrant"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_principal("GranteePrincipal", &request.grantee_principal)?;
                 if let Some(retiring) = &request.retiring_principal {
                     check_principal("RetiringPrincipal", retiring)?;
@@ -257,39 +256,34 @@ impl Kms {
         caller: &Caller,
         request: ListGrantsRequest,
     ) -> KmsResult<ListGrantsResponse> {
-        self.run(
-            caller,
-            Op::read("ListGrants"),
-            redacted_json(&request),
-            |trail| {
-                let key = self.admit(
-                    caller,
-                    trail,
-                    Action::ListGrants,
-                    &request.key_id,
-                    Details::default(),
-                )?;
-                let grants: Vec<GrantRecord> = self
-                    .store
-                    .grants(&key.region, &key.key_id)?
-                    .iter()
-                    .filter(|g| request.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
-                    .filter(|g| {
-                        request
-                            .grantee_principal
-                            .as_ref()
-                            .is_none_or(|p| &g.grantee_principal == p)
-                    })
-                    .cloned()
-                    .collect();
-                let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
-                Ok(ListGrantsResponse {
-                    grants: grants.iter().map(|g| entry(&key.arn, g)).collect(),
-                    truncated: next_marker.is_some(),
-                    next_marker,
+        self.run(caller, Op::read("ListGrants"), request, |trail, request| {
+            let key = self.admit(
+                caller,
+                trail,
+                Action::ListGrants,
+                &request.key_id,
+                Details::default(),
+            )?;
+            let grants: Vec<GrantRecord> = self
+                .store
+                .grants(&key.region, &key.key_id)?
+                .iter()
+                .filter(|g| request.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
+                .filter(|g| {
+                    request
+                        .grantee_principal
+                        .as_ref()
+                        .is_none_or(|p| &g.grantee_principal == p)
                 })
-            },
-        )
+                .cloned()
+                .collect();
+            let (grants, next_marker) = page(grants, request.limit, request.marker.as_deref())?;
+            Ok(ListGrantsResponse {
+                grants: grants.iter().map(|g| entry(&key.arn, g)).collect(),
+                truncated: next_marker.is_some(),
+                next_marker,
+            })
+        })
     }
 
     /// `ListRetirableGrants`: grants in the request region whose retiring
@@ -302,8 +296,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("ListRetirableGrants"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_principal("RetiringPrincipal", &request.retiring_principal)?;
                 self.admit_account(caller, trail, Action::ListRetirableGrants)?;
                 // As in AWS, only a principal of the caller's own account can
@@ -360,7 +354,7 @@ impl Kms {
         caller: &Caller,
         request: RetireGrantRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, Op::write("RetireGrant"), redacted_json(&request), |trail| {
+        self.run(caller, Op::write("RetireGrant"), request, |trail, request| {
             let grant = match (&request.grant_token, &request.key_id, &request.grant_id) {
                 (Some(token), _, _) => self
                     .store
@@ -433,8 +427,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("RevokeGrant"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 if request.grant_id.is_empty() || request.grant_id.len() > 128 {
                     return Err(KmsError::validation(
                         "`GrantId` must be between 1 and 128 characters",

@@ -17,7 +17,7 @@ use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
 use crate::model::{
     AlgorithmSpec, EmptyResponse, ExpirationModelType, GetParametersForImportRequest,
     GetParametersForImportResponse, ImportKeyMaterialRequest, ImportKeyMaterialResponse,
-    KeyIdRequest, KeyState, OriginType, WrappingKeySpec, redacted_json,
+    KeyIdRequest, KeyState, OriginType, WrappingKeySpec,
 };
 use crate::store::{ImportedMaterial, KeyRecord, Material};
 use subtle::ConstantTimeEq;
@@ -222,8 +222,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GetParametersForImport"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let Some(algorithm) = request.wrapping_algorithm else {
                     return Err(KmsError::validation("`WrappingAlgorithm` is required"));
                 };
@@ -284,8 +284,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("ImportKeyMaterial"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 for (name, value, max) in [
                     ("ImportToken", &request.import_token, MAX_TOKEN_LEN),
                     (
@@ -388,8 +388,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("DeleteImportedKeyMaterial"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let key = self.admit(
                     caller,
                     trail,

@@ -3,7 +3,6 @@
 use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
-use crate::model::redacted_json;
 use crate::model::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
     EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
@@ -78,129 +77,123 @@ impl Kms {
         caller: &Caller,
         request: CreateKeyRequest,
     ) -> KmsResult<CreateKeyResponse> {
-        self.run(
-            caller,
-            Op::write("CreateKey"),
-            redacted_json(&request),
-            |trail| {
-                let description = request.description.unwrap_or_default();
-                if description.chars().count() > MAX_DESCRIPTION {
-                    return Err(KmsError::validation(format!(
-                        "`Description` must be at most {MAX_DESCRIPTION} characters"
-                    )));
-                }
-                let key_spec = match (request.key_spec, request.customer_master_key_spec) {
-                    (Some(_), Some(_)) => {
-                        return Err(KmsError::validation(
-                            "specify `KeySpec` or `CustomerMasterKeySpec`, not both",
-                        ));
-                    }
-                    (Some(spec), None) | (None, Some(spec)) => spec,
-                    (None, None) => KeySpec::SymmetricDefault,
-                };
-                if key_spec != KeySpec::SymmetricDefault {
-                    return Err(not_yet(&format!("key spec `{key_spec}`")));
-                }
-                let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-                if key_usage != KeyUsage::EncryptDecrypt {
-                    return Err(KmsError::validation(format!(
-                        "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
-                    )));
-                }
-                let origin = request.origin.unwrap_or(OriginType::AwsKms);
-                match origin {
-                    OriginType::AwsKms | OriginType::External => {}
-                    OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
-                        return Err(KmsError::validation(
-                            "this origin requires a `CustomKeyStoreId`",
-                        ));
-                    }
-                }
-                if let Some(store) = request.custom_key_store_id {
-                    return Err(KmsError::CustomKeyStoreNotFound(format!(
-                        "custom key store `{store}` does not exist"
-                    )));
-                }
-                if request.xks_key_id.is_some() {
+        self.run(caller, Op::write("CreateKey"), request, |trail, request| {
+            let description = request.description.unwrap_or_default();
+            if description.chars().count() > MAX_DESCRIPTION {
+                return Err(KmsError::validation(format!(
+                    "`Description` must be at most {MAX_DESCRIPTION} characters"
+                )));
+            }
+            let key_spec = match (request.key_spec, request.customer_master_key_spec) {
+                (Some(_), Some(_)) => {
                     return Err(KmsError::validation(
-                        "`XksKeyId` requires an external key store",
+                        "specify `KeySpec` or `CustomerMasterKeySpec`, not both",
                     ));
                 }
-                let tags = super::tags::validated(
-                    request.tags.as_deref().unwrap_or_default(),
-                    &Default::default(),
-                )?;
-                if request.multi_region == Some(true) {
-                    return Err(not_yet("multi-region keys"));
+                (Some(spec), None) | (None, Some(spec)) => spec,
+                (None, None) => KeySpec::SymmetricDefault,
+            };
+            if key_spec != KeySpec::SymmetricDefault {
+                return Err(not_yet(&format!("key spec `{key_spec}`")));
+            }
+            let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+            if key_usage != KeyUsage::EncryptDecrypt {
+                return Err(KmsError::validation(format!(
+                    "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
+                )));
+            }
+            let origin = request.origin.unwrap_or(OriginType::AwsKms);
+            match origin {
+                OriginType::AwsKms | OriginType::External => {}
+                OriginType::AwsCloudhsm | OriginType::ExternalKeyStore => {
+                    return Err(KmsError::validation(
+                        "this origin requires a `CustomKeyStoreId`",
+                    ));
                 }
+            }
+            if let Some(store) = request.custom_key_store_id {
+                return Err(KmsError::CustomKeyStoreNotFound(format!(
+                    "custom key store `{store}` does not exist"
+                )));
+            }
+            if request.xks_key_id.is_some() {
+                return Err(KmsError::validation(
+                    "`XksKeyId` requires an external key store",
+                ));
+            }
+            let tags = super::tags::validated(
+                request.tags.as_deref().unwrap_or_default(),
+                &Default::default(),
+            )?;
+            if request.multi_region == Some(true) {
+                return Err(not_yet("multi-region keys"));
+            }
 
-                self.admit_account(caller, trail, Action::CreateKey)?;
+            self.admit_account(caller, trail, Action::CreateKey)?;
 
-                let account = caller.principal.account().to_owned();
-                let key_id = uuid::Uuid::new_v4().to_string();
-                let arn = key_arn(&caller.region, &account, &key_id);
-                let policy = match &request.policy {
-                    Some(text) => {
-                        super::policies::check_key_policy_text(text)?;
-                        text.clone()
-                    }
-                    None => crate::authz::schema::default_key_policy(&account),
-                };
-                let version = 1;
-                // A key for imported material starts without any: the
-                // customer brings it with ImportKeyMaterial.
-                let wrapped = match origin {
-                    OriginType::External => None,
-                    _ => Some(
-                        self.core
-                            .generate_key(&material_label(&arn, version))?
-                            .map_err(KmsError::guest)?,
-                    ),
-                };
-                let now = self.now_ms();
-                let record = KeyRecord {
-                    key_id,
-                    region: caller.region.clone(),
-                    account,
-                    arn,
-                    description,
-                    created_ms: now,
-                    state: if wrapped.is_some() {
-                        KeyState::Enabled
-                    } else {
-                        KeyState::PendingImport
-                    },
-                    key_spec,
-                    key_usage,
-                    origin,
-                    key_manager: KeyManager::Customer,
-                    multi_region: false,
-                    current_version: version,
-                    policy,
-                    policy_version: 1,
-                    tags,
-                    deletion: None,
-                    rotation: None,
-                    on_demand_rotations: 0,
-                    imported: None,
-                    aliases: Vec::new(),
-                };
-                if request.policy.is_some()
-                    && request.bypass_policy_lockout_safety_check != Some(true)
-                {
-                    self.check_lockout(caller, &record, &[])?;
+            let account = caller.principal.account().to_owned();
+            let key_id = uuid::Uuid::new_v4().to_string();
+            let arn = key_arn(&caller.region, &account, &key_id);
+            let policy = match &request.policy {
+                Some(text) => {
+                    super::policies::check_key_policy_text(text)?;
+                    text.clone()
                 }
-                let material = wrapped.map(|wrapped| Material {
-                    version,
-                    wrapped,
-                    created_ms: now,
-                });
-                self.store.insert_key(&record, material.as_ref())?;
-                Ok(CreateKeyResponse {
-                    key_metadata: metadata(&record),
-                })
-            },
-        )
+                None => crate::authz::schema::default_key_policy(&account),
+            };
+            let version = 1;
+            // A key for imported material starts without any: the
+            // customer brings it with ImportKeyMaterial.
+            let wrapped = match origin {
+                OriginType::External => None,
+                _ => Some(
+                    self.core
+                        .generate_key(&material_label(&arn, version))?
+                        .map_err(KmsError::guest)?,
+                ),
+            };
+            let now = self.now_ms();
+            let record = KeyRecord {
+                key_id,
+                region: caller.region.clone(),
+                account,
+                arn,
+                description,
+                created_ms: now,
+                state: if wrapped.is_some() {
+                    KeyState::Enabled
+                } else {
+                    KeyState::PendingImport
+                },
+                key_spec,
+                key_usage,
+                origin,
+                key_manager: KeyManager::Customer,
+                multi_region: false,
+                current_version: version,
+                policy,
+                policy_version: 1,
+                tags,
+                deletion: None,
+                rotation: None,
+                on_demand_rotations: 0,
+                imported: None,
+                aliases: Vec::new(),
+            };
+            if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)
+            {
+                self.check_lockout(caller, &record, &[])?;
+            }
+            let material = wrapped.map(|wrapped| Material {
+                version,
+                wrapped,
+                created_ms: now,
+            });
+            self.store.insert_key(&record, material.as_ref())?;
+            Ok(CreateKeyResponse {
+                key_metadata: metadata(&record),
+            })
+        })
     }
 
     /// The AWS managed key `alias/aws/<service>` of the caller's account,
@@ -306,8 +299,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("DescribeKey"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
                 let details = Details {
                     encryption_context: None,
@@ -328,55 +321,50 @@ impl Kms {
         caller: &Caller,
         request: ListKeysRequest,
     ) -> KmsResult<ListKeysResponse> {
-        self.run(
-            caller,
-            Op::read("ListKeys"),
-            redacted_json(&request),
-            |trail| {
-                let limit = request.limit.unwrap_or(DEFAULT_LIST_LIMIT);
-                if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-                    return Err(KmsError::validation(format!(
-                        "`Limit` must be between 1 and {MAX_LIST_LIMIT}"
-                    )));
-                }
-                let marker = request.marker.as_deref();
-                if let Some(marker) = marker
-                    && !super::is_key_id(marker)
-                {
-                    return Err(KmsError::InvalidMarker(format!(
-                        "marker `{marker}` is not valid"
-                    )));
-                }
-                self.admit_account(caller, trail, Action::ListKeys)?;
-                // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
-                let limit = usize::try_from(limit).unwrap_or(1);
-                let mut keys = self.store.list_keys(
-                    &caller.region,
-                    caller.principal.account(),
-                    Page {
-                        after: marker,
-                        limit: limit + 1,
-                    },
-                )?;
-                let truncated = keys.len() > limit;
-                keys.truncate(limit);
-                let next_marker = if truncated {
-                    keys.last().map(|k| k.key_id.clone())
-                } else {
-                    None
-                };
-                Ok(ListKeysResponse {
-                    keys: keys
-                        .into_iter()
-                        .map(|k| KeyListEntry {
-                            key_id: k.key_id,
-                            key_arn: k.arn,
-                        })
-                        .collect(),
-                    next_marker,
-                    truncated,
-                })
-            },
-        )
+        self.run(caller, Op::read("ListKeys"), request, |trail, request| {
+            let limit = request.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+            if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+                return Err(KmsError::validation(format!(
+                    "`Limit` must be between 1 and {MAX_LIST_LIMIT}"
+                )));
+            }
+            let marker = request.marker.as_deref();
+            if let Some(marker) = marker
+                && !super::is_key_id(marker)
+            {
+                return Err(KmsError::InvalidMarker(format!(
+                    "marker `{marker}` is not valid"
+                )));
+            }
+            self.admit_account(caller, trail, Action::ListKeys)?;
+            // INVARIANT: 1 <= limit <= 1000, so the cast is exact.
+            let limit = usize::try_from(limit).unwrap_or(1);
+            let mut keys = self.store.list_keys(
+                &caller.region,
+                caller.principal.account(),
+                Page {
+                    after: marker,
+                    limit: limit + 1,
+                },
+            )?;
+            let truncated = keys.len() > limit;
+            keys.truncate(limit);
+            let next_marker = if truncated {
+                keys.last().map(|k| k.key_id.clone())
+            } else {
+                None
+            };
+            Ok(ListKeysResponse {
+                keys: keys
+                    .into_iter()
+                    .map(|k| KeyListEntry {
+                        key_id: k.key_id,
+                        key_arn: k.arn,
+                    })
+                    .collect(),
+                next_marker,
+                truncated,
+            })
+        })
     }
 }

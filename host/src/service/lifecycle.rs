@@ -6,7 +6,6 @@ use super::Op;
 use super::keys::{DAY_MS, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::{Action, Principal};
-use crate::model::redacted_json;
 use crate::model::{
     CancelKeyDeletionResponse, EmptyResponse, KeyIdRequest, KeyState, ScheduleKeyDeletionRequest,
     ScheduleKeyDeletionResponse, UpdateKeyDescriptionRequest,
@@ -53,12 +52,14 @@ impl Kms {
         due: impl Fn(&KeyRecord) -> bool,
         change: impl FnOnce(KeyRecord) -> KmsResult<()>,
     ) -> KmsResult<Option<String>> {
-        let parameters = serde_json::json!({ "KeyId": key.arn });
+        let request = KeyIdRequest {
+            key_id: key.arn.clone(),
+        };
         let done = self.run(
             &key_service(key)?,
             Op::service(event_name),
-            parameters,
-            |trail| {
+            request,
+            |trail, _| {
                 trail.key(key);
                 let current = self
                     .store
@@ -89,19 +90,14 @@ impl Kms {
         request: &KeyIdRequest,
         to: KeyState,
     ) -> KmsResult<EmptyResponse> {
-        self.run(
-            caller,
-            Op::write(operation),
-            redacted_json(request),
-            |trail| {
-                // The key-state table allows only Enabled and Disabled keys.
-                let key = self.admit(caller, trail, action, &request.key_id, Details::default())?;
-                if key.state != to {
-                    self.store.update_key(&KeyRecord { state: to, ..key })?;
-                }
-                Ok(EmptyResponse {})
-            },
-        )
+        self.run(caller, Op::write(operation), request, |trail, request| {
+            // The key-state table allows only Enabled and Disabled keys.
+            let key = self.admit(caller, trail, action, &request.key_id, Details::default())?;
+            if key.state != to {
+                self.store.update_key(&KeyRecord { state: to, ..key })?;
+            }
+            Ok(EmptyResponse {})
+        })
     }
 
     /// `EnableKey`.
@@ -134,7 +130,7 @@ impl Kms {
         caller: &Caller,
         request: ScheduleKeyDeletionRequest,
     ) -> KmsResult<ScheduleKeyDeletionResponse> {
-        self.run(caller, Op::write("ScheduleKeyDeletion"), redacted_json(&request), |trail| {
+        self.run(caller, Op::write("ScheduleKeyDeletion"), request, |trail, request| {
             let days = request.pending_window_in_days.unwrap_or(MAX_PENDING_DAYS);
             if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&days) {
                 return Err(KmsError::validation(format!(
@@ -170,8 +166,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("CancelKeyDeletion"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let key = self.admit(
                     caller,
                     trail,
@@ -236,8 +232,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("UpdateKeyDescription"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 if request.description.chars().count() > super::keys::MAX_DESCRIPTION {
                     return Err(KmsError::validation(
                         "`Description` must be at most 8192 characters",

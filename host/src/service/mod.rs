@@ -40,12 +40,13 @@ pub use testing::Testing;
 
 use crate::audit::commit::{GroupCommit, Ticket};
 use crate::audit::log::AuditLog;
+use crate::audit::members::{members, null};
 use crate::audit::{EventBuilder, Outcome, Trail};
 use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
-use crate::model::{EncryptionContext, KeyManager, KeyState, redacted_json};
+use crate::model::{EncryptionContext, KeyManager, KeyState};
 use crate::store::{AuditSync, DataDir, KeyRecord, NewEvent, SqliteStore, Store, StoreError};
 
 pub use audit::{AuditExport, AuditVerification};
@@ -385,19 +386,23 @@ impl Kms {
     }
 
     /// The request wrapper every operation runs in. It checks that the
-    /// region is served, runs `body`, and records the audit event, failing
+    /// region is served, runs `body` on `request`, and records the audit
+    /// event (whose `requestParameters` are `request`), failing
     /// closed: if the event cannot be written the caller gets an error and
     /// not the response. An operation that writes (`Op::write`) runs in one
     /// store transaction with its event, so that neither is kept without
     /// the other. Internal failures are logged for the operator (the caller
     /// sees only `KMSInternalException`).
-    fn run<T: serde::Serialize>(
+    fn run<R: serde::Serialize, T: serde::Serialize>(
         &self,
         caller: &Caller,
         op: Op,
-        parameters: serde_json::Value,
-        body: impl FnOnce(&Trail) -> KmsResult<T>,
+        request: R,
+        body: impl FnOnce(&Trail, R) -> KmsResult<T>,
     ) -> KmsResult<T> {
+        let audited = op.writes || self.audits_reads();
+        // Before `body`, which may take the request apart.
+        let parameters = audited.then(|| members(&request));
         let trail = Trail::default();
         let time_ms = self.now_ms();
         let request_id = caller
@@ -415,18 +420,18 @@ impl Kms {
             match self.store.begin() {
                 Ok(started) => {
                     transaction = Some(started);
-                    body(&trail)
+                    body(&trail, request)
                 }
                 Err(e) => Err(e.into()),
             }
         } else {
-            body(&trail)
+            body(&trail, request)
         };
         // Called once, on whichever path below runs.
         let event = move |result: &KmsResult<T>| {
             let message;
             let outcome = match result {
-                Ok(response) => Outcome::Success(redacted_json(response)),
+                Ok(response) => Outcome::Success(members(response)),
                 Err(e) => {
                     message = e.to_string();
                     Outcome::Failure {
@@ -440,7 +445,7 @@ impl Kms {
                 operation: op.name,
                 read_only: !op.writes,
                 service_event: op.service,
-                parameters,
+                parameters: parameters.unwrap_or_else(null),
                 trail: &trail,
                 time_ms,
                 request_id: &request_id,
@@ -472,7 +477,7 @@ impl Kms {
                     drop(transaction);
                     self.authz.clear();
                 }
-                if self.audits_reads() {
+                if audited {
                     self.record(event(&result))
                 } else {
                     Ok(())

@@ -5,7 +5,6 @@
 use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::{self, Action, KeyPolicies, Source};
-use crate::model::redacted_json;
 use crate::model::{
     DEFAULT_POLICY_NAME, EmptyResponse, GetKeyPolicyRequest, GetKeyPolicyResponse,
     ListKeyPoliciesRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
@@ -82,8 +81,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("PutKeyPolicy"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_policy_name(request.policy_name.as_deref())?;
                 check_size(&request.policy)?;
                 let key = self.admit(
@@ -119,8 +118,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GetKeyPolicy"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 check_policy_name(request.policy_name.as_deref())?;
                 let key = self.admit(
                     caller,
@@ -146,8 +145,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("ListKeyPolicies"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 if request.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
                     return Err(KmsError::validation("`Limit` must be between 1 and 1000"));
                 }
@@ -176,12 +175,19 @@ impl Kms {
         key_ref: &str,
         encryption_context: Option<&crate::model::EncryptionContext>,
     ) -> KmsResult<authz::Decision> {
-        let parameters = serde_json::json!({
-            "KeyId": key_ref,
-            "Action": action.name(),
-            "EncryptionContext": encryption_context,
-        });
-        self.run(caller, Op::read("Explain"), parameters, |trail| {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct ExplainRequest<'a> {
+            key_id: &'a str,
+            action: &'a str,
+            encryption_context: Option<&'a crate::model::EncryptionContext>,
+        }
+        let request = ExplainRequest {
+            key_id: key_ref,
+            action: action.name(),
+            encryption_context,
+        };
+        self.run(caller, Op::read("Explain"), request, |trail, _| {
             let key = self.resolve(caller, key_ref)?;
             trail.key(&key);
             let details = Details {

@@ -8,7 +8,6 @@ use super::Op;
 use super::keys::{DAY_MS, material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
-use crate::model::redacted_json;
 use crate::model::{
     EmptyResponse, EnableKeyRotationRequest, GetKeyRotationStatusResponse, KeyIdRequest, KeySpec,
     KeyState, ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType,
@@ -63,7 +62,7 @@ impl Kms {
         caller: &Caller,
         request: EnableKeyRotationRequest,
     ) -> KmsResult<EmptyResponse> {
-        self.run(caller, Op::write("EnableKeyRotation"), redacted_json(&request), |trail| {
+        self.run(caller, Op::write("EnableKeyRotation"), request, |trail, request| {
             let days = request
                 .rotation_period_in_days
                 .unwrap_or(DEFAULT_PERIOD_DAYS);
@@ -105,8 +104,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("DisableKeyRotation"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let key = self.admit(
                     caller,
                     trail,
@@ -133,8 +132,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("GetKeyRotationStatus"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let key = self.admit(
                     caller,
                     trail,
@@ -160,7 +159,7 @@ impl Kms {
         caller: &Caller,
         request: KeyIdRequest,
     ) -> KmsResult<RotateKeyOnDemandResponse> {
-        self.run(caller, Op::write("RotateKeyOnDemand"), redacted_json(&request), |trail| {
+        self.run(caller, Op::write("RotateKeyOnDemand"), request, |trail, request| {
             let key = self.admit(caller, trail, Action::RotateKeyOnDemand, &request.key_id, Details::default())?;
             check_rotatable(&key)?;
             if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
@@ -188,8 +187,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("ListKeyRotations"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let limit = request.limit.unwrap_or(100);
                 if !(1..=1000).contains(&limit) {
                     return Err(KmsError::validation("`Limit` must be between 1 and 1000"));

@@ -2,7 +2,6 @@
 //! attributes that Cedar policies can test (`resource.getTag("team")`).
 
 use super::Op;
-use crate::model::redacted_json;
 use std::collections::BTreeMap;
 
 use super::{Caller, Details, Kms, KmsError, KmsResult};
@@ -68,8 +67,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("TagResource"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 if request.tags.is_empty() {
                     return Err(KmsError::validation("`Tags` must hold at least one tag"));
                 }
@@ -97,8 +96,8 @@ impl Kms {
         self.run(
             caller,
             Op::write("UntagResource"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 if request.tag_keys.is_empty() {
                     return Err(KmsError::validation("`TagKeys` must hold at least one key"));
                 }
@@ -132,8 +131,8 @@ impl Kms {
         self.run(
             caller,
             Op::read("ListResourceTags"),
-            redacted_json(&request),
-            |trail| {
+            request,
+            |trail, request| {
                 let limit = request.limit.unwrap_or(50);
                 if !(1..=50).contains(&limit) {
                     return Err(KmsError::validation("`Limit` must be between 1 and 50"));

@@ -865,7 +865,8 @@ fn append_line(env: &Env, status: char, event_id: &str) -> i64 {
     let mut event = last["event"].clone();
     event["eventID"] = event_id.into();
     let json = serde_json::to_string(&event).unwrap();
-    let hash = keyward::audit::chain::link(&prev.try_into().unwrap(), REGION, seq, &json);
+    let event_hash = keyward::audit::chain::event_hash(&json);
+    let hash = keyward::audit::chain::link(&prev.try_into().unwrap(), REGION, seq, &event_hash);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     let line = format!(
         "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
@@ -1024,7 +1025,7 @@ fn events_kept_in_the_database_by_an_older_keyward_move_to_the_log() {
     let mut prev = [0; 32];
     for seq in 1..=2i64 {
         let json = format!(r#"{{"eventName":"Encrypt","eventID":"old-{seq}","requestID":"r"}}"#);
-        let hash = keyward::audit::chain::link(&prev, "eu-west-1", seq, &json);
+        let hash = keyward::audit::chain::link_v1(&prev, "eu-west-1", seq, &json);
         db.execute(
             "INSERT INTO audit_events (region, seq, time_ms, event, prev_hash, hash) \
              VALUES ('eu-west-1', ?1, 0, ?2, ?3, ?4)",
