@@ -319,9 +319,11 @@ enum Command {
         #[arg(long)]
         key_id: String,
         /// The import token: `fileb://PATH` for raw bytes, else base64.
+        /// Prefer `fileb://`: other local users can read a command line.
         #[arg(long)]
         import_token: String,
         /// The wrapped material: `fileb://PATH` for raw bytes, else base64.
+        /// Prefer `fileb://`: other local users can read a command line.
         #[arg(long)]
         encrypted_key_material: String,
         /// KEY_MATERIAL_EXPIRES (the default, as in AWS; needs --valid-to)
