@@ -3,15 +3,22 @@
 //! answer.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use super::keys::seconds;
 use super::{Caller, Details, InternalError, Kms, KmsError, KmsResult, Op};
 use crate::audit::chain::{self, RegionReport, Walker};
-use crate::audit::log::Entry;
+use crate::audit::log::{AuditLog, Entry};
 use crate::audit::query::{self, Filter};
 use crate::authz::Action;
+use crate::clock::Clock;
+use crate::core::CorePool;
 use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage};
-use crate::store::{DigestRecord, KeyRecord, StoreError};
+use crate::store::{DigestRecord, KeyRecord, Store, StoreError};
 
 /// What `keyward audit verify` found: one report per region.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -38,37 +45,90 @@ pub struct AuditExport {
     pub files: Vec<PathBuf>,
 }
 
-impl Kms {
+/// What makes the audit trail's digests, shared by the service and the
+/// thread that makes one every interval while the service is open (and so
+/// off the requests' path: a digest fsyncs the logs first).
+#[derive(Debug)]
+pub(super) struct Sealer {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) core: Arc<CorePool>,
+    pub(super) audit: Arc<AuditLog>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) interval_ms: i64,
+    /// When the chains last got a digest; held while one is made, so that
+    /// two are never made at once.
+    pub(super) sealed_ms: Mutex<i64>,
+}
+
+/// The thread of [`Sealer::start`]; dropping it stops the thread.
+#[derive(Debug)]
+pub(super) struct Sealing {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Sealing {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the audit sealing thread panicked");
+        }
+    }
+}
+
+impl Sealer {
+    /// Starts the thread that makes a digest whenever the interval has
+    /// passed since the last (by the service's clock). Without a thread
+    /// (the system refused one), digests are made when the service is
+    /// dropped and when asked for.
+    pub(super) fn start(self: &Arc<Self>) -> Sealing {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let sealer = Arc::clone(self);
+        // Checked often enough for the interval, and at least every second
+        // for a clock that moves by other means than time (tests).
+        let tick =
+            Duration::from_millis(u64::try_from(self.interval_ms.clamp(10, 1000)).unwrap_or(1000));
+        let thread = std::thread::Builder::new()
+            .name("keyward-sealer".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    sealer.seal_if_due();
+                }
+            })
+            .inspect_err(|e| tracing::error!("cannot start the audit sealing thread: {e}"))
+            .ok();
+        Sealing {
+            stop: Some(stop),
+            thread,
+        }
+    }
+
     /// Makes a signed digest of every region's chain that has events past
-    /// its newest digest. The MAC is made inside the guest with a key
-    /// derived from the domain key.
-    pub fn seal_audit(&self) -> KmsResult<()> {
-        let mut sealed_ms = self
-            .sealed_ms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// its newest digest.
+    pub(super) fn seal(&self) -> KmsResult<()> {
+        let mut sealed_ms = self.sealed_ms.lock();
         self.seal_locked(&mut sealed_ms)
     }
 
-    /// Seals the chains if the digest interval has passed since the last
-    /// digest. A failure is logged, not returned: the request's own event
-    /// is already durable, and the next request tries again.
-    pub(super) fn seal_audit_if_due(&self, now_ms: i64) {
-        // Under the same guard as the check: two requests that find it due
-        // at once seal once.
-        let Ok(mut sealed_ms) = self.sealed_ms.try_lock() else {
+    /// Seals the chains if the interval has passed since the last digest.
+    /// A failure is logged, and the next tick tries again.
+    fn seal_if_due(&self) {
+        let Some(mut sealed_ms) = self.sealed_ms.try_lock() else {
             return;
         };
-        if now_ms.saturating_sub(*sealed_ms) >= self.digest_interval_ms
+        if self.clock.now_ms().saturating_sub(*sealed_ms) >= self.interval_ms
             && let Err(e) = self.seal_locked(&mut sealed_ms)
         {
             tracing::error!(error = %e, "the audit trail could not be sealed");
         }
     }
 
-    /// [`Kms::seal_audit`], under its lock.
+    /// [`Sealer::seal`], under its lock. The MAC is made inside the guest
+    /// with a key derived from the domain key.
     fn seal_locked(&self, sealed_ms: &mut i64) -> KmsResult<()> {
-        let now = self.now_ms();
+        let now = self.clock.now_ms();
         // The last uses first: a digest that fails still leaves them saved.
         self.audit.save_marks()?;
         for region in self.audit.regions()? {
@@ -95,6 +155,17 @@ impl Kms {
         }
         *sealed_ms = now;
         Ok(())
+    }
+}
+
+impl Kms {
+    /// Makes a signed digest of every region's chain that has events past
+    /// its newest digest. The MAC is made inside the guest with a key
+    /// derived from the domain key. A thread does this every digest
+    /// interval while the service is open, and dropping the service does it
+    /// once more.
+    pub fn seal_audit(&self) -> KmsResult<()> {
+        self.sealer.seal()
     }
 
     /// Checks every region's chain and digests: the first edited, deleted or

@@ -50,6 +50,7 @@ use crate::model::{EncryptionContext, KeyManager, KeyState};
 use crate::store::{AuditSync, DataDir, KeyRecord, NewEvent, SqliteStore, Store, StoreError};
 
 pub use audit::{AuditExport, AuditVerification};
+use audit::{Sealer, Sealing};
 
 /// How a [`Kms`] is set up.
 #[derive(Debug, Clone)]
@@ -64,8 +65,9 @@ pub struct Config {
     pub clock: Arc<dyn Clock>,
     /// How audit events of read-only requests reach the disk.
     pub audit_sync: AuditSync,
-    /// How often the audit chain gets a signed digest while requests come
-    /// in (a digest is also made when the service is dropped).
+    /// How often a thread of the service gives the audit chains a signed
+    /// digest, if they have new events (a digest is also made when the
+    /// service is dropped).
     pub digest_interval_ms: i64,
 }
 
@@ -254,10 +256,10 @@ pub struct Kms {
     /// The thread that commits the events of [`Self::deferring_audit`],
     /// started by its first use.
     writer: std::sync::OnceLock<Option<std::thread::JoinHandle<()>>>,
-    /// When the audit chains last got a digest, and the lock that keeps
-    /// two threads from making one at once.
-    sealed_ms: std::sync::Mutex<i64>,
-    digest_interval_ms: i64,
+    /// Makes the audit trail's digests.
+    sealer: Arc<Sealer>,
+    /// The thread that makes them every digest interval.
+    sealing: Option<Sealing>,
     /// When this store began recording key use (`TrackingStartDate`).
     usage_tracking_start_ms: i64,
     /// Set by `Testing::skip_read_audit` for benchmarks.
@@ -292,6 +294,8 @@ impl Drop for Kms {
         {
             tracing::error!("the audit writer thread panicked");
         }
+        // The thread first, so that this is the last digest.
+        drop(self.sealing.take());
         if let Err(e) = self.seal_audit() {
             tracing::error!(error = %e, "the audit trail could not be sealed");
         }
@@ -345,17 +349,26 @@ impl Kms {
             GuestError::InvalidDomainKey => OpenError::WrongMasterKey,
             other => OpenError::Guest(other),
         })?;
+        let sealer = Arc::new(Sealer {
+            store: Arc::clone(&store),
+            core: Arc::clone(&core),
+            audit: Arc::clone(&audit),
+            clock: Arc::clone(&config.clock),
+            interval_ms: config.digest_interval_ms,
+            sealed_ms: parking_lot::Mutex::new(config.clock.now_ms()),
+        });
+        let sealing = Some(sealer.start());
         Ok(Self {
             store,
             core,
             audit,
             regions: config.regions,
-            sealed_ms: std::sync::Mutex::new(config.clock.now_ms()),
             clock: config.clock,
             authz: AuthzCache::default(),
             commits: Arc::default(),
             writer: std::sync::OnceLock::new(),
-            digest_interval_ms: config.digest_interval_ms,
+            sealer,
+            sealing,
             usage_tracking_start_ms,
             #[cfg(feature = "test-hooks")]
             skip_read_audit: std::sync::atomic::AtomicBool::new(false),
@@ -494,7 +507,6 @@ impl Kms {
             Err(e) => tracing::debug!(operation = op.name, error = e.code(), "refused"),
             Ok(_) => tracing::debug!(operation = op.name, "served"),
         }
-        self.seal_audit_if_due(time_ms);
         result
     }
 

@@ -998,7 +998,9 @@ fn last_use_survives_a_restart_and_a_crash() {
     assert!(before.is_some());
     let Env { dir, kms, caller } = env;
     // A clean stop saves the last uses; a crash (no stop) leaves them to be
-    // read back from the log.
+    // read back from the log. (The forgotten service's threads live on, but
+    // its digest thread has nothing to do before the test ends: the digest
+    // interval is a second.)
     drop(kms);
     let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
     let env = Env { dir, kms, caller };
@@ -1117,4 +1119,36 @@ fn records_of_committed_mutations_go_once_the_marks_pass_them() {
     env.kms.seal_audit().unwrap();
     assert_eq!(committed(), 0);
     verified(&env.kms);
+}
+
+#[test]
+fn the_service_makes_digests_on_its_own_while_requests_come_in() {
+    let env = Env::with_config(|config| config.digest_interval_ms = 20);
+    let key = env.key();
+    let digests = || -> i64 {
+        env.database()
+            .query_row("SELECT COUNT(*) FROM audit_digests", [], |row| row.get(0))
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while digests() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no digest was made");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Events after that digest get one of their own, with no request
+    // waiting for it.
+    let first = digests();
+    env.encrypt(&key, b"x", None);
+    while digests() == first {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second digest was made"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let report = verified(&env.kms);
+    assert!(
+        report.regions.iter().any(|r| r.digested_through >= 2),
+        "{report:?}"
+    );
 }
