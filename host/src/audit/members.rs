@@ -79,7 +79,9 @@ fn recorded<T: Serialize + ?Sized>(name: &str, value: &T) -> bool {
 }
 
 /// Whether a value serialises as `null` (a redacted binary field, or an
-/// absent optional member without `skip_serializing_if`).
+/// absent optional member without `skip_serializing_if`). A float that is
+/// not a number also becomes `null` in JSON, but the model's only floats are
+/// times.
 fn is_null<T: Serialize + ?Sized>(value: &T) -> bool {
     matches!(value.serialize(IsNull), Ok(true))
 }
@@ -131,6 +133,9 @@ impl Serializer for IsNull {
     fn serialize_unit(self) -> Result<bool, NotNull> {
         Ok(true)
     }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<bool, NotNull> {
+        Ok(true)
+    }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<bool, NotNull> {
         value.serialize(self)
     }
@@ -156,7 +161,6 @@ impl Serializer for IsNull {
         serialize_char(char);
         serialize_str(&str);
         serialize_bytes(&[u8]);
-        serialize_unit_struct(&'static str);
         serialize_unit_variant(&'static str, u32, &'static str);
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -492,7 +496,22 @@ mod tests {
     }
 
     #[test]
-    fn a_unit_response_is_null() {
+    fn a_unit_response_is_null_and_unit_members_are_dropped() {
+        #[derive(Serialize)]
+        struct Nothing;
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Response {
+            key_id: &'static str,
+            nothing: Nothing,
+            unit: (),
+        }
         assert_eq!(members(&()).get(), "null");
+        let response = Response {
+            key_id: "k",
+            nothing: Nothing,
+            unit: (),
+        };
+        assert_eq!(members(&response).get(), r#"{"keyId":"k"}"#);
     }
 }

@@ -298,7 +298,9 @@ impl EventBuilder<'_> {
         // INVARIANT: the event is plain strings, numbers and JSON values,
         // which always serialise.
         let mut json = Vec::with_capacity(2048);
-        let _ = serde_json::to_writer(&mut json, &event);
+        if serde_json::to_writer(&mut json, &event).is_err() {
+            json.clear();
+        }
         let json = String::from_utf8(json).unwrap_or_default();
         let succeeded = error_code.is_none();
         let used_keys = if succeeded && TRACKED_OPERATIONS.contains(&self.operation) {

@@ -93,8 +93,30 @@ impl Sealer {
         let thread = std::thread::Builder::new()
             .name("keyward-sealer".into())
             .spawn(move || {
+                let mut failing = false;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    sealer.seal_if_due();
+                    // A panic must not end the digests for good: the next
+                    // tick tries again, as for an error.
+                    let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        sealer.seal_if_due()
+                    }));
+                    match sealed {
+                        Ok(Ok(())) if failing => {
+                            tracing::info!("the audit trail is being sealed again");
+                            failing = false;
+                        }
+                        Ok(Ok(())) => {}
+                        // Logged once, not at every tick, until it recovers.
+                        Ok(Err(e)) if !failing => {
+                            tracing::error!(error = %e, "the audit trail could not be sealed");
+                            failing = true;
+                        }
+                        Err(_) if !failing => {
+                            tracing::error!("making an audit digest panicked");
+                            failing = true;
+                        }
+                        Ok(Err(_)) | Err(_) => {}
+                    }
                 }
             })
             .inspect_err(|e| tracing::error!("cannot start the audit sealing thread: {e}"))
@@ -113,16 +135,14 @@ impl Sealer {
     }
 
     /// Seals the chains if the interval has passed since the last digest.
-    /// A failure is logged, and the next tick tries again.
-    fn seal_if_due(&self) {
+    fn seal_if_due(&self) -> KmsResult<()> {
         let Some(mut sealed_ms) = self.sealed_ms.try_lock() else {
-            return;
+            return Ok(());
         };
-        if self.clock.now_ms().saturating_sub(*sealed_ms) >= self.interval_ms
-            && let Err(e) = self.seal_locked(&mut sealed_ms)
-        {
-            tracing::error!(error = %e, "the audit trail could not be sealed");
+        if self.clock.now_ms().saturating_sub(*sealed_ms) >= self.interval_ms {
+            self.seal_locked(&mut sealed_ms)?;
         }
+        Ok(())
     }
 
     /// [`Sealer::seal`], under its lock. The MAC is made inside the guest

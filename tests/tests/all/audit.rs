@@ -998,11 +998,15 @@ fn last_use_survives_a_restart_and_a_crash() {
     assert!(before.is_some());
     let Env { dir, kms, caller } = env;
     // A clean stop saves the last uses; a crash (no stop) leaves them to be
-    // read back from the log. (The forgotten service's threads live on, but
-    // its digest thread has nothing to do before the test ends: the digest
-    // interval is a second.)
+    // read back from the log. The "crashed" service's threads live on, so
+    // its digests are turned off: a digest saves the last uses, as a crash
+    // would not.
     drop(kms);
-    let kms = keyward::Kms::open(crate::support::config(dir.path())).unwrap();
+    let kms = keyward::Kms::open(keyward::Config {
+        digest_interval_ms: i64::MAX,
+        ..crate::support::config(dir.path())
+    })
+    .unwrap();
     let env = Env { dir, kms, caller };
     assert_eq!(last(&env.kms), before);
     env.encrypt(&key, b"y", None);
