@@ -64,6 +64,7 @@ fn event(caller: &Caller) -> keyward::store::NewEvent {
     };
     EventBuilder {
         caller,
+        chain: "us-east-1",
         operation: "Encrypt",
         read_only: true,
         service_event: false,

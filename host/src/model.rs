@@ -297,8 +297,15 @@ pub mod base64_bytes {
         pub(super) static REDACTING: Cell<bool> = const { Cell::new(false) };
     }
 
+    /// Whether binary fields are being left out ([`super::redacting`]): for
+    /// `skip_serializing_if` on every binary field, so that the audit trail
+    /// gets no member at all for it.
+    pub fn redacting<T: ?Sized>(_: &T) -> bool {
+        REDACTING.get()
+    }
+
     /// Serialises bytes as base64 (as `null` while redacting for the audit
-    /// trail).
+    /// trail, should a binary field lack `skip_serializing_if`).
     pub fn serialize<S: Serializer>(
         bytes: impl AsRef<[u8]>,
         serializer: S,
@@ -486,6 +493,7 @@ pub struct EncryptRequest {
     /// Key id, key ARN, alias name or alias ARN.
     pub key_id: String,
     /// 1..=4096 bytes.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub plaintext: SecretBytes,
     /// Bound to the ciphertext as AAD.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -506,7 +514,7 @@ pub struct EncryptRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
     /// The ciphertext.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The ARN of the key used.
     pub key_id: String,
@@ -519,7 +527,7 @@ pub struct EncryptResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DecryptRequest {
     /// The ciphertext.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The context it was encrypted with.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -545,6 +553,7 @@ pub struct DecryptResponse {
     /// The ARN of the key used.
     pub key_id: String,
     /// The plaintext.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub plaintext: SecretBytes,
     /// The algorithm used.
     pub encryption_algorithm: EncryptionAlgorithmSpec,
@@ -555,7 +564,7 @@ pub struct DecryptResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct ReEncryptRequest {
     /// The ciphertext to re-encrypt.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The context it was encrypted with.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -587,7 +596,7 @@ pub struct ReEncryptRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptResponse {
     /// The new ciphertext.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The ARN of the key that decrypted.
     pub source_key_id: String,
@@ -627,9 +636,10 @@ pub struct GenerateDataKeyRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyResponse {
     /// The data key, encrypted.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The data key.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub plaintext: SecretBytes,
     /// The ARN of the key used.
     pub key_id: String,
@@ -640,7 +650,7 @@ pub struct GenerateDataKeyResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyWithoutPlaintextResponse {
     /// The data key, encrypted.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub ciphertext_blob: Vec<u8>,
     /// The ARN of the key used.
     pub key_id: String,
@@ -663,6 +673,7 @@ pub struct GenerateRandomRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateRandomResponse {
     /// The random bytes.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub plaintext: SecretBytes,
 }
 
@@ -1225,10 +1236,11 @@ pub struct GetParametersForImportResponse {
     pub key_id: String,
     /// The token to send back with the material (it holds the wrapping
     /// key's sealed private half: kept out of `Debug`).
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub import_token: SecretBytes,
     /// The RSA public key to wrap the material under, DER
     /// `SubjectPublicKeyInfo`.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
     pub public_key: Vec<u8>,
     /// When the token and the public key stop working, epoch seconds.
     pub parameters_valid_to: f64,
@@ -1241,8 +1253,10 @@ pub struct ImportKeyMaterialRequest {
     /// Key id or key ARN: the key of the `GetParametersForImport` call.
     pub key_id: String,
     /// The token `GetParametersForImport` returned.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub import_token: SecretBytes,
     /// The material, wrapped under the returned public key.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
     pub encrypted_key_material: SecretBytes,
     /// When the material expires, epoch seconds (with
     /// `KEY_MATERIAL_EXPIRES`).

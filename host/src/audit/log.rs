@@ -219,39 +219,11 @@ fn file_name(region: &str) -> String {
     if plain {
         format!("{region}.log")
     } else {
-        format!("_{}.log", hex(&Sha256::digest(region.as_bytes())[..16]))
+        format!(
+            "_{}.log",
+            hex::encode(&Sha256::digest(region.as_bytes())[..16])
+        )
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0xf)]);
-    }
-}
-
-fn unhex(text: &str) -> Option<[u8; HASH_LEN]> {
-    let text = text.as_bytes();
-    if text.len() != HASH_LEN * 2 {
-        return None;
-    }
-    let digit = |c: u8| {
-        char::from(c)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut out = [0; HASH_LEN];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(out)
 }
 
 /// Appends the line of `event` at `seq` with `hash` to `out`.
@@ -281,7 +253,10 @@ fn encode_body(out: &mut Vec<u8>, status: u8, event: &NewEvent) {
 fn encode_chain(out: &mut Vec<u8>, seq: i64, hash: &[u8; HASH_LEN]) {
     // INVARIANT: writing to a Vec cannot fail.
     let _ = write!(out, ",\"seq\":{seq},\"hash\":\"");
-    push_hex(out, hash);
+    let mut digits = [0; HASH_LEN * 2];
+    // INVARIANT: the buffer is exactly twice the hash's length.
+    let _ = hex::encode_to_slice(hash, &mut digits);
+    out.extend_from_slice(&digits);
     out.extend_from_slice(b"\"}\n");
 }
 
@@ -290,7 +265,8 @@ fn decode(line: &[u8]) -> Option<(u8, Line<'_>, [u8; HASH_LEN])> {
     let (&status, rest) = line.split_first()?;
     let text = std::str::from_utf8(rest).ok()?;
     let parsed: Line<'_> = serde_json::from_str(text).ok()?;
-    let hash = unhex(parsed.hash)?;
+    let mut hash = [0; HASH_LEN];
+    hex::decode_to_slice(parsed.hash, &mut hash).ok()?;
     Some((status, parsed, hash))
 }
 
@@ -334,9 +310,10 @@ fn scan(
     Ok(base)
 }
 
-/// The lease keeper: lets go of the `flock` of files this process has not
-/// written for a [`LEASE`], so that another process waits at most about two.
-/// Ends once the [`AuditLog`] is gone.
+/// The lease keeper: lets go of the `flock` of files whose lease (a
+/// [`LEASE`] from when the lock was taken) ran out with no write to end it,
+/// so that another process waits at most about two leases. Ends once the
+/// [`AuditLog`] is gone.
 fn keep_leases(regions: &Weak<Regions>) {
     loop {
         std::thread::sleep(LEASE);
@@ -852,19 +829,33 @@ impl AuditLog {
     /// how far into each file they reach.
     pub fn save_marks(&self) -> StoreResult<()> {
         let logs: Vec<Arc<Mutex<RegionLog>>> = self.regions.lock().values().cloned().collect();
-        // Marks first: every use before a mark is in the map by then.
-        let marks: Vec<LogMark> = logs
-            .iter()
-            .map(|log| {
-                let log = log.lock();
-                LogMark {
-                    region: log.region.clone(),
-                    offset: log.end,
-                    seq: log.seq,
-                    hash: log.hash,
-                }
-            })
-            .collect();
+        let mut saved = self.saved.lock();
+        // Marks first: every use before a mark is in the map by then. Only
+        // the marks that moved, each with its file to sync.
+        let mut moved: Vec<(LogMark, File, PathBuf)> = Vec::new();
+        for log in &logs {
+            let log = log.lock();
+            if saved.get(&log.region) == Some(&log.end) {
+                continue;
+            }
+            let file = log.file.try_clone().map_err(StoreError::io(&log.path))?;
+            let mark = LogMark {
+                region: log.region.clone(),
+                offset: log.end,
+                seq: log.seq,
+                hash: log.hash,
+            };
+            moved.push((mark, file, log.path.clone()));
+        }
+        // Saving a mark lets the store forget the commit records of the
+        // mutations before it, so their lines (`?` flipped to `=`) must be
+        // on disk first. Without the locks: what was written before the
+        // marks were read is synced either way.
+        let mut marks = Vec::with_capacity(moved.len());
+        for (mark, file, path) in moved {
+            file.sync_data().map_err(StoreError::io(&path))?;
+            marks.push(mark);
+        }
         let mut records: Vec<(String, String, KeyUse)> = Vec::new();
         for (region, by_key) in &mut self.usage().0 {
             for (key_id, (used, unsaved)) in by_key {
@@ -873,11 +864,6 @@ impl AuditLog {
                 }
             }
         }
-        let mut saved = self.saved.lock();
-        let marks: Vec<LogMark> = marks
-            .into_iter()
-            .filter(|mark| saved.get(&mark.region) != Some(&mark.offset))
-            .collect();
         if marks.is_empty() && records.is_empty() {
             return Ok(());
         }
@@ -914,11 +900,14 @@ impl AuditLog {
             if name.starts_with('_') {
                 // A hashed name: the region is in its lines.
                 let mut region = None;
-                self.read_path(&entry.path(), |entry| {
-                    if let Entry::Event(event) = entry {
+                self.read_path(&entry.path(), |entry| match entry {
+                    Entry::Event(event) => {
                         region = Some(event.region);
+                        false
                     }
-                    false
+                    // Past a damaged line or an uncommitted one to the first
+                    // event, so that damage cannot hide the chain.
+                    Entry::Unreadable(_) => true,
                 })?;
                 regions.extend(region);
             } else {

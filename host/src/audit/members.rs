@@ -5,16 +5,18 @@
 //! - AWS's member names as CloudTrail writes them (`KeyId` becomes `keyId`);
 //! - every binary field left out: plaintexts, data keys, ciphertexts, key
 //!   material and import tokens are all serialised by
-//!   [`crate::model::base64_bytes`], which writes `null` while redacting, and
-//!   members that are `null` are left out;
+//!   [`crate::model::base64_bytes`], and skipped while redacting (or written
+//!   as `null`, should a field lack the skip);
 //! - grant tokens (bearer credentials, although strings) left out;
 //! - map keys as they are: the only maps are encryption contexts, whose keys
 //!   are the caller's own.
 //!
 //! The adapter [`Members`] wraps any serde serializer and changes only what
-//! the rules above change, so the JSON is never built as a tree first.
+//! the rules above change, so the JSON is never built as a tree first. It
+//! handles the shapes the model has (structs, maps, sequences, options,
+//! unit-variant enums, scalars) and refuses the others.
 
-use serde::ser::{self, Impossible, Serialize, SerializeMap, Serializer};
+use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 
 use crate::model::redacting;
@@ -27,8 +29,9 @@ const SECRET_MEMBERS: &[&str] = &["GrantToken", "GrantTokens"];
 pub fn members<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
     let written = redacting(|| serde_json::value::to_raw_value(&Members(value)));
     written.unwrap_or_else(|e| {
-        // Only a map with keys that are not strings fails, and the model
-        // has none: the event still records the request, without these.
+        // Only shapes the model does not have fail (tuples, variants with
+        // data, maps with keys that are not strings): the event still
+        // records the request, without these.
         tracing::error!(error = %e, "an audit event's members could not be written");
         null()
     })
@@ -73,142 +76,13 @@ fn with_cloudtrail_name<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
     }
 }
 
-/// Whether a struct member is recorded: neither a secret nor `null`.
-fn recorded<T: Serialize + ?Sized>(name: &str, value: &T) -> bool {
-    !SECRET_MEMBERS.contains(&name) && !is_null(value)
+fn not_in_model<E: ser::Error>() -> E {
+    E::custom("a tuple or a variant with data, which the model does not have")
 }
 
-/// Whether a value serialises as `null` (a redacted binary field, or an
-/// absent optional member without `skip_serializing_if`). A float that is
-/// not a number also becomes `null` in JSON, but the model's only floats are
-/// times.
-fn is_null<T: Serialize + ?Sized>(value: &T) -> bool {
-    matches!(value.serialize(IsNull), Ok(true))
-}
-
-/// A serializer that answers [`is_null`], giving up at the first sign of a
-/// value.
-struct IsNull;
-
-/// What [`IsNull`] stops with: not null.
-#[derive(Debug)]
-struct NotNull;
-
-impl std::fmt::Display for NotNull {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not null")
-    }
-}
-
-impl std::error::Error for NotNull {}
-
-impl ser::Error for NotNull {
-    fn custom<M: std::fmt::Display>(_: M) -> Self {
-        Self
-    }
-}
-
-macro_rules! not_null {
-    ($($method:ident($($arg:ty),*);)*) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<bool, NotNull> {
-            Ok(false)
-        })*
-    };
-}
-
-impl Serializer for IsNull {
-    type Ok = bool;
-    type Error = NotNull;
-    type SerializeSeq = Impossible<bool, NotNull>;
-    type SerializeTuple = Impossible<bool, NotNull>;
-    type SerializeTupleStruct = Impossible<bool, NotNull>;
-    type SerializeTupleVariant = Impossible<bool, NotNull>;
-    type SerializeMap = Impossible<bool, NotNull>;
-    type SerializeStruct = Impossible<bool, NotNull>;
-    type SerializeStructVariant = Impossible<bool, NotNull>;
-
-    fn serialize_none(self) -> Result<bool, NotNull> {
-        Ok(true)
-    }
-    fn serialize_unit(self) -> Result<bool, NotNull> {
-        Ok(true)
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<bool, NotNull> {
-        Ok(true)
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<bool, NotNull> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<bool, NotNull> {
-        value.serialize(self)
-    }
-    not_null! {
-        serialize_bool(bool);
-        serialize_i8(i8);
-        serialize_i16(i16);
-        serialize_i32(i32);
-        serialize_i64(i64);
-        serialize_u8(u8);
-        serialize_u16(u16);
-        serialize_u32(u32);
-        serialize_u64(u64);
-        serialize_f32(f32);
-        serialize_f64(f64);
-        serialize_char(char);
-        serialize_str(&str);
-        serialize_bytes(&[u8]);
-        serialize_unit_variant(&'static str, u32, &'static str);
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<bool, NotNull> {
-        Ok(false)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, NotNull> {
-        Err(NotNull)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, NotNull> {
-        Err(NotNull)
-    }
+/// Whether a struct member is recorded: grant tokens are not.
+fn recorded(name: &str) -> bool {
+    !SECRET_MEMBERS.contains(&name)
 }
 
 macro_rules! forward {
@@ -223,12 +97,12 @@ impl<S: Serializer> Serializer for Members<S> {
     type Ok = S::Ok;
     type Error = S::Error;
     type SerializeSeq = Members<S::SerializeSeq>;
-    type SerializeTuple = Members<S::SerializeTuple>;
-    type SerializeTupleStruct = Members<S::SerializeTupleStruct>;
-    type SerializeTupleVariant = Members<S::SerializeTupleVariant>;
+    type SerializeTuple = Impossible<S::Ok, S::Error>;
+    type SerializeTupleStruct = Impossible<S::Ok, S::Error>;
+    type SerializeTupleVariant = Impossible<S::Ok, S::Error>;
     type SerializeMap = Members<S::SerializeMap>;
     type SerializeStruct = Members<S::SerializeMap>;
-    type SerializeStructVariant = Members<S::SerializeStructVariant>;
+    type SerializeStructVariant = Impossible<S::Ok, S::Error>;
 
     forward! {
         serialize_bool(v: bool);
@@ -263,43 +137,8 @@ impl<S: Serializer> Serializer for Members<S> {
         self.0.serialize_newtype_struct(name, &Members(value))
     }
 
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        name: &'static str,
-        index: u32,
-        variant: &'static str,
-        value: &T,
-    ) -> Result<S::Ok, S::Error> {
-        self.0
-            .serialize_newtype_variant(name, index, variant, &Members(value))
-    }
-
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
         self.0.serialize_seq(len).map(Members)
-    }
-
-    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        self.0.serialize_tuple(len).map(Members)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        name: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        self.0.serialize_tuple_struct(name, len).map(Members)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        name: &'static str,
-        index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleVariant, S::Error> {
-        self.0
-            .serialize_tuple_variant(name, index, variant, len)
-            .map(Members)
     }
 
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
@@ -316,42 +155,63 @@ impl<S: Serializer> Serializer for Members<S> {
         self.0.serialize_map(None).map(Members)
     }
 
-    /// The model has no struct variants; one would keep its member names.
+    // The model's enums are all unit variants, and it has no tuples: these
+    // are refused, and the event records `null` members (see `members`)
+    // rather than members written by rules not checked here.
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<S::Ok, S::Error> {
+        Err(not_in_model())
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, S::Error> {
+        Err(not_in_model())
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, S::Error> {
+        Err(not_in_model())
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, S::Error> {
+        Err(not_in_model())
+    }
+
     fn serialize_struct_variant(
         self,
-        name: &'static str,
-        index: u32,
-        variant: &'static str,
-        len: usize,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
     ) -> Result<Self::SerializeStructVariant, S::Error> {
-        self.0
-            .serialize_struct_variant(name, index, variant, len)
-            .map(Members)
+        Err(not_in_model())
     }
 }
 
-macro_rules! elements {
-    ($($trait:ident::$method:ident;)*) => {
-        $(impl<S: ser::$trait> ser::$trait for Members<S> {
-            type Ok = S::Ok;
-            type Error = S::Error;
+impl<S: SerializeSeq> SerializeSeq for Members<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
 
-            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-                self.0.$method(&Members(value))
-            }
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_element(&Members(value))
+    }
 
-            fn end(self) -> Result<S::Ok, S::Error> {
-                self.0.end()
-            }
-        })*
-    };
-}
-
-elements! {
-    SerializeSeq::serialize_element;
-    SerializeTuple::serialize_element;
-    SerializeTupleStruct::serialize_field;
-    SerializeTupleVariant::serialize_field;
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
 }
 
 impl<S: SerializeMap> SerializeMap for Members<S> {
@@ -381,30 +241,10 @@ impl<S: SerializeMap> ser::SerializeStruct for Members<S> {
         name: &'static str,
         value: &T,
     ) -> Result<(), S::Error> {
-        if !recorded(name, value) {
+        if !recorded(name) {
             return Ok(());
         }
         with_cloudtrail_name(name, |name| self.0.serialize_entry(name, &Members(value)))
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
-
-impl<S: ser::SerializeStructVariant> ser::SerializeStructVariant for Members<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), S::Error> {
-        if !recorded(name, value) {
-            return Ok(());
-        }
-        self.0.serialize_field(name, &Members(value))
     }
 
     fn end(self) -> Result<S::Ok, S::Error> {
@@ -443,8 +283,12 @@ mod tests {
         grant_token: String,
         constraints: Constraints,
         tags: Vec<Tag>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         absent: Option<String>,
-        #[serde(with = "crate::model::base64_bytes")]
+        #[serde(
+            with = "crate::model::base64_bytes",
+            skip_serializing_if = "crate::model::base64_bytes::redacting"
+        )]
         ciphertext_blob: Vec<u8>,
     }
 
@@ -496,22 +340,25 @@ mod tests {
     }
 
     #[test]
-    fn a_unit_response_is_null_and_unit_members_are_dropped() {
+    fn shapes_the_model_does_not_have_are_recorded_as_null() {
         #[derive(Serialize)]
-        struct Nothing;
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Response {
-            key_id: &'static str,
-            nothing: Nothing,
-            unit: (),
+        enum Shape {
+            Data(String),
         }
-        assert_eq!(members(&()).get(), "null");
-        let response = Response {
-            key_id: "k",
-            nothing: Nothing,
-            unit: (),
+        #[derive(Serialize)]
+        struct Request {
+            shape: Shape,
+            pair: (String, String),
+        }
+        let request = Request {
+            shape: Shape::Data("x".into()),
+            pair: ("a".into(), "b".into()),
         };
-        assert_eq!(members(&response).get(), r#"{"keyId":"k"}"#);
+        assert_eq!(members(&request).get(), "null");
+    }
+
+    #[test]
+    fn a_unit_response_is_null() {
+        assert_eq!(members(&()).get(), "null");
     }
 }

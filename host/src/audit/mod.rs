@@ -106,6 +106,8 @@ pub enum Outcome<'a> {
 pub struct EventBuilder<'a> {
     /// Who called.
     pub caller: &'a Caller,
+    /// The chain the event joins: the caller's region, if it is served.
+    pub chain: &'a str,
     /// The operation.
     pub operation: &'a str,
     /// Whether the operation changes nothing.
@@ -221,9 +223,9 @@ impl EventBuilder<'_> {
             (None, None) if self.service_event => KMS_SERVICE.to_owned(),
             (None, None) => "localhost".to_owned(),
         };
-        let (error_code, error_message, response_elements) = match outcome {
-            Outcome::Success(response) => (None, None, response),
-            Outcome::Failure { code, message } => (Some(code), Some(message), members::null()),
+        let (error_code, error_message, response_elements) = match &outcome {
+            Outcome::Success(response) => (None, None, &**response),
+            Outcome::Failure { code, message } => (Some(*code), Some(*message), RawValue::NULL),
         };
         let user_identity = if self.service_event {
             UserIdentity {
@@ -262,7 +264,7 @@ impl EventBuilder<'_> {
             error_code,
             error_message,
             request_parameters: &self.parameters,
-            response_elements: &response_elements,
+            response_elements,
             additional_event_data: AdditionalEventData {
                 keyward_authorization: trail.decision.as_ref().map(|(allowed, reasons)| {
                     Authorization {
@@ -313,7 +315,7 @@ impl EventBuilder<'_> {
             Vec::new()
         };
         NewEvent {
-            region: self.caller.region.clone(),
+            region: self.chain.to_owned(),
             time_ms: self.time_ms,
             json,
             used_keys,

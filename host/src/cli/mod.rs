@@ -1159,7 +1159,11 @@ fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
         .mode(0o600)
         .open(path)
         .and_then(|mut file| {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            // An existing file may have been wider; a device (`/dev/stdout`,
+            // `/dev/null`) is not the CLI's to change.
+            if file.metadata()?.is_file() {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
             file.write_all(bytes)
         });
     written.map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))

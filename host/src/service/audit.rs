@@ -10,7 +10,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::keys::seconds;
-use super::{Caller, Details, InternalError, Kms, KmsError, KmsResult, Op};
+use super::{Caller, Details, Kms, KmsError, KmsResult, Op};
 use crate::audit::chain::{self, RegionReport, Walker};
 use crate::audit::log::{AuditLog, Entry};
 use crate::audit::query::{self, Filter};
@@ -266,8 +266,7 @@ impl Kms {
         dir: &Path,
     ) -> KmsResult<AuditExport> {
         let events = self.query_audit(caller, key, filter)?;
-        let files = query::export(&events, dir)
-            .map_err(|e| KmsError::Internal(InternalError::Store(StoreError::io(dir)(e))))?;
+        let files = query::export(&events, dir).map_err(StoreError::io(dir))?;
         Ok(AuditExport {
             records: events.len(),
             files,

@@ -29,7 +29,7 @@ const MAX_GRANT_TOKEN_LEN: usize = 8192;
 /// The largest encryption context, counting the bytes of every key and value.
 const MAX_CONTEXT_BYTES: usize = 8192;
 
-pub(super) fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
+fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
     if tokens.len() > MAX_GRANT_TOKENS {
         return Err(KmsError::validation(format!(
             "`GrantTokens` holds at most {MAX_GRANT_TOKENS} tokens"
@@ -44,6 +44,29 @@ pub(super) fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
         )));
     }
     Ok(())
+}
+
+impl<'a> Details<'a> {
+    /// A request's encryption context (named `name` in errors) and grant
+    /// tokens, checked against AWS's limits.
+    pub(super) fn checked(
+        name: &str,
+        encryption_context: Option<&'a EncryptionContext>,
+        grant_tokens: &'a [String],
+    ) -> KmsResult<Self> {
+        check_context(name, encryption_context)?;
+        check_grant_tokens(grant_tokens)?;
+        Ok(Self {
+            encryption_context,
+            grant_tokens,
+        })
+    }
+
+    /// A request's grant tokens, checked, for operations with no encryption
+    /// context.
+    pub(super) fn tokens(grant_tokens: &'a [String]) -> KmsResult<Self> {
+        Self::checked("", None, grant_tokens)
+    }
 }
 
 fn check_context(name: &str, context: Option<&EncryptionContext>) -> KmsResult<()> {
@@ -181,12 +204,11 @@ impl Kms {
                     "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
                 )));
             }
-            check_context("EncryptionContext", request.encryption_context.as_ref())?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: request.encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
+            let details = Details::checked(
+                "EncryptionContext",
+                request.encryption_context.as_ref(),
+                &request.grant_tokens,
+            )?;
             let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
             check_symmetric_use(&key, request.encryption_algorithm)?;
             check_dry_run(request.dry_run)?;
@@ -208,12 +230,11 @@ impl Kms {
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
         self.run(caller, Op::read("Decrypt"), request, |trail, request| {
-            check_context("EncryptionContext", request.encryption_context.as_ref())?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let details = Details {
-                encryption_context: request.encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
+            let details = Details::checked(
+                "EncryptionContext",
+                request.encryption_context.as_ref(),
+                &request.grant_tokens,
+            )?;
             let (header, header_bytes, body, key) = self.ciphertext_key(
                 caller,
                 trail,
@@ -322,12 +343,11 @@ impl Kms {
         request: &GenerateDataKeyRequest,
     ) -> KmsResult<(Option<SecretBytes>, Vec<u8>, String)> {
         let length = data_key_length(request.number_of_bytes, request.key_spec)?;
-        check_context("EncryptionContext", request.encryption_context.as_ref())?;
-        check_grant_tokens(&request.grant_tokens)?;
-        let details = Details {
-            encryption_context: request.encryption_context.as_ref(),
-            grant_tokens: &request.grant_tokens,
-        };
+        let details = Details::checked(
+            "EncryptionContext",
+            request.encryption_context.as_ref(),
+            &request.grant_tokens,
+        )?;
         let key = self.admit(caller, trail, action, &request.key_id, details)?;
         check_symmetric_use(&key, None)?;
         check_dry_run(request.dry_run)?;
@@ -360,9 +380,9 @@ impl Kms {
                 let (plaintext, ciphertext_blob, key_id) =
                     self.generate_data_key_inner(caller, trail, Action::GenerateDataKey, &request)?;
                 let plaintext = plaintext.ok_or_else(|| {
-                    KmsError::Internal(InternalError::Guest(GuestError::InvalidArgument(
+                    KmsError::guest(GuestError::InvalidArgument(
                         "the crypto core returned no plaintext data key".into(),
-                    )))
+                    ))
                 })?;
                 Ok(GenerateDataKeyResponse {
                     ciphertext_blob,

@@ -26,7 +26,7 @@ fn random_hex(bytes: usize) -> KmsResult<String> {
             "no randomness for a grant id: {e}"
         ))))
     })?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(buf))
 }
 
 fn check_principal(field: &str, value: &str) -> KmsResult<()> {
@@ -139,11 +139,7 @@ impl Kms {
                         ));
                     }
                 }
-                super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
-                let details = Details {
-                    encryption_context: None,
-                    grant_tokens: &request.grant_tokens,
-                };
+                let details = Details::tokens(&request.grant_tokens)?;
                 let (key, decision) = self.admit_with_decision(
                     caller,
                     trail,

@@ -301,11 +301,7 @@ impl Kms {
             Op::read("DescribeKey"),
             request,
             |trail, request| {
-                super::crypto_ops::check_grant_tokens(&request.grant_tokens)?;
-                let details = Details {
-                    encryption_context: None,
-                    grant_tokens: &request.grant_tokens,
-                };
+                let details = Details::tokens(&request.grant_tokens)?;
                 let key =
                     self.admit(caller, trail, Action::DescribeKey, &request.key_id, details)?;
                 Ok(DescribeKeyResponse {

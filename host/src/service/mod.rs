@@ -453,8 +453,15 @@ impl Kms {
                     }
                 }
             };
-            let mut event = EventBuilder {
+            EventBuilder {
                 caller,
+                // Callers choose the region they name: requests for regions
+                // not served share one chain, not a file each.
+                chain: if served {
+                    &caller.region
+                } else {
+                    UNSERVED_CHAIN
+                },
                 operation: op.name,
                 read_only: !op.writes,
                 service_event: op.service,
@@ -463,13 +470,7 @@ impl Kms {
                 time_ms,
                 request_id: &request_id,
             }
-            .build(outcome);
-            if !served {
-                // Callers choose the region they name: requests for regions
-                // not served share one chain, not a file each.
-                UNSERVED_CHAIN.clone_into(&mut event.region);
-            }
-            event
+            .build(outcome)
         };
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {
@@ -478,6 +479,9 @@ impl Kms {
                     transaction.record_audited_mutation(&event.event_id, &event.region, seq)?;
                     transaction.commit()
                 });
+                // Outside the log's lock, which requests of the region wait
+                // for, and the commit's (the wipe may wait for readers).
+                self.store.wipe_deleted();
                 if written.is_err() {
                     // Rolled back: nothing the operation did is kept, and
                     // nothing compiled from it may stay cached.

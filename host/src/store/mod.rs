@@ -317,7 +317,8 @@ pub trait Transaction {
     /// between the two asks [`Store::audited_mutation_committed`] whether to
     /// keep it.
     fn record_audited_mutation(&self, event_id: &str, region: &str, seq: i64) -> StoreResult<()>;
-    /// Commits.
+    /// Commits. A deletion of key material committed here leaves a wipe of
+    /// the write-ahead log due ([`Store::wipe_deleted`]).
     fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
@@ -331,6 +332,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Whether the mutation whose audit event has this id committed (see
     /// [`Transaction::record_audited_mutation`]).
     fn audited_mutation_committed(&self, event_id: &str) -> StoreResult<bool>;
+
+    /// Wipes what a committed deletion of key material left in the
+    /// write-ahead log, if a transaction's commit left that due. It may wait
+    /// seconds for readers, so the service calls it after a mutation's
+    /// audit event is recorded and the audit log's lock let go. A failure
+    /// is logged, not returned: the deletion has committed.
+    fn wipe_deleted(&self);
 
     /// Where each region's audit log stood when its last-use records were
     /// last saved.

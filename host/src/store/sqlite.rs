@@ -384,10 +384,6 @@ impl Transaction for SqliteTransaction<'_> {
             inner.checkpoint_after_commit = false;
             return Err(e.into());
         }
-        if std::mem::take(&mut inner.checkpoint_after_commit) {
-            // Committed: a failed wipe must not report the change as failed.
-            checkpoint(&inner.conn);
-        }
         Ok(())
     }
 }
@@ -514,7 +510,7 @@ fn insert_material(conn: &Connection, key: &KeyRecord, material: &Material) -> S
 
 /// After a deletion of key material: secure_delete has zeroed the freed
 /// pages in the database; the checkpoint clears the WAL too, once the
-/// deletion has committed.
+/// deletion has committed ([`Store::wipe_deleted`] inside a transaction).
 fn wipe_freed_pages(inner: &mut Inner) -> StoreResult<()> {
     if inner.conn.is_autocommit() {
         checkpoint(&inner.conn);
@@ -629,6 +625,13 @@ impl Store for SqliteStore {
             _unit: unit,
             done: false,
         }))
+    }
+
+    fn wipe_deleted(&self) {
+        let mut inner = self.lock();
+        if std::mem::take(&mut inner.checkpoint_after_commit) {
+            checkpoint(&inner.conn);
+        }
     }
 
     fn audited_mutation_committed(&self, event_id: &str) -> StoreResult<bool> {

@@ -97,18 +97,21 @@ fn key_commands_round_trip_data_through_files_and_base64() {
     );
     assert!(encrypted.get("CiphertextBlob").is_none());
     assert!(encrypted["KeyId"].as_str().unwrap().ends_with(&key_id));
-    let decrypted = json(
-        &data,
-        &[
-            "decrypt",
-            "--ciphertext-blob",
-            &format!("fileb://{}", sealed.display()),
-            "--encryption-context",
-            r#"{"stage":"cli","app":"tests"}"#,
-            "--outfile",
-            opened.to_str().unwrap(),
-        ],
-    );
+    let decrypt_to = |context: &str, outfile: &str| {
+        json(
+            &data,
+            &[
+                "decrypt",
+                "--ciphertext-blob",
+                &format!("fileb://{}", sealed.display()),
+                "--encryption-context",
+                context,
+                "--outfile",
+                outfile,
+            ],
+        )
+    };
+    let decrypted = decrypt_to(r#"{"stage":"cli","app":"tests"}"#, opened.to_str().unwrap());
     assert!(decrypted.get("Plaintext").is_none());
     assert_eq!(std::fs::read(&opened).unwrap(), bytes);
     // The plaintext is readable by its owner only, even in a file that
@@ -118,6 +121,17 @@ fn key_commands_round_trip_data_through_files_and_base64() {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     };
     assert_eq!(mode(&opened), 0o600);
+    // A device is written to, not changed.
+    let null = std::path::Path::new("/dev/null");
+    let null_mode = mode(null);
+    let to_null = decrypt_to("app=tests,stage=cli", "/dev/null");
+    let changed = mode(null);
+    if changed != null_mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(null, std::fs::Permissions::from_mode(null_mode)).unwrap();
+    }
+    assert!(to_null.get("Plaintext").is_none());
+    assert_eq!(changed, null_mode, "the CLI changed /dev/null's mode");
 
     // Base64 in and out.
     let encrypted = json(

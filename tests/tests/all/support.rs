@@ -3,9 +3,11 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
+use keyward::audit::chain::RegionReport;
 use keyward::model::{
     CreateKeyRequest, DescribeKeyRequest, EncryptRequest, EncryptionContext, KeyIdRequest,
-    KeyMetadata, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, SecretBytes,
+    KeyLastUsage, KeyMetadata, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse,
+    SecretBytes,
 };
 use keyward::{Caller, Config, Kms, KmsResult, Principal};
 
@@ -65,6 +67,23 @@ impl Env {
     /// damage it).
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data_dir().join("keyward.db")).unwrap()
+    }
+
+    /// How many rows `table` of the store's database holds.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        self.database()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
+
+    /// `key`'s last use, as `GetKeyLastUsage` reports it.
+    pub fn last_usage(&self, key: &str) -> Option<KeyLastUsage> {
+        self.kms
+            .get_key_last_usage(&self.caller, key_id(key))
+            .unwrap()
+            .key_last_usage
     }
 
     /// Schedules `key`'s deletion after `days`.
@@ -153,6 +172,17 @@ pub fn verified(kms: &Kms) -> keyward::service::AuditVerification {
     let verification = kms.verify_audit().unwrap();
     assert!(verification.intact(), "{verification:?}");
     verification
+}
+
+/// `region`'s chain in `kms`'s audit trail, failing the test unless every
+/// chain is intact.
+pub fn verified_region(kms: &Kms, region: &str) -> RegionReport {
+    let verification = verified(kms);
+    let report = verification
+        .regions
+        .into_iter()
+        .find(|r| r.region == region);
+    report.unwrap_or_else(|| panic!("no audit chain for `{region}`"))
 }
 
 /// Every file under a directory, its subdirectories' included,
