@@ -25,6 +25,7 @@ pub mod log;
 pub mod members;
 pub mod query;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use serde::Serialize;
@@ -136,7 +137,7 @@ struct CloudTrailEvent<'a> {
     event_name: &'a str,
     aws_region: &'a str,
     #[serde(rename = "sourceIPAddress")]
-    source_ip_address: String,
+    source_ip_address: Cow<'a, str>,
     user_agent: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'static str>,
@@ -144,13 +145,13 @@ struct CloudTrailEvent<'a> {
     error_message: Option<&'a str>,
     request_parameters: &'a RawValue,
     response_elements: &'a RawValue,
-    additional_event_data: AdditionalEventData,
+    additional_event_data: AdditionalEventData<'a>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
     #[serde(rename = "eventID")]
     event_id: &'a str,
     read_only: bool,
-    resources: Vec<Resource<'a>>,
+    resources: Resources<'a>,
     event_type: &'static str,
     management_event: bool,
     recipient_account_id: &'a str,
@@ -163,7 +164,7 @@ struct UserIdentity<'a> {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    principal_id: Option<String>,
+    principal_id: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     arn: Option<&'a str>,
     account_id: &'a str,
@@ -177,19 +178,32 @@ struct UserIdentity<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AdditionalEventData {
+struct AdditionalEventData<'a> {
     /// keyward's extension: how the request was authorized.
     #[serde(skip_serializing_if = "Option::is_none")]
-    keyward_authorization: Option<Authorization>,
+    keyward_authorization: Option<Authorization<'a>>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Authorization {
+struct Authorization<'a> {
     decision: &'static str,
     /// The ids of the key-policy, identity-policy or guardrail statements, or
     /// the grants, that decided.
-    reasons: Vec<String>,
+    reasons: &'a [String],
+}
+
+/// The keys a request touched, as CloudTrail's `resources`.
+struct Resources<'a>(&'a [(String, String, String, String)]);
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(arn, account, ..)| Resource {
+            account_id: account,
+            kind: "AWS::KMS::Key",
+            arn,
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -213,15 +227,15 @@ impl EventBuilder<'_> {
             PrincipalKind::Role(name) => ("AssumedRole", Some(name.as_str())),
         };
         let principal_id = match user_name {
-            None => principal.account().to_owned(),
-            Some(name) => format!("{}:{name}", principal.account()),
+            None => Cow::Borrowed(principal.account()),
+            Some(name) => Cow::Owned(format!("{}:{name}", principal.account())),
         };
         let event_id = uuid::Uuid::new_v4().to_string();
         let source_ip_address = match (&self.caller.source_ip, &self.caller.via_service) {
-            (Some(ip), _) => ip.to_string(),
-            (None, Some(service)) => service.clone(),
-            (None, None) if self.service_event => KMS_SERVICE.to_owned(),
-            (None, None) => "localhost".to_owned(),
+            (Some(ip), _) => Cow::Owned(ip.to_string()),
+            (None, Some(service)) => Cow::Borrowed(service.as_str()),
+            (None, None) if self.service_event => Cow::Borrowed(KMS_SERVICE),
+            (None, None) => Cow::Borrowed("localhost"),
         };
         let (error_code, error_message, response_elements) = match &outcome {
             Outcome::Success(response) => (None, None, &**response),
@@ -269,22 +283,14 @@ impl EventBuilder<'_> {
                 keyward_authorization: trail.decision.as_ref().map(|(allowed, reasons)| {
                     Authorization {
                         decision: if *allowed { "Allow" } else { "Deny" },
-                        reasons: reasons.clone(),
+                        reasons,
                     }
                 }),
             },
             request_id: self.request_id,
             event_id: &event_id,
             read_only: self.read_only,
-            resources: trail
-                .keys
-                .iter()
-                .map(|(arn, account, ..)| Resource {
-                    account_id: account,
-                    kind: "AWS::KMS::Key",
-                    arn,
-                })
-                .collect(),
+            resources: Resources(&trail.keys),
             event_type: if self.service_event {
                 "AwsServiceEvent"
             } else {

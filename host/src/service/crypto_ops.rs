@@ -198,7 +198,7 @@ impl Kms {
 
     /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
     pub fn encrypt(&self, caller: &Caller, request: EncryptRequest) -> KmsResult<EncryptResponse> {
-        self.run(caller, Op::read("Encrypt"), request, |trail, request| {
+        self.run(caller, Op::crypto("Encrypt"), request, |trail, request| {
             if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::validation(format!(
                     "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
@@ -229,7 +229,7 @@ impl Kms {
     /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
-        self.run(caller, Op::read("Decrypt"), request, |trail, request| {
+        self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
             let details = Details::checked(
                 "EncryptionContext",
                 request.encryption_context.as_ref(),
@@ -268,7 +268,8 @@ impl Kms {
         caller: &Caller,
         request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
-        self.run(caller, Op::read("ReEncrypt"), request, |trail, request| {
+        let op = Op::crypto("ReEncrypt");
+        self.run(caller, op, request, |trail, request| {
             check_context(
                 "SourceEncryptionContext",
                 request.source_encryption_context.as_ref(),
@@ -374,7 +375,7 @@ impl Kms {
     ) -> KmsResult<GenerateDataKeyResponse> {
         self.run(
             caller,
-            Op::read("GenerateDataKey"),
+            Op::crypto("GenerateDataKey"),
             request,
             |trail, request| {
                 let (plaintext, ciphertext_blob, key_id) =
@@ -402,7 +403,7 @@ impl Kms {
     ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
         self.run(
             caller,
-            Op::read("GenerateDataKeyWithoutPlaintext"),
+            Op::crypto("GenerateDataKeyWithoutPlaintext"),
             request,
             |trail, request| {
                 let (_, ciphertext_blob, key_id) = self.generate_data_key_inner(
@@ -427,7 +428,7 @@ impl Kms {
     ) -> KmsResult<GenerateRandomResponse> {
         self.run(
             caller,
-            Op::read("GenerateRandom"),
+            Op::crypto("GenerateRandom"),
             request,
             |trail, request| {
                 let length = match request.number_of_bytes {

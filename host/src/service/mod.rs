@@ -152,6 +152,8 @@ pub(crate) struct Op {
     /// Whether keyward itself did it (a scheduled deletion or rotation):
     /// CloudTrail's `AwsServiceEvent`.
     service: bool,
+    /// Whether its event records the response (`responseElements`).
+    records_response: bool,
 }
 
 impl Op {
@@ -161,6 +163,17 @@ impl Op {
             name,
             writes: false,
             service: false,
+            records_response: true,
+        }
+    }
+
+    /// A cryptographic operation: it changes nothing, and, as in AWS's
+    /// CloudTrail, its event's `responseElements` is `null` (the response
+    /// is a key id and secrets or ciphertext; the key is in `resources`).
+    pub(crate) const fn crypto(name: &'static str) -> Self {
+        Self {
+            records_response: false,
+            ..Self::read(name)
         }
     }
 
@@ -170,15 +183,15 @@ impl Op {
             name,
             writes: true,
             service: false,
+            records_response: true,
         }
     }
 
     /// A change keyward makes on its own schedule.
     pub(crate) const fn service(name: &'static str) -> Self {
         Self {
-            name,
-            writes: true,
             service: true,
+            ..Self::write(name)
         }
     }
 }
@@ -444,7 +457,8 @@ impl Kms {
         let event = move |result: &KmsResult<T>| {
             let message;
             let outcome = match result {
-                Ok(response) => Outcome::Success(members(response)),
+                Ok(response) if op.records_response => Outcome::Success(members(response)),
+                Ok(_) => Outcome::Success(null()),
                 Err(e) => {
                     message = e.to_string();
                     Outcome::Failure {
