@@ -310,6 +310,22 @@ fn scan(
     Ok(base)
 }
 
+/// Tells the kernel that the pages of `file` before `end`, which are on
+/// disk, will not be read soon, so that it frees them: an append-only log
+/// would otherwise fill the page cache with pages nobody reads, and each
+/// write would take a fresh page from an ever larger cache. Only whole pages
+/// go (the kernel keeps a page that reaches past `end`), so the page that
+/// lines are still appended to stays.
+fn drop_from_cache(file: &File, end: u64) {
+    // (A length of none would mean the whole file.)
+    let Some(len) = std::num::NonZeroU64::new(end) else {
+        return;
+    };
+    if let Err(e) = rustix::fs::fadvise(file, 0, Some(len), rustix::fs::Advice::DontNeed) {
+        tracing::debug!(error = %e, "the kernel was not told to drop an audit log's pages");
+    }
+}
+
 /// The lease keeper: lets go of the `flock` of files whose lease (a
 /// [`LEASE`] from when the lock was taken) ran out with no write to end it,
 /// so that another process waits at most about two leases. Ends once the
@@ -798,14 +814,15 @@ impl AuditLog {
                 return Ok(None);
             }
             let file = log.file.try_clone().map_err(StoreError::io(&log.path))?;
-            Ok(Some((log.seq, log.hash, file, log.path.clone())))
+            Ok(Some((log.seq, log.hash, log.end, file, log.path.clone())))
         })?;
-        let Some((seq, hash, file, path)) = head else {
+        let Some((seq, hash, end, file, path)) = head else {
             return Ok(None);
         };
         // Without the lock, so that requests go on writing meanwhile: what
         // was written before the head was read is synced either way.
         file.sync_data().map_err(StoreError::io(&path))?;
+        drop_from_cache(&file, end);
         Ok(Some((seq, hash)))
     }
 
@@ -994,5 +1011,46 @@ mod tests {
             let name = file_name(odd);
             assert!(name.starts_with('_') && !name.contains('/'), "{name}");
         }
+    }
+
+    #[test]
+    fn lines_written_after_a_digest_drops_pages_follow_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::SqliteStore::open(&dir.path().join("k.db")).unwrap());
+        let log = AuditLog::open(&dir.path().join("audit"), AuditSync::Os, store).unwrap();
+        let event = |n: usize| NewEvent {
+            region: "us-east-1".into(),
+            time_ms: 5,
+            // About 1 KB, so that lines cross page boundaries.
+            json: format!(r#"{{"eventID":"e{n}","pad":"{}"}}"#, "x".repeat(1000)),
+            used_keys: Vec::new(),
+            event_name: "Encrypt".into(),
+            event_id: format!("e{n}"),
+            request_id: "r".into(),
+        };
+        let mut written = 0;
+        for round in 1..=3 {
+            for _ in 0..9 {
+                written += 1;
+                log.append(&[event(written)]).unwrap();
+            }
+            // Syncs the file and drops its whole pages from the cache.
+            let head = log.durable_head_past("us-east-1", 0).unwrap();
+            assert_eq!(head.map(|(seq, _)| seq), Some(i64::from(round) * 9));
+        }
+        let mut read = Vec::new();
+        log.read("us-east-1", |entry| {
+            match entry {
+                Entry::Event(event) => read.push((event.seq, event.json)),
+                Entry::Unreadable(line) => panic!("unreadable: {line}"),
+            }
+            true
+        })
+        .unwrap();
+        let expected: Vec<(i64, String)> = (1..=written)
+            .map(|n| (i64::try_from(n).unwrap(), event(n).json))
+            .collect();
+        assert_eq!(read, expected);
     }
 }
