@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyward::audit::commit::GroupCommit;
 use keyward::audit::log::AuditLog;
-use keyward::audit::members::{members, null};
+use keyward::audit::members::members;
 use keyward::audit::{EventBuilder, Outcome, Trail};
 use keyward::model::{CreateKeyRequest, EncryptRequest, SecretBytes};
 use keyward::store::{AuditSync, SqliteStore, Store};
@@ -61,13 +61,13 @@ fn event(caller: &Caller) -> keyward::store::NewEvent {
         operation: "Encrypt",
         read_only: true,
         service_event: false,
-        parameters: members(&encrypt_request()),
+        parameters: &members(&encrypt_request()),
         trail: &trail,
         time_ms: 1_795_000_000_000,
         request_id: "93746dd6-63bc-11e4-bc2b-4198b6150d5c",
     }
     // As CloudTrail records Encrypt: with no response elements.
-    .build(Outcome::Success(null()))
+    .build(Outcome::Success(None))
 }
 
 /// Runs `work` `iters` times spread over `CALLERS` threads; wall time.

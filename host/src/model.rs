@@ -266,21 +266,22 @@ impl<'de> Deserialize<'de> for SecretBytes {
 }
 
 /// Runs `serialise` with every binary field (plaintexts, data keys,
-/// ciphertexts, key material, import tokens) written as `null`, whatever its
-/// name, because binary fields are all serialised by [`base64_bytes`]. The
-/// audit trail's members ([`crate::audit::members`]) are written this way.
+/// ciphertexts, key material, import tokens) left out, whatever its name,
+/// because binary fields are all serialised by [`base64_bytes`] and skip
+/// themselves while [`base64_bytes::redacting`]. The audit trail's members
+/// ([`crate::audit::members`]) are written this way.
 pub(crate) fn redacting<R>(serialise: impl FnOnce() -> R) -> R {
-    /// Clears the flag however serialisation ends, so that a panic cannot
-    /// leave this thread writing `null` for every binary field of the wire
-    /// responses it serialises next.
-    struct Redacting;
+    /// Restores the flag however serialisation ends: a panic cannot leave
+    /// this thread leaving out the binary fields of the wire responses it
+    /// serialises next, and a nested call cannot end an outer one's
+    /// redaction.
+    struct Redacting(bool);
     impl Drop for Redacting {
         fn drop(&mut self) {
-            base64_bytes::REDACTING.set(false);
+            base64_bytes::REDACTING.set(self.0);
         }
     }
-    base64_bytes::REDACTING.set(true);
-    let _redacting = Redacting;
+    let _restore = Redacting(base64_bytes::REDACTING.replace(true));
     serialise()
 }
 

@@ -3,9 +3,9 @@
 //!
 //! Each event's hash covers, in an unambiguous length-prefixed encoding, the
 //! region, its position, the previous event's hash and the hash of the
-//! event JSON exactly as stored ([`event_hash`]: the request's own thread
-//! computes it, so that only a short hash is made in order under the log's
-//! lock). Editing, deleting or inserting an event breaks the
+//! event JSON exactly as stored ([`event_hash`]: computed before the log's
+//! lock is taken, so that only a short hash is made in order under it).
+//! Editing, deleting or inserting an event breaks the
 //! link at that position, unless whoever did it also rewrote every later
 //! hash. That is what digests stop: a digest names a position and the hash
 //! there, chains to the previous digest through its MAC, and is MACed with a

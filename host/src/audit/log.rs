@@ -10,10 +10,10 @@
 //!
 //! The chain fields come last, so that a writer prepares everything before
 //! them without the lock (readers take the fields in any order: older lines
-//! put them first). `event` is the CloudTrail event exactly as hashed; `used` lists the keys
-//! a successful cryptographic operation used (for `GetKeyLastUsage`). The
-//! status is `=` for a recorded event. A mutation's event is written first
-//! as `?` and fsynced, then the mutation commits in SQLite together with a
+//! put them first). `event` is the CloudTrail event exactly as hashed;
+//! `used` lists the keys a successful cryptographic operation used (for
+//! `GetKeyLastUsage`). The status is `=` for a recorded event. A mutation's
+//! event is written first as `?` and fsynced, then the mutation commits in SQLite together with a
 //! row naming the event ([`Store::record_audited_mutation`]), then the line
 //! becomes `=`. So a mutation is never kept without its event, and a crash
 //! in between is mended by whoever next writes the file: the `?` line is
@@ -168,6 +168,9 @@ struct RegionLog {
     /// The position and hash of the last event before `end`.
     seq: i64,
     hash: [u8; HASH_LEN],
+    /// How far the file's pages were last dropped from the page cache
+    /// ([`drop_from_cache`]).
+    uncached: u64,
     /// Since when this process holds the file's `flock`, if it does.
     locked_since: Option<Instant>,
 }
@@ -310,20 +313,32 @@ fn scan(
     Ok(base)
 }
 
-/// Tells the kernel that the pages of `file` before `end`, which are on
-/// disk, will not be read soon, so that it frees them: an append-only log
-/// would otherwise fill the page cache with pages nobody reads, and each
-/// write would take a fresh page from an ever larger cache. Only whole pages
-/// go (the kernel keeps a page that reaches past `end`), so the page that
-/// lines are still appended to stays.
-fn drop_from_cache(file: &File, end: u64) {
-    // (A length of none would mean the whole file.)
-    let Some(len) = std::num::NonZeroU64::new(end) else {
+/// Tells the kernel that the pages of `file` between `from` (where the last
+/// call stopped) and `end`, which are on disk, will not be read soon, so
+/// that it frees them: an append-only log would otherwise fill the page
+/// cache with pages nobody reads, and each write would take a fresh page
+/// from an ever larger cache. Only whole pages before `end` go, so the page
+/// that lines are still appended to stays; `from` is taken back to its
+/// page's start, which the last call kept.
+fn drop_from_cache(file: &File, from: u64, end: u64) {
+    let page = u64::try_from(rustix::param::page_size()).unwrap_or(4096);
+    let Some((from, len)) = advised_range(from, end, page) else {
         return;
     };
-    if let Err(e) = rustix::fs::fadvise(file, 0, Some(len), rustix::fs::Advice::DontNeed) {
+    if let Err(e) = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed) {
         tracing::debug!(error = %e, "the kernel was not told to drop an audit log's pages");
     }
+}
+
+/// The range [`drop_from_cache`] advises: the whole pages from the start of
+/// `from`'s page to `end`'s, if there are any. `end` is rounded down here:
+/// the kernel would drop a partial last page that ends the file, and the
+/// next line would then read it back from disk. (An empty length would
+/// mean the whole file.)
+fn advised_range(from: u64, end: u64, page: u64) -> Option<(u64, std::num::NonZeroU64)> {
+    let end = end / page * page;
+    let from = from.min(end) / page * page;
+    std::num::NonZeroU64::new(end - from).map(|len| (from, len))
 }
 
 /// The lease keeper: lets go of the `flock` of files whose lease (a
@@ -522,6 +537,7 @@ impl AuditLog {
             end: 0,
             seq: 0,
             hash: [0; HASH_LEN],
+            uncached: 0,
             locked_since: None,
         };
         if let Some(mark) = self.marks.get(region) {
@@ -814,15 +830,23 @@ impl AuditLog {
                 return Ok(None);
             }
             let file = log.file.try_clone().map_err(StoreError::io(&log.path))?;
-            Ok(Some((log.seq, log.hash, log.end, file, log.path.clone())))
+            let uncached = std::mem::replace(&mut log.uncached, log.end);
+            Ok(Some((
+                log.seq,
+                log.hash,
+                uncached..log.end,
+                file,
+                log.path.clone(),
+            )))
         })?;
-        let Some((seq, hash, end, file, path)) = head else {
+        let Some((seq, hash, synced, file, path)) = head else {
             return Ok(None);
         };
         // Without the lock, so that requests go on writing meanwhile: what
-        // was written before the head was read is synced either way.
+        // was written before the head was read is synced either way. (If
+        // the sync fails, those pages just stay cached.)
         file.sync_data().map_err(StoreError::io(&path))?;
-        drop_from_cache(&file, end);
+        drop_from_cache(&file, synced.start, synced.end);
         Ok(Some((seq, hash)))
     }
 
@@ -866,8 +890,8 @@ impl AuditLog {
         }
         // Saving a mark lets the store forget the commit records of the
         // mutations before it, so their lines (`?` flipped to `=`) must be
-        // on disk first. Without the locks: what was written before the
-        // marks were read is synced either way.
+        // on disk first. Without the regions' locks: what was written
+        // before the marks were read is synced either way.
         let mut marks = Vec::with_capacity(moved.len());
         for (mark, file, path) in moved {
             file.sync_data().map_err(StoreError::io(&path))?;
@@ -1011,6 +1035,20 @@ mod tests {
             let name = file_name(odd);
             assert!(name.starts_with('_') && !name.contains('/'), "{name}");
         }
+    }
+
+    #[test]
+    fn pages_are_dropped_from_where_the_last_drop_stopped() {
+        let range = |from, end| advised_range(from, end, 4096).map(|(at, len)| (at, len.get()));
+        assert_eq!(range(0, 0), None);
+        assert_eq!(range(0, 4000), None);
+        // Whole pages only: the one being appended to stays.
+        assert_eq!(range(0, 10_000), Some((0, 8192)));
+        // The page the last drop ended in was kept then; it is full now.
+        assert_eq!(range(10_000, 20_000), Some((8192, 8192)));
+        assert_eq!(range(8192, 8192), None);
+        // A file cut shorter than the last drop.
+        assert_eq!(range(20_000, 9000), None);
     }
 
     #[test]

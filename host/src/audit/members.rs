@@ -33,13 +33,8 @@ pub fn members<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
         // data, maps with keys that are not strings): the event still
         // records the request, without these.
         tracing::error!(error = %e, "an audit event's members could not be written");
-        null()
+        RawValue::NULL.to_owned()
     })
-}
-
-/// `null`, as an event's `responseElements` for a failed request.
-pub fn null() -> Box<RawValue> {
-    RawValue::NULL.to_owned()
 }
 
 /// Serialises what it wraps under the CloudTrail rules; as a serializer, it
@@ -118,11 +113,18 @@ impl<S: Serializer> Serializer for Members<S> {
         serialize_f64(v: f64);
         serialize_char(v: char);
         serialize_str(v: &str);
-        serialize_bytes(v: &[u8]);
         serialize_none();
         serialize_unit();
         serialize_unit_struct(name: &'static str);
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+
+    /// Bytes that a type serialises as bytes are written as `null`, never as
+    /// their values. (The model's binary fields go through `base64_bytes`
+    /// and skip themselves; a plain `Vec<u8>` would be a sequence of
+    /// numbers, which is why the model has none.)
+    fn serialize_bytes(self, _: &[u8]) -> Result<S::Ok, S::Error> {
+        self.0.serialize_none()
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
@@ -297,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn members_are_renamed_except_map_keys_and_secrets_and_nulls_dropped() {
+    fn members_are_renamed_except_map_keys_and_grant_tokens_and_binary_fields_dropped() {
         let request = Request {
             key_id: "k".into(),
             encryption_context: [("Department".into(), "Finance".into())].into(),
@@ -337,6 +339,27 @@ mod tests {
         // Redaction is over: the wire form has its plaintext again.
         let wire = serde_json::to_value(&request).unwrap();
         assert_eq!(wire["Plaintext"], "YXR0YWNrIGF0IGRhd24=");
+    }
+
+    #[test]
+    fn raw_bytes_are_never_recorded() {
+        struct Raw(Vec<u8>);
+        impl Serialize for Raw {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_bytes(&self.0)
+            }
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Request {
+            key_id: String,
+            secret: Raw,
+        }
+        let request = Request {
+            key_id: "k".into(),
+            secret: Raw(b"attack".to_vec()),
+        };
+        assert_eq!(members(&request).get(), r#"{"keyId":"k","secret":null}"#);
     }
 
     #[test]

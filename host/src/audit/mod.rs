@@ -91,8 +91,9 @@ impl Trail {
 /// The outcome of a request, as the event reports it.
 #[derive(Debug)]
 pub enum Outcome<'a> {
-    /// It succeeded, with this response, as [`members`] writes it.
-    Success(Box<RawValue>),
+    /// It succeeded, with this response as [`members`] writes it, or with
+    /// none recorded (`null`, as for the cryptographic operations).
+    Success(Option<Box<RawValue>>),
     /// It failed with this error code and message.
     Failure {
         /// The KMS exception name.
@@ -118,7 +119,7 @@ pub struct EventBuilder<'a> {
     /// `kms.amazonaws.com` on behalf of the key's account.
     pub service_event: bool,
     /// The request, as [`members`] writes it.
-    pub parameters: Box<RawValue>,
+    pub parameters: &'a RawValue,
     /// What the request touched and how it was decided.
     pub trail: &'a Trail,
     /// When, in milliseconds since the epoch.
@@ -238,7 +239,9 @@ impl EventBuilder<'_> {
             (None, None) => Cow::Borrowed("localhost"),
         };
         let (error_code, error_message, response_elements) = match &outcome {
-            Outcome::Success(response) => (None, None, &**response),
+            Outcome::Success(response) => {
+                (None, None, response.as_deref().unwrap_or(RawValue::NULL))
+            }
             Outcome::Failure { code, message } => (Some(*code), Some(*message), RawValue::NULL),
         };
         let user_identity = if self.service_event {
@@ -277,7 +280,7 @@ impl EventBuilder<'_> {
             },
             error_code,
             error_message,
-            request_parameters: &self.parameters,
+            request_parameters: self.parameters,
             response_elements,
             additional_event_data: AdditionalEventData {
                 keyward_authorization: trail.decision.as_ref().map(|(allowed, reasons)| {

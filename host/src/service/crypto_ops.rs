@@ -65,7 +65,11 @@ impl<'a> Details<'a> {
     /// A request's grant tokens, checked, for operations with no encryption
     /// context.
     pub(super) fn tokens(grant_tokens: &'a [String]) -> KmsResult<Self> {
-        Self::checked("", None, grant_tokens)
+        check_grant_tokens(grant_tokens)?;
+        Ok(Self {
+            encryption_context: None,
+            grant_tokens,
+        })
     }
 }
 
@@ -270,19 +274,18 @@ impl Kms {
     ) -> KmsResult<ReEncryptResponse> {
         let op = Op::crypto("ReEncrypt");
         self.run(caller, op, request, |trail, request| {
-            check_context(
+            // Both checked before either key is looked up (the grant tokens
+            // with each: a list of at most ten).
+            let source_details = Details::checked(
                 "SourceEncryptionContext",
                 request.source_encryption_context.as_ref(),
+                &request.grant_tokens,
             )?;
-            check_context(
+            let destination_details = Details::checked(
                 "DestinationEncryptionContext",
                 request.destination_encryption_context.as_ref(),
+                &request.grant_tokens,
             )?;
-            check_grant_tokens(&request.grant_tokens)?;
-            let source_details = Details {
-                encryption_context: request.source_encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
             let (header, header_bytes, body, source) = self.ciphertext_key(
                 caller,
                 trail,
@@ -292,10 +295,6 @@ impl Kms {
                 source_details,
             )?;
             check_symmetric_use(&source, request.source_encryption_algorithm)?;
-            let destination_details = Details {
-                encryption_context: request.destination_encryption_context.as_ref(),
-                grant_tokens: &request.grant_tokens,
-            };
             let destination = self.admit(
                 caller,
                 trail,

@@ -40,7 +40,7 @@ pub use testing::Testing;
 
 use crate::audit::commit::{GroupCommit, Ticket};
 use crate::audit::log::AuditLog;
-use crate::audit::members::{members, null};
+use crate::audit::members::members;
 use crate::audit::{EventBuilder, Outcome, Trail};
 use crate::authz::request::{self, RequestFacts};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
@@ -457,8 +457,7 @@ impl Kms {
         let event = move |result: &KmsResult<T>| {
             let message;
             let outcome = match result {
-                Ok(response) if op.records_response => Outcome::Success(members(response)),
-                Ok(_) => Outcome::Success(null()),
+                Ok(response) => Outcome::Success(op.records_response.then(|| members(response))),
                 Err(e) => {
                     message = e.to_string();
                     Outcome::Failure {
@@ -479,7 +478,9 @@ impl Kms {
                 operation: op.name,
                 read_only: !op.writes,
                 service_event: op.service,
-                parameters: parameters.unwrap_or_else(null),
+                parameters: parameters
+                    .as_deref()
+                    .unwrap_or(serde_json::value::RawValue::NULL),
                 trail: &trail,
                 time_ms,
                 request_id: &request_id,

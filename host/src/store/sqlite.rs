@@ -225,6 +225,12 @@ pub struct SqliteStore {
     /// asked under the log's own locks: never waiting for `unit`, which a
     /// mutation holds while it waits for those locks.
     reader: Mutex<Connection>,
+    /// A deletion of key material committed and the WAL still holds older
+    /// copies of its pages: [`Store::wipe_deleted`] checkpoints. Set only by
+    /// a commit and cleared only by the wipe, so that no other transaction
+    /// (one that rolls back between the two) can cancel it; atomic, so that
+    /// the wipe after every other mutation costs no lock.
+    wipe_due: std::sync::atomic::AtomicBool,
 }
 
 /// The store's connection, locked for one call.
@@ -251,9 +257,9 @@ impl std::ops::DerefMut for Locked<'_> {
 struct Inner {
     conn: Connection,
     cache: Cache,
-    /// A key was deleted inside an open transaction: checkpoint and
-    /// truncate the WAL once it commits.
-    checkpoint_after_commit: bool,
+    /// Key material was deleted inside the open transaction: the WAL is to
+    /// be wiped if it commits.
+    wipe_if_committed: bool,
 }
 
 /// Keys and material versions read since the last change, by region and id.
@@ -323,9 +329,10 @@ impl SqliteStore {
             inner: Mutex::new(Inner {
                 conn,
                 cache: Cache::default(),
-                checkpoint_after_commit: false,
+                wipe_if_committed: false,
             }),
             reader: Mutex::new(connect(path, "NORMAL")?),
+            wipe_due: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -378,11 +385,16 @@ impl Transaction for SqliteTransaction<'_> {
         let mut inner = self.store.lock();
         let committed = inner.conn.execute_batch("COMMIT");
         self.done = true;
+        let wipe = std::mem::take(&mut inner.wipe_if_committed);
         if let Err(e) = committed {
             let _ = inner.conn.execute_batch("ROLLBACK");
             inner.invalidate();
-            inner.checkpoint_after_commit = false;
             return Err(e.into());
+        }
+        if wipe {
+            self.store
+                .wipe_due
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(())
     }
@@ -395,7 +407,7 @@ impl Drop for SqliteTransaction<'_> {
             let _ = inner.conn.execute_batch("ROLLBACK");
             // The cache may hold rows of the rolled-back transaction.
             inner.invalidate();
-            inner.checkpoint_after_commit = false;
+            inner.wipe_if_committed = false;
         }
     }
 }
@@ -515,7 +527,7 @@ fn wipe_freed_pages(inner: &mut Inner) -> StoreResult<()> {
     if inner.conn.is_autocommit() {
         checkpoint(&inner.conn);
     } else {
-        inner.checkpoint_after_commit = true;
+        inner.wipe_if_committed = true;
     }
     Ok(())
 }
@@ -628,9 +640,11 @@ impl Store for SqliteStore {
     }
 
     fn wipe_deleted(&self) {
-        let mut inner = self.lock();
-        if std::mem::take(&mut inner.checkpoint_after_commit) {
-            checkpoint(&inner.conn);
+        if self
+            .wipe_due
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            checkpoint(&self.lock().conn);
         }
     }
 
@@ -1474,18 +1488,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn another_connection_s_commit_invalidates_the_cache() {
+    /// A store in a new directory (kept while the first value lives) at
+    /// `path`, holding [`record`] with `wrapped` as its material.
+    fn store_with_key(
+        wrapped: Vec<u8>,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        SqliteStore,
+        KeyRecord,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let store = SqliteStore::open(&path).unwrap();
         let key = record();
         let material = Material {
             version: 1,
-            wrapped: vec![1, 2, 3],
+            wrapped,
             created_ms: 1,
         };
         store.insert_key(&key, Some(&material)).unwrap();
+        (dir, path, store, key)
+    }
+
+    #[test]
+    fn a_deletion_s_wipe_survives_another_transaction_rolling_back_first() {
+        let (_dir, path, store, key) = store_with_key(vec![0x5e; 64]);
+        let deleting = store.begin().unwrap();
+        store.delete_key(&key.region, &key.key_id).unwrap();
+        deleting.commit().unwrap();
+        // Before the deleting request wipes, another one (refused) rolls
+        // its transaction back.
+        drop(store.begin().unwrap());
+        store.wipe_deleted();
+        let wal = std::fs::metadata(path.with_file_name("db-wal"))
+            .unwrap()
+            .len();
+        assert_eq!(wal, 0, "the write-ahead log was not wiped");
+    }
+
+    #[test]
+    fn another_connection_s_commit_invalidates_the_cache() {
+        let (_dir, path, store, key) = store_with_key(vec![1, 2, 3]);
         assert_eq!(
             store
                 .key(&key.region, &key.key_id)
