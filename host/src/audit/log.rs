@@ -23,10 +23,12 @@
 //! keyward processes on one data directory (a server and a CLI) share each
 //! chain: a writer that takes the lock first reads what the other appended
 //! since, and continues the chain from there. A process keeps the lock from
-//! one write to the next for a few milliseconds (a lease), so that under
-//! load a write costs no locking system calls. Every write is positional,
-//! at the end found under the lock; a torn last line, which only a writer
-//! that died can leave, is cut off there too.
+//! one write to the next (a lease), so that under load a write costs no
+//! locking system calls. A writer that finds the lock taken says so in the
+//! file's waiting room (a shared `flock` on `<region>.wait`), and the holder
+//! looks there every few milliseconds and lets it in. Every write is
+//! positional, at the end found under the lock; a torn last line, which
+//! only a writer that died can leave, is cut off there too.
 //!
 //! Requests that change nothing write their own line and return: one
 //! `pwrite` to the page cache, no database commit. With [`AuditSync::Disk`]
@@ -143,14 +145,24 @@ impl Usage {
     }
 }
 
-/// How long a process keeps a file's `flock` from one write to the next
-/// before it lets another process in; an idle process gives it up within
-/// twice this.
+/// How often a process that keeps a file's `flock` from one write to the
+/// next looks for another process waiting for it (and lets it in); an idle
+/// process gives the lock up within twice this.
 const LEASE: Duration = Duration::from_millis(5);
 
-/// How long a writer whose lease ran out waits before it takes the `flock`
-/// again: time for a writer of another process, woken by the unlock, to
-/// take it first.
+/// How long a process keeps a file's `flock` at most, even with no one
+/// known to wait: a writer that does not say it waits (an older keyward, a
+/// tool) still gets in under load. (Long in unit tests, so that they see
+/// only the waiting room let writers in.)
+const LONGEST_LEASE: Duration = if cfg!(test) {
+    Duration::from_secs(60)
+} else {
+    Duration::from_millis(100)
+};
+
+/// How long a writer whose longest lease ran out waits before it takes the
+/// `flock` again: time for a writer of another process, woken by the
+/// unlock, to take it first.
 const HANDOVER: Duration = Duration::from_micros(50);
 
 /// The open files, by region.
@@ -171,8 +183,16 @@ struct RegionLog {
     /// How far the file's pages were last dropped from the page cache
     /// ([`drop_from_cache`]).
     uncached: u64,
+    /// The file's waiting room: a writer that finds the file's `flock` held
+    /// holds a shared `flock` on this one until it has the file's, so that
+    /// the holder knows to let it in ([`AuditLog::with_region`]).
+    waiting: File,
     /// Since when this process holds the file's `flock`, if it does.
     locked_since: Option<Instant>,
+    /// When the holder last looked for waiting writers.
+    checked: Instant,
+    /// When the file was last written or caught up with.
+    used: Instant,
 }
 
 /// A line of a log file, as read.
@@ -357,10 +377,7 @@ fn keep_leases(regions: &Weak<Regions>) {
             let Some(mut log) = log.try_lock() else {
                 continue;
             };
-            if log
-                .locked_since
-                .is_some_and(|since| since.elapsed() >= LEASE)
-            {
+            if log.locked_since.is_some() && log.used.elapsed() >= LEASE {
                 AuditLog::unlock(&mut log);
             }
         }
@@ -527,9 +544,18 @@ impl AuditLog {
             .mode(0o600)
             .open(&path)
             .map_err(StoreError::io(&path))?;
+        let waiting_path = path.with_extension("wait");
+        let waiting = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&waiting_path)
+            .map_err(StoreError::io(&waiting_path))?;
         if created {
             self.sync_dir()?;
         }
+        let now = Instant::now();
         let mut log = RegionLog {
             region: region.to_owned(),
             path,
@@ -538,7 +564,10 @@ impl AuditLog {
             seq: 0,
             hash: [0; HASH_LEN],
             uncached: 0,
+            waiting,
             locked_since: None,
+            checked: now,
+            used: now,
         };
         if let Some(mark) = self.marks.get(region) {
             let at_line_start = mark.offset == 0 || {
@@ -564,11 +593,12 @@ impl AuditLog {
     /// Runs `f` on `region`'s file under its locks (this process's, then
     /// the file's), after reading what other writers appended.
     ///
-    /// The `flock` is kept from one write to the next for up to [`LEASE`],
-    /// which under load spares each write two system calls and the
-    /// catch-up (nobody else can have written meanwhile). A write that
-    /// finds the lease over lets go for [`HANDOVER`] first, and the lease
-    /// keeper thread ([`keep_leases`]) lets go of idle ones.
+    /// The `flock` is kept from one write to the next, which under load
+    /// spares each write two system calls and the catch-up (nobody else can
+    /// have written meanwhile). Every [`LEASE`], a write looks for writers
+    /// of other processes in the waiting room and lets them in first; the
+    /// lease keeper thread ([`keep_leases`]) lets go of idle locks, and
+    /// none is kept longer than [`LONGEST_LEASE`].
     fn with_region<T>(
         &self,
         region: &str,
@@ -578,21 +608,19 @@ impl AuditLog {
         // The state is `end` and the chain head there, updated together
         // only after a write succeeded.
         let mut log = log.lock();
-        if log
-            .locked_since
-            .is_some_and(|since| since.elapsed() >= LEASE)
+        if let Some(since) = log.locked_since
+            && log.checked.elapsed() >= LEASE
         {
-            Self::unlock(&mut log);
-            std::thread::sleep(HANDOVER);
+            Self::renew_or_hand_over(&mut log, since);
         }
         if log.locked_since.is_none() {
-            log.file.lock().map_err(StoreError::io(&log.path))?;
-            log.locked_since = Some(Instant::now());
+            Self::lock(&mut log)?;
             if let Err(e) = self.catch_up(&mut log) {
                 Self::unlock(&mut log);
                 return Err(e);
             }
         }
+        log.used = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut log)));
         let result = match result {
             Ok(result) => result,
@@ -608,6 +636,73 @@ impl AuditLog {
             Self::unlock(&mut log);
         }
         result
+    }
+
+    /// Takes the file's `flock`, from the waiting room if another process
+    /// has it.
+    fn lock(log: &mut RegionLog) -> StoreResult<()> {
+        let taken = match log.file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // If the waiting room fails, the holder lets us in at its
+                // longest lease's end.
+                let waits = log.waiting.lock_shared().is_ok();
+                let taken = log.file.lock();
+                if waits {
+                    Self::leave(&log.waiting);
+                }
+                taken
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        };
+        taken.map_err(StoreError::io(&log.path))?;
+        let now = Instant::now();
+        (log.locked_since, log.checked) = (Some(now), now);
+        Ok(())
+    }
+
+    /// At a lease's end: keeps the file's `flock` if no writer of another
+    /// process waits for it, else lets the waiting writers in and returns
+    /// once they have it (the caller then waits its turn). Past
+    /// [`LONGEST_LEASE`], lets go regardless, for [`HANDOVER`].
+    fn renew_or_hand_over(log: &mut RegionLog, since: Instant) {
+        if since.elapsed() >= LONGEST_LEASE {
+            Self::unlock(log);
+            std::thread::sleep(HANDOVER);
+            return;
+        }
+        log.checked = Instant::now();
+        // The waiting room is free: nobody waits.
+        match log.waiting.try_lock() {
+            Ok(()) => {
+                Self::leave(&log.waiting);
+                return;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(error = %e, "an audit log's waiting room could not be looked at");
+                return;
+            }
+        }
+        Self::unlock(log);
+        // Free once every waiting writer has the file's lock (each leaves
+        // the room after taking it).
+        match log.waiting.lock() {
+            Ok(()) => {
+                Self::leave(&log.waiting);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an audit log's waiting room could not be entered");
+                std::thread::sleep(HANDOVER);
+            }
+        }
+    }
+
+    /// Lets go of a `flock` on a waiting room.
+    fn leave(waiting: &File) {
+        if let Err(e) = waiting.unlock() {
+            tracing::warn!(error = %e, "an audit log's waiting room could not be left");
+        }
     }
 
     fn unlock(log: &mut RegionLog) {
@@ -1051,12 +1146,99 @@ mod tests {
         assert_eq!(range(20_000, 9000), None);
     }
 
+    /// An audit log in `dir`'s `audit` folder, with a store of its own.
+    fn open_log(dir: &Path, store_name: &str) -> AuditLog {
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::SqliteStore::open(&dir.join(store_name)).unwrap());
+        AuditLog::open(&dir.join("audit"), AuditSync::Os, store).unwrap()
+    }
+
+    fn small_event(id: &str) -> NewEvent {
+        NewEvent {
+            region: "us-east-1".into(),
+            time_ms: 5,
+            json: format!(r#"{{"eventID":"{id}"}}"#),
+            used_keys: Vec::new(),
+            event_name: "Encrypt".into(),
+            event_id: id.into(),
+            request_id: "r".into(),
+        }
+    }
+
+    /// Since when `log` holds the `flock` of `us-east-1`'s file.
+    fn locked_since(log: &AuditLog) -> Option<Instant> {
+        let region = Arc::clone(&log.regions.lock()["us-east-1"]);
+        region.lock().locked_since
+    }
+
+    /// The event ids of `us-east-1`'s file, in order.
+    fn event_ids(log: &AuditLog) -> Vec<String> {
+        let mut ids = Vec::new();
+        log.read("us-east-1", |entry| {
+            if let Entry::Event(event) = entry {
+                let json: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+                ids.push(json["eventID"].as_str().unwrap().to_owned());
+            }
+            true
+        })
+        .unwrap();
+        ids
+    }
+
+    #[test]
+    fn a_busy_writer_keeps_the_lock_while_nobody_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open_log(dir.path(), "k.db");
+        log.append(&[small_event("first")]).unwrap();
+        let taken = locked_since(&log).unwrap();
+        // Writes a millisecond apart (so never idle) past several leases.
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < LEASE * 4 {
+            n += 1;
+            log.append(&[small_event(&format!("e{n}"))]).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(locked_since(&log), Some(taken), "the lock was let go");
+    }
+
+    #[test]
+    fn a_writer_of_another_process_waiting_for_the_lock_is_let_in() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two logs on one folder, as two processes have: each its own files.
+        let busy = open_log(dir.path(), "k.db");
+        let other = open_log(dir.path(), "k.db");
+        busy.append(&[small_event("busy-0")]).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Never idle for a lease, and for less than the longest
+                // lease: only the waiting room can let the other in.
+                let start = Instant::now();
+                let mut n = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed)
+                    && start.elapsed() < Duration::from_secs(10)
+                {
+                    n += 1;
+                    busy.append(&[small_event(&format!("busy-{n}"))]).unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            other.append(&[small_event("other")]).unwrap();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let ids = event_ids(&busy);
+        let at = ids.iter().position(|id| id == "other").unwrap();
+        assert!(
+            ids[at + 1..].iter().any(|id| id.starts_with("busy-")),
+            "the other writer got in only once the busy one stopped: {ids:?}"
+        );
+    }
+
     #[test]
     fn lines_written_after_a_digest_drops_pages_follow_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::SqliteStore::open(&dir.path().join("k.db")).unwrap());
-        let log = AuditLog::open(&dir.path().join("audit"), AuditSync::Os, store).unwrap();
+        let log = open_log(dir.path(), "k.db");
         let event = |n: usize| NewEvent {
             region: "us-east-1".into(),
             time_ms: 5,
