@@ -21,16 +21,16 @@
 
 pub mod chain;
 pub mod commit;
+mod json;
 pub mod log;
 pub mod members;
 pub mod query;
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 
-use serde::Serialize;
 use serde_json::value::RawValue;
 
+use self::json::Object;
 use crate::authz::{Decision, PrincipalKind};
 use crate::service::Caller;
 use crate::store::{KeyRecord, NewEvent};
@@ -128,191 +128,107 @@ pub struct EventBuilder<'a> {
     pub request_id: &'a str,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CloudTrailEvent<'a> {
-    event_version: &'static str,
-    user_identity: UserIdentity<'a>,
-    event_time: String,
-    event_source: &'static str,
-    event_name: &'a str,
-    aws_region: &'a str,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Cow<'a, str>,
-    user_agent: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<&'a str>,
-    request_parameters: &'a RawValue,
-    response_elements: &'a RawValue,
-    additional_event_data: AdditionalEventData<'a>,
-    #[serde(rename = "requestID")]
-    request_id: &'a str,
-    #[serde(rename = "eventID")]
-    event_id: &'a str,
-    read_only: bool,
-    resources: Resources<'a>,
-    event_type: &'static str,
-    management_event: bool,
-    recipient_account_id: &'a str,
-    event_category: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserIdentity<'a> {
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    principal_id: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arn: Option<&'a str>,
-    account_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_key_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invoked_by: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AdditionalEventData<'a> {
-    /// keyward's extension: how the request was authorized.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyward_authorization: Option<Authorization<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Authorization<'a> {
-    decision: &'static str,
-    /// The ids of the key-policy, identity-policy or guardrail statements, or
-    /// the grants, that decided.
-    reasons: &'a [String],
-}
-
-/// The keys a request touched, as CloudTrail's `resources`.
-struct Resources<'a>(&'a [(String, String, String, String)]);
-
-impl Serialize for Resources<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(arn, account, ..)| Resource {
-            account_id: account,
-            kind: "AWS::KMS::Key",
-            arn,
-        }))
-    }
-}
-
-#[derive(Serialize)]
-struct Resource<'a> {
-    #[serde(rename = "accountId")]
-    account_id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(rename = "ARN")]
-    arn: &'a str,
-}
-
 impl EventBuilder<'_> {
     /// The event, ready for the chain.
     pub fn build(self, outcome: Outcome<'_>) -> NewEvent {
         let trail = self.trail.inner.borrow();
         let principal = &self.caller.principal;
-        let (kind, user_name) = match principal.kind() {
-            PrincipalKind::AccountRoot => ("Root", None),
-            PrincipalKind::User(name) => ("IAMUser", Some(name.as_str())),
-            PrincipalKind::Role(name) => ("AssumedRole", Some(name.as_str())),
-        };
-        let principal_id = match user_name {
-            None => Cow::Borrowed(principal.account()),
-            Some(name) => Cow::Owned(format!("{}:{name}", principal.account())),
-        };
         let event_id = uuid::Uuid::new_v4().to_string();
-        let source_ip_address = match (&self.caller.source_ip, &self.caller.via_service) {
-            (Some(ip), _) => Cow::Owned(ip.to_string()),
-            (None, Some(service)) => Cow::Borrowed(service.as_str()),
-            (None, None) if self.service_event => Cow::Borrowed(KMS_SERVICE),
-            (None, None) => Cow::Borrowed("localhost"),
-        };
         let (error_code, error_message, response_elements) = match &outcome {
             Outcome::Success(response) => {
                 (None, None, response.as_deref().unwrap_or(RawValue::NULL))
             }
             Outcome::Failure { code, message } => (Some(*code), Some(*message), RawValue::NULL),
         };
-        let user_identity = if self.service_event {
-            UserIdentity {
-                kind: None,
-                principal_id: None,
-                arn: None,
-                account_id: principal.account(),
-                access_key_id: None,
-                user_name: None,
-                invoked_by: Some(KMS_SERVICE),
-            }
+        let mut json = String::with_capacity(2048);
+        let mut event = Object::new(&mut json);
+        event.str("eventVersion", "1.11");
+        let mut identity = event.object("userIdentity");
+        if self.service_event {
+            identity.str("accountId", principal.account());
+            identity.str("invokedBy", KMS_SERVICE);
         } else {
-            UserIdentity {
-                kind: Some(kind),
-                principal_id: Some(principal_id),
-                arn: Some(principal.arn()),
-                account_id: principal.account(),
-                access_key_id: self.caller.access_key_id.as_deref(),
-                user_name: user_name.filter(|_| kind == "IAMUser"),
-                invoked_by: self.caller.via_service.as_deref(),
+            let (kind, name) = match principal.kind() {
+                PrincipalKind::AccountRoot => ("Root", None),
+                PrincipalKind::User(name) => ("IAMUser", Some(name.as_str())),
+                PrincipalKind::Role(name) => ("AssumedRole", Some(name.as_str())),
+            };
+            identity.str("type", kind);
+            match name {
+                None => identity.str("principalId", principal.account()),
+                Some(name) => identity.str_of("principalId", &[principal.account(), ":", name]),
             }
-        };
-        let event = CloudTrailEvent {
-            event_version: "1.11",
-            user_identity,
-            event_time: iso8601(self.time_ms),
-            event_source: "kms.amazonaws.com",
-            event_name: self.operation,
-            aws_region: &self.caller.region,
-            source_ip_address,
-            user_agent: match (&self.caller.user_agent, self.service_event) {
+            identity.str("arn", principal.arn());
+            identity.str("accountId", principal.account());
+            identity.str_if("accessKeyId", self.caller.access_key_id.as_deref());
+            identity.str_if("userName", name.filter(|_| kind == "IAMUser"));
+            identity.str_if("invokedBy", self.caller.via_service.as_deref());
+        }
+        drop(identity);
+        with_iso8601(self.time_ms, |time| event.str("eventTime", time));
+        event.str("eventSource", "kms.amazonaws.com");
+        event.str("eventName", self.operation);
+        event.str("awsRegion", &self.caller.region);
+        match (&self.caller.source_ip, &self.caller.via_service) {
+            (Some(ip), _) => event.str("sourceIPAddress", &ip.to_string()),
+            (None, Some(service)) => event.str("sourceIPAddress", service),
+            (None, None) if self.service_event => event.str("sourceIPAddress", KMS_SERVICE),
+            (None, None) => event.str("sourceIPAddress", "localhost"),
+        }
+        event.str(
+            "userAgent",
+            match (&self.caller.user_agent, self.service_event) {
                 (_, true) => KMS_SERVICE,
                 (Some(agent), false) => agent,
                 (None, false) => LIBRARY_AGENT,
             },
-            error_code,
-            error_message,
-            request_parameters: self.parameters,
-            response_elements,
-            additional_event_data: AdditionalEventData {
-                keyward_authorization: trail.decision.as_ref().map(|(allowed, reasons)| {
-                    Authorization {
-                        decision: if *allowed { "Allow" } else { "Deny" },
-                        reasons,
-                    }
-                }),
-            },
-            request_id: self.request_id,
-            event_id: &event_id,
-            read_only: self.read_only,
-            resources: Resources(&trail.keys),
-            event_type: if self.service_event {
+        );
+        event.str_if("errorCode", error_code);
+        event.str_if("errorMessage", error_message);
+        event.raw("requestParameters", self.parameters);
+        event.raw("responseElements", response_elements);
+        let mut additional = event.object("additionalEventData");
+        if let Some((allowed, reasons)) = &trail.decision {
+            // keyward's extension: how the request was authorized, by the
+            // ids of the key-policy, identity-policy or guardrail
+            // statements, or the grants, that decided.
+            let mut authorization = additional.object("keywardAuthorization");
+            authorization.str("decision", if *allowed { "Allow" } else { "Deny" });
+            let mut listed = authorization.array("reasons");
+            for reason in reasons {
+                listed.str(reason);
+            }
+        }
+        drop(additional);
+        event.str("requestID", self.request_id);
+        event.str("eventID", &event_id);
+        event.bool("readOnly", self.read_only);
+        let mut resources = event.array("resources");
+        for (arn, account, ..) in &trail.keys {
+            let mut resource = resources.object();
+            resource.str("accountId", account);
+            resource.str("type", "AWS::KMS::Key");
+            resource.str("ARN", arn);
+        }
+        drop(resources);
+        event.str(
+            "eventType",
+            if self.service_event {
                 "AwsServiceEvent"
             } else {
                 "AwsApiCall"
             },
-            management_event: true,
-            recipient_account_id: trail
+        );
+        event.bool("managementEvent", true);
+        event.str(
+            "recipientAccountId",
+            trail
                 .keys
                 .first()
                 .map_or(principal.account(), |(_, account, ..)| account),
-            event_category: "Management",
-        };
-        // INVARIANT: the event is plain strings, numbers and JSON values,
-        // which always serialise.
-        let mut json = Vec::with_capacity(2048);
-        if serde_json::to_writer(&mut json, &event).is_err() {
-            json.clear();
-        }
-        let json = String::from_utf8(json).unwrap_or_default();
+        );
+        event.str("eventCategory", "Management");
+        drop(event);
         let succeeded = error_code.is_none();
         let used_keys = if succeeded && TRACKED_OPERATIONS.contains(&self.operation) {
             trail
@@ -343,6 +259,11 @@ pub const LIBRARY_AGENT: &str = concat!("keyward-library/", env!("CARGO_PKG_VERS
 
 /// `2026-11-23T02:41:00Z`, as CloudTrail writes times.
 pub fn iso8601(time_ms: i64) -> String {
+    with_iso8601(time_ms, str::to_owned)
+}
+
+/// Calls `f` with [`iso8601`] of `time_ms`, without allocating.
+fn with_iso8601<R>(time_ms: i64, f: impl FnOnce(&str) -> R) -> R {
     thread_local! {
         /// The last second formatted on this thread: every event of a
         /// second has the same time.
@@ -359,7 +280,7 @@ pub fn iso8601(time_ms: i64) -> String {
                 .unwrap_or_default();
             *last = second;
         }
-        text.clone()
+        f(text)
     })
 }
 
