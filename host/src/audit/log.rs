@@ -5,14 +5,17 @@
 //! A line is a status byte and a JSON object:
 //!
 //! ```text
-//! ={"region":"us-east-1","time":1795000000000,"used":[["us-east-1","<key id>"]],"event":{...},"seq":7,"hash":"<64 hex>"}
+//! ={"time":1795000000000,"event":{...},"seq":7,"hash":"<64 hex>"}
 //! ```
 //!
 //! The chain fields come last, so that a writer prepares everything before
 //! them without the lock (readers take the fields in any order: older lines
-//! put them first). `event` is the CloudTrail event exactly as hashed;
-//! `used` lists the keys a successful cryptographic operation used (for
-//! `GetKeyLastUsage`). The status is `=` for a recorded event. A mutation's
+//! put them first). `event` is the CloudTrail event exactly as hashed. The
+//! region is the file's; a file whose name is a hash of its region has it
+//! in every line too (`"region":"..."`). The keys a successful
+//! cryptographic operation used (for `GetKeyLastUsage`) are its event's
+//! resources; lines of older keywards list them (`"used":[[region, key
+//! id]]`), and both are read. The status is `=` for a recorded event. A mutation's
 //! event is written first as `?` and fsynced, then the mutation commits in SQLite together with a
 //! row naming the event ([`Store::record_audited_mutation`]), then the line
 //! becomes `=`. So a mutation is never kept without its event, and a crash
@@ -201,23 +204,56 @@ struct Line<'a> {
     seq: i64,
     #[serde(borrow)]
     hash: &'a str,
-    region: String,
-    time: i64,
+    /// Only in files named by a hash of their region.
     #[serde(default)]
-    used: Vec<(String, String)>,
+    region: Option<String>,
+    time: i64,
+    /// Only in lines of older keywards.
+    #[serde(default)]
+    used: Option<Vec<(String, String)>>,
     #[serde(borrow)]
     event: &'a RawValue,
 }
 
 /// What the last-use records need from an event's JSON.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct EventIds {
-    #[serde(rename = "eventName")]
     event_name: String,
     #[serde(rename = "eventID")]
     event_id: String,
     #[serde(rename = "requestID")]
     request_id: String,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    resources: Vec<EventResource>,
+}
+
+#[derive(Deserialize)]
+struct EventResource {
+    #[serde(rename = "ARN")]
+    arn: String,
+}
+
+impl EventIds {
+    /// The keys the event's operation used, as its writer noted them: the
+    /// resources of a successful cryptographic operation.
+    fn used_keys(&self) -> Vec<(String, String)> {
+        if self.error_code.is_some() || !super::TRACKED_OPERATIONS.contains(&&*self.event_name) {
+            return Vec::new();
+        }
+        self.resources
+            .iter()
+            .filter_map(|resource| {
+                // arn:aws:kms:<region>:<account>:key/<key id>
+                let mut fields = resource.arn.splitn(6, ':');
+                let region = fields.nth(3)?;
+                let key_id = fields.nth(1)?.strip_prefix("key/")?;
+                Some((region.to_owned(), key_id.to_owned()))
+            })
+            .collect()
+    }
 }
 
 /// One line of a region's log, as [`AuditLog::read`] gives it.
@@ -234,12 +270,7 @@ pub enum Entry {
 /// else a hash of it (the region of a request comes from the caller, and a
 /// request for a region that is not served is recorded too).
 fn file_name(region: &str) -> String {
-    let plain = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if plain {
+    if plain_name(region) {
         format!("{region}.log")
     } else {
         format!(
@@ -247,6 +278,15 @@ fn file_name(region: &str) -> String {
             hex::encode(&Sha256::digest(region.as_bytes())[..16])
         )
     }
+}
+
+/// Whether `region` names its file as it is.
+fn plain_name(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Appends the line of `event` at `seq` with `hash` to `out`.
@@ -260,14 +300,15 @@ fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event:
 fn encode_body(out: &mut Vec<u8>, status: u8, event: &NewEvent) {
     out.reserve(event.json.len() + 256);
     out.push(status);
-    out.extend_from_slice(b"{\"region\":");
-    // INVARIANT: writing to a Vec and serialising strings cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &event.region);
-    let _ = write!(out, ",\"time\":{}", event.time_ms);
-    if !event.used_keys.is_empty() {
-        out.extend_from_slice(b",\"used\":");
-        let _ = serde_json::to_writer(&mut *out, &event.used_keys);
+    out.push(b'{');
+    if !plain_name(&event.region) {
+        out.extend_from_slice(b"\"region\":");
+        // INVARIANT: writing to a Vec and serialising strings cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &event.region);
+        out.push(b',');
     }
+    // INVARIANT: writing to a Vec cannot fail.
+    let _ = write!(out, "\"time\":{}", event.time_ms);
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(event.json.as_bytes());
 }
@@ -754,7 +795,8 @@ impl AuditLog {
                     .map_err(StoreError::io(&log.path))?;
             }
             (seq, hash) = (parsed.seq, line_hash);
-            if !parsed.used.is_empty()
+            let listed = parsed.used.as_ref().is_some_and(|used| !used.is_empty());
+            if (listed || parsed.used.is_none())
                 && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get())
             {
                 let used = Use {
@@ -763,7 +805,8 @@ impl AuditLog {
                     event_id: &ids.event_id,
                     request_id: &ids.request_id,
                 };
-                self.note_use(&parsed.used, &used);
+                let keys = parsed.used.unwrap_or_else(|| ids.used_keys());
+                self.note_use(&keys, &used);
             }
             Ok(true)
         })?;
@@ -1036,7 +1079,7 @@ impl AuditLog {
             if name.starts_with('_') {
                 // A hashed name: the region is in its lines.
                 let mut region = None;
-                self.read_path(&entry.path(), |entry| match entry {
+                self.read_path(&entry.path(), None, |entry| match entry {
                     Entry::Event(event) => {
                         region = Some(event.region);
                         false
@@ -1058,10 +1101,17 @@ impl AuditLog {
     /// it returns `false`. Reads without the lock: a line being written is
     /// not yet there.
     pub fn read(&self, region: &str, each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
-        self.read_path(&self.dir.join(file_name(region)), each)
+        self.read_path(&self.dir.join(file_name(region)), Some(region), each)
     }
 
-    fn read_path(&self, path: &Path, mut each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
+    /// Reads the file at `path`, whose lines are of `region` where they do
+    /// not say.
+    fn read_path(
+        &self,
+        path: &Path,
+        region: Option<&str>,
+        mut each: impl FnMut(Entry) -> bool,
+    ) -> StoreResult<()> {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -1088,8 +1138,13 @@ impl AuditLog {
                 ));
                 return Ok(true);
             }
+            let Some(line_region) = parsed.region.or_else(|| region.map(str::to_owned)) else {
+                return Ok(each(Entry::Unreadable(format!(
+                    "the line at byte {offset} names no region"
+                ))));
+            };
             Ok(each(Entry::Event(StoredEvent {
-                region: parsed.region,
+                region: line_region,
                 seq: parsed.seq,
                 time_ms: parsed.time,
                 json: parsed.event.get().to_owned(),
@@ -1106,7 +1161,7 @@ mod tests {
 
     #[test]
     fn lines_round_trip_and_file_names_are_safe() {
-        let event = NewEvent {
+        let mut event = NewEvent {
             region: "us-east-1".into(),
             time_ms: 5,
             json: r#"{"eventName":"Encrypt","eventID":"e","requestID":"r"}"#.into(),
@@ -1121,15 +1176,70 @@ mod tests {
         assert_eq!(out.last(), Some(&b'\n'));
         let (status, line, decoded) = decode(&out[..out.len() - 1]).unwrap();
         assert_eq!((status, line.seq, decoded), (RECORDED, 7, hash));
-        assert_eq!((line.region.as_str(), line.time), ("us-east-1", 5));
+        assert_eq!(line.time, 5);
         assert_eq!(line.event.get(), event.json);
-        assert_eq!(line.used, event.used_keys);
+        // The file's name says the region, and the event its keys.
+        assert_eq!((line.region, line.used), (None, None));
+
+        // A region its file's name does not say is in each line.
+        event.region = "Us-East-1".into();
+        out.clear();
+        encode(&mut out, RECORDED, 7, &hash, &event);
+        let (_, line, _) = decode(&out[..out.len() - 1]).unwrap();
+        assert_eq!(line.region.as_deref(), Some("Us-East-1"));
+
+        // An older keyward's line, with both.
+        let older = format!(
+            r#"={{"region":"us-east-1","time":5,"used":[["us-east-1","k"]],"event":{{}},"seq":1,"hash":"{}"}}"#,
+            "ab".repeat(HASH_LEN)
+        );
+        let (_, line, _) = decode(older.as_bytes()).unwrap();
+        assert_eq!(line.region.as_deref(), Some("us-east-1"));
+        assert_eq!(line.used, Some(vec![("us-east-1".into(), "k".into())]));
 
         assert_eq!(file_name("eu-west-2"), "eu-west-2.log");
         for odd in ["../x", "", "Us-East-1", "a/b", &"a".repeat(65)] {
             let name = file_name(odd);
             assert!(name.starts_with('_') && !name.contains('/'), "{name}");
         }
+    }
+
+    #[test]
+    fn the_keys_an_event_used_are_its_resources_if_it_used_them() {
+        let ids = |json: serde_json::Value| {
+            serde_json::from_value::<EventIds>(json)
+                .unwrap()
+                .used_keys()
+        };
+        let resources = serde_json::json!([
+            {"accountId": "111122223333", "type": "AWS::KMS::Key",
+             "ARN": "arn:aws:kms:us-east-1:111122223333:key/1234abcd"},
+            {"accountId": "111122223333", "type": "AWS::KMS::Key",
+             "ARN": "arn:aws:kms:eu-west-1:111122223333:key/mrk-5678"},
+        ]);
+        let event = |name: &str| {
+            serde_json::json!({
+                "eventName": name, "eventID": "e", "requestID": "r", "resources": resources,
+            })
+        };
+        assert_eq!(
+            ids(event("ReEncrypt")),
+            [
+                ("us-east-1".to_owned(), "1234abcd".to_owned()),
+                ("eu-west-1".to_owned(), "mrk-5678".to_owned()),
+            ]
+        );
+        // Not a cryptographic use.
+        assert_eq!(ids(event("DescribeKey")), []);
+        // A failed use.
+        let mut failed = event("Decrypt");
+        failed["errorCode"] = "InvalidCiphertextException".into();
+        assert_eq!(ids(failed), []);
+        // No key.
+        assert_eq!(
+            ids(serde_json::json!({"eventName": "Encrypt", "eventID": "e", "requestID": "r"})),
+            []
+        );
     }
 
     #[test]
