@@ -5,17 +5,18 @@
 //! A line is a status byte and a JSON object:
 //!
 //! ```text
-//! ={"time":1795000000000,"event":{...},"seq":7,"hash":"<64 hex>"}
+//! ={"region":"us-east-1","time":1795000000000,"event":{...},"seq":7,"hash":"<64 hex>"}
 //! ```
 //!
 //! The chain fields come last, so that a writer prepares everything before
 //! them without the lock (readers take the fields in any order: older lines
 //! put them first). `event` is the CloudTrail event exactly as hashed. The
-//! region is the file's; a file whose name is a hash of its region has it
-//! in every line too (`"region":"..."`). The keys a successful
-//! cryptographic operation used (for `GetKeyLastUsage`) are its event's
-//! resources; lines of older keywards list them (`"used":[[region, key
-//! id]]`), and both are read. The status is `=` for a recorded event. A mutation's
+//! region is the file's, and is in each line for older keywards, which
+//! need it to read the line. The keys a successful cryptographic operation
+//! used (for `GetKeyLastUsage`) are its event's resources; lines of older
+//! keywards list them (`"used":[[region, key id]]`), and events moved from
+//! the database say `"used":[]` (their uses were never counted). The status
+//! is `=` for a recorded event. A mutation's
 //! event is written first as `?` and fsynced, then the mutation commits in SQLite together with a
 //! row naming the event ([`Store::record_audited_mutation`]), then the line
 //! becomes `=`. So a mutation is never kept without its event, and a crash
@@ -153,6 +154,15 @@ impl Usage {
 /// process gives the lock up within twice this.
 const LEASE: Duration = Duration::from_millis(5);
 
+/// How long a file's `flock` is kept with no write, before the lease keeper
+/// lets go of it. (Long in unit tests, so that they see only the waiting
+/// room let writers in.)
+const IDLE: Duration = if cfg!(test) {
+    Duration::from_secs(60)
+} else {
+    LEASE
+};
+
 /// How long a process keeps a file's `flock` at most, even with no one
 /// known to wait: a writer that does not say it waits (an older keyward, a
 /// tool) still gets in under load. (Long in unit tests, so that they see
@@ -204,7 +214,8 @@ struct Line<'a> {
     seq: i64,
     #[serde(borrow)]
     hash: &'a str,
-    /// Only in files named by a hash of their region.
+    /// In every line keyward writes (older keywards need it); read as
+    /// optional all the same.
     #[serde(default)]
     region: Option<String>,
     time: i64,
@@ -290,8 +301,18 @@ fn plain_name(region: &str) -> bool {
 }
 
 /// Appends the line of `event` at `seq` with `hash` to `out`.
+#[cfg(test)]
 fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event: &NewEvent) {
     encode_body(out, status, event);
+    encode_chain(out, seq, hash);
+}
+
+/// [`encode`] for an event moved from the database: its keys were never
+/// counted as used, and an empty `used` says so to readers.
+fn encode_moved(out: &mut Vec<u8>, seq: i64, hash: &[u8; HASH_LEN], event: &NewEvent) {
+    encode_body(out, RECORDED, event);
+    // The body ends with the event; `used` goes before the chain fields.
+    out.extend_from_slice(b",\"used\":[]");
     encode_chain(out, seq, hash);
 }
 
@@ -300,15 +321,10 @@ fn encode(out: &mut Vec<u8>, status: u8, seq: i64, hash: &[u8; HASH_LEN], event:
 fn encode_body(out: &mut Vec<u8>, status: u8, event: &NewEvent) {
     out.reserve(event.json.len() + 256);
     out.push(status);
-    out.push(b'{');
-    if !plain_name(&event.region) {
-        out.extend_from_slice(b"\"region\":");
-        // INVARIANT: writing to a Vec and serialising strings cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &event.region);
-        out.push(b',');
-    }
-    // INVARIANT: writing to a Vec cannot fail.
-    let _ = write!(out, "\"time\":{}", event.time_ms);
+    out.extend_from_slice(b"{\"region\":");
+    // INVARIANT: writing to a Vec and serialising strings cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &event.region);
+    let _ = write!(out, ",\"time\":{}", event.time_ms);
     out.extend_from_slice(b",\"event\":");
     out.extend_from_slice(event.json.as_bytes());
 }
@@ -402,10 +418,10 @@ fn advised_range(from: u64, end: u64, page: u64) -> Option<(u64, std::num::NonZe
     std::num::NonZeroU64::new(end - from).map(|len| (from, len))
 }
 
-/// The lease keeper: lets go of the `flock` of files whose lease (a
-/// [`LEASE`] from when the lock was taken) ran out with no write to end it,
-/// so that another process waits at most about two leases. Ends once the
-/// [`AuditLog`] is gone.
+/// The lease keeper: lets go of the `flock` of files not being written
+/// that another process waits for, or that were not written for [`IDLE`],
+/// so that another process waits at most about two leases for an idle
+/// one. Ends once the [`AuditLog`] is gone.
 fn keep_leases(regions: &Weak<Regions>) {
     loop {
         std::thread::sleep(LEASE);
@@ -418,7 +434,11 @@ fn keep_leases(regions: &Weak<Regions>) {
             let Some(mut log) = log.try_lock() else {
                 continue;
             };
-            if log.locked_since.is_some() && log.used.elapsed() >= LEASE {
+            // Nobody in this process is writing: a waiting writer need
+            // not wait for the next write here.
+            if log.locked_since.is_some()
+                && (log.used.elapsed() >= IDLE || AuditLog::someone_waits(&log))
+            {
                 AuditLog::unlock(&mut log);
             }
         }
@@ -501,7 +521,7 @@ impl AuditLog {
                     event_id: String::new(),
                     request_id: String::new(),
                 };
-                encode(&mut lines, RECORDED, stored.seq, &hash, &event);
+                encode_moved(&mut lines, stored.seq, &hash, &event);
             }
             let partial = path.with_extension("moving");
             let mut file = OpenOptions::new()
@@ -576,6 +596,16 @@ impl AuditLog {
             return Ok(Arc::clone(log));
         }
         let path = self.dir.join(file_name(region));
+        // The waiting room first: the log's creation is what decides
+        // whether the folder is synced.
+        let waiting_path = path.with_extension("wait");
+        let waiting = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&waiting_path)
+            .map_err(StoreError::io(&waiting_path))?;
         let created = !path.exists();
         let file = OpenOptions::new()
             .read(true)
@@ -585,14 +615,6 @@ impl AuditLog {
             .mode(0o600)
             .open(&path)
             .map_err(StoreError::io(&path))?;
-        let waiting_path = path.with_extension("wait");
-        let waiting = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&waiting_path)
-            .map_err(StoreError::io(&waiting_path))?;
         if created {
             self.sync_dir()?;
         }
@@ -713,28 +735,43 @@ impl AuditLog {
             return;
         }
         log.checked = Instant::now();
-        // The waiting room is free: nobody waits.
-        match log.waiting.try_lock() {
-            Ok(()) => {
-                Self::leave(&log.waiting);
-                return;
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
-                tracing::warn!(error = %e, "an audit log's waiting room could not be looked at");
-                return;
-            }
+        if !Self::someone_waits(log) {
+            return;
         }
         Self::unlock(log);
         // Free once every waiting writer has the file's lock (each leaves
-        // the room after taking it).
-        match log.waiting.lock() {
+        // the room after taking it). Not waited for past a lease: a writer
+        // that stays in the room without taking the lock (a stopped
+        // process) must not hold this one up, nor a room that a third
+        // process keeps entering.
+        let until = Instant::now() + LEASE;
+        loop {
+            match log.waiting.try_lock() {
+                Ok(()) => {
+                    Self::leave(&log.waiting);
+                    return;
+                }
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < until => {
+                    std::thread::sleep(HANDOVER);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Whether a writer of another process is in the file's waiting room:
+    /// if it is free, nobody is. (If it cannot be looked at, the longest
+    /// lease still lets writers in.)
+    fn someone_waits(log: &RegionLog) -> bool {
+        match log.waiting.try_lock() {
             Ok(()) => {
                 Self::leave(&log.waiting);
+                false
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "an audit log's waiting room could not be entered");
-                std::thread::sleep(HANDOVER);
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::debug!(error = %e, "an audit log's waiting room could not be looked at");
+                false
             }
         }
     }
@@ -1161,7 +1198,7 @@ mod tests {
 
     #[test]
     fn lines_round_trip_and_file_names_are_safe() {
-        let mut event = NewEvent {
+        let event = NewEvent {
             region: "us-east-1".into(),
             time_ms: 5,
             json: r#"{"eventName":"Encrypt","eventID":"e","requestID":"r"}"#.into(),
@@ -1178,15 +1215,17 @@ mod tests {
         assert_eq!((status, line.seq, decoded), (RECORDED, 7, hash));
         assert_eq!(line.time, 5);
         assert_eq!(line.event.get(), event.json);
-        // The file's name says the region, and the event its keys.
-        assert_eq!((line.region, line.used), (None, None));
+        // The event says the keys it used.
+        assert_eq!(
+            (line.region.as_deref(), line.used),
+            (Some("us-east-1"), None)
+        );
 
-        // A region its file's name does not say is in each line.
-        event.region = "Us-East-1".into();
+        // A moved event says it used none.
         out.clear();
-        encode(&mut out, RECORDED, 7, &hash, &event);
+        encode_moved(&mut out, 7, &hash, &event);
         let (_, line, _) = decode(&out[..out.len() - 1]).unwrap();
-        assert_eq!(line.region.as_deref(), Some("Us-East-1"));
+        assert_eq!(line.used, Some(Vec::new()));
 
         // An older keyward's line, with both.
         let older = format!(
@@ -1301,13 +1340,12 @@ mod tests {
         let log = open_log(dir.path(), "k.db");
         log.append(&[small_event("first")]).unwrap();
         let taken = locked_since(&log).unwrap();
-        // Writes a millisecond apart (so never idle) past several leases.
+        // Writes past several leases.
         let start = Instant::now();
         let mut n = 0;
         while start.elapsed() < LEASE * 4 {
             n += 1;
             log.append(&[small_event(&format!("e{n}"))]).unwrap();
-            std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(locked_since(&log), Some(taken), "the lock was let go");
     }
@@ -1322,8 +1360,9 @@ mod tests {
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                // Never idle for a lease, and for less than the longest
-                // lease: only the waiting room can let the other in.
+                // Neither idle nor the longest lease lets go of the lock
+                // here (both are long in unit tests): only the waiting room
+                // can let the other in.
                 let start = Instant::now();
                 let mut n = 0;
                 while !done.load(std::sync::atomic::Ordering::Relaxed)
@@ -1331,7 +1370,6 @@ mod tests {
                 {
                     n += 1;
                     busy.append(&[small_event(&format!("busy-{n}"))]).unwrap();
-                    std::thread::sleep(Duration::from_millis(1));
                 }
             });
             other.append(&[small_event("other")]).unwrap();
