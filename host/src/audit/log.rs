@@ -59,6 +59,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
 use super::chain::{self, HASH_LEN};
+use crate::service::KeyRef;
 use crate::store::StoredEvent;
 use crate::store::{AuditSync, KeyUse, LogMark, NewEvent, Store, StoreError, StoreResult};
 
@@ -214,10 +215,7 @@ struct Line<'a> {
     seq: i64,
     #[serde(borrow)]
     hash: &'a str,
-    /// In every line keyward writes (older keywards need it); read as
-    /// optional all the same.
-    #[serde(default)]
-    region: Option<String>,
+    region: String,
     time: i64,
     /// Only in lines of older keywards.
     #[serde(default)]
@@ -256,12 +254,11 @@ impl EventIds {
         }
         self.resources
             .iter()
-            .filter_map(|resource| {
-                // arn:aws:kms:<region>:<account>:key/<key id>
-                let mut fields = resource.arn.splitn(6, ':');
-                let region = fields.nth(3)?;
-                let key_id = fields.nth(1)?.strip_prefix("key/")?;
-                Some((region.to_owned(), key_id.to_owned()))
+            .filter_map(|resource| match KeyRef::parse(&resource.arn, "") {
+                Ok(KeyRef::Key { region, key_id, .. }) => {
+                    Some((region.to_owned(), key_id.to_owned()))
+                }
+                _ => None,
             })
             .collect()
     }
@@ -281,7 +278,12 @@ pub enum Entry {
 /// else a hash of it (the region of a request comes from the caller, and a
 /// request for a region that is not served is recorded too).
 fn file_name(region: &str) -> String {
-    if plain_name(region) {
+    let plain = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if plain {
         format!("{region}.log")
     } else {
         format!(
@@ -289,15 +291,6 @@ fn file_name(region: &str) -> String {
             hex::encode(&Sha256::digest(region.as_bytes())[..16])
         )
     }
-}
-
-/// Whether `region` names its file as it is.
-fn plain_name(region: &str) -> bool {
-    !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Appends the line of `event` at `seq` with `hash` to `out`.
@@ -671,8 +664,9 @@ impl AuditLog {
         // The state is `end` and the chain head there, updated together
         // only after a write succeeded.
         let mut log = log.lock();
+        let now = Instant::now();
         if let Some(since) = log.locked_since
-            && log.checked.elapsed() >= LEASE
+            && now.saturating_duration_since(log.checked) >= LEASE
         {
             Self::renew_or_hand_over(&mut log, since);
         }
@@ -683,7 +677,7 @@ impl AuditLog {
                 return Err(e);
             }
         }
-        log.used = Instant::now();
+        log.used = now;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut log)));
         let result = match result {
             Ok(result) => result,
@@ -832,8 +826,8 @@ impl AuditLog {
                     .map_err(StoreError::io(&log.path))?;
             }
             (seq, hash) = (parsed.seq, line_hash);
-            let listed = parsed.used.as_ref().is_some_and(|used| !used.is_empty());
-            if (listed || parsed.used.is_none())
+            // An empty list: a moved event, whose uses were never counted.
+            if parsed.used.as_ref().is_none_or(|used| !used.is_empty())
                 && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get())
             {
                 let used = Use {
@@ -1116,7 +1110,7 @@ impl AuditLog {
             if name.starts_with('_') {
                 // A hashed name: the region is in its lines.
                 let mut region = None;
-                self.read_path(&entry.path(), None, |entry| match entry {
+                self.read_path(&entry.path(), |entry| match entry {
                     Entry::Event(event) => {
                         region = Some(event.region);
                         false
@@ -1138,17 +1132,10 @@ impl AuditLog {
     /// it returns `false`. Reads without the lock: a line being written is
     /// not yet there.
     pub fn read(&self, region: &str, each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
-        self.read_path(&self.dir.join(file_name(region)), Some(region), each)
+        self.read_path(&self.dir.join(file_name(region)), each)
     }
 
-    /// Reads the file at `path`, whose lines are of `region` where they do
-    /// not say.
-    fn read_path(
-        &self,
-        path: &Path,
-        region: Option<&str>,
-        mut each: impl FnMut(Entry) -> bool,
-    ) -> StoreResult<()> {
+    fn read_path(&self, path: &Path, mut each: impl FnMut(Entry) -> bool) -> StoreResult<()> {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -1175,13 +1162,8 @@ impl AuditLog {
                 ));
                 return Ok(true);
             }
-            let Some(line_region) = parsed.region.or_else(|| region.map(str::to_owned)) else {
-                return Ok(each(Entry::Unreadable(format!(
-                    "the line at byte {offset} names no region"
-                ))));
-            };
             Ok(each(Entry::Event(StoredEvent {
-                region: line_region,
+                region: parsed.region,
                 seq: parsed.seq,
                 time_ms: parsed.time,
                 json: parsed.event.get().to_owned(),
@@ -1216,10 +1198,7 @@ mod tests {
         assert_eq!(line.time, 5);
         assert_eq!(line.event.get(), event.json);
         // The event says the keys it used.
-        assert_eq!(
-            (line.region.as_deref(), line.used),
-            (Some("us-east-1"), None)
-        );
+        assert_eq!((line.region.as_str(), line.used), ("us-east-1", None));
 
         // A moved event says it used none.
         out.clear();
@@ -1233,7 +1212,7 @@ mod tests {
             "ab".repeat(HASH_LEN)
         );
         let (_, line, _) = decode(older.as_bytes()).unwrap();
-        assert_eq!(line.region.as_deref(), Some("us-east-1"));
+        assert_eq!(line.region, "us-east-1");
         assert_eq!(line.used, Some(vec![("us-east-1".into(), "k".into())]));
 
         assert_eq!(file_name("eu-west-2"), "eu-west-2.log");
@@ -1252,9 +1231,9 @@ mod tests {
         };
         let resources = serde_json::json!([
             {"accountId": "111122223333", "type": "AWS::KMS::Key",
-             "ARN": "arn:aws:kms:us-east-1:111122223333:key/1234abcd"},
+             "ARN": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
             {"accountId": "111122223333", "type": "AWS::KMS::Key",
-             "ARN": "arn:aws:kms:eu-west-1:111122223333:key/mrk-5678"},
+             "ARN": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"},
         ]);
         let event = |name: &str| {
             serde_json::json!({
@@ -1264,8 +1243,14 @@ mod tests {
         assert_eq!(
             ids(event("ReEncrypt")),
             [
-                ("us-east-1".to_owned(), "1234abcd".to_owned()),
-                ("eu-west-1".to_owned(), "mrk-5678".to_owned()),
+                (
+                    "us-east-1".to_owned(),
+                    "1234abcd-12ab-34cd-56ef-1234567890ab".to_owned()
+                ),
+                (
+                    "eu-west-1".to_owned(),
+                    "mrk-1234abcd12ab34cd56ef1234567890ab".to_owned()
+                ),
             ]
         );
         // Not a cryptographic use.

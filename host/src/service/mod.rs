@@ -922,7 +922,7 @@ const MAX_KEY_ID_LEN: usize = 2048;
 
 /// What a `KeyId` parameter names.
 #[derive(Debug, PartialEq, Eq)]
-enum KeyRef<'a> {
+pub(crate) enum KeyRef<'a> {
     /// A key, by id or ARN. `account` is set when an ARN named it; a bare
     /// id means the caller's account.
     Key {
@@ -940,7 +940,9 @@ enum KeyRef<'a> {
 }
 
 impl<'a> KeyRef<'a> {
-    fn parse(text: &'a str, request_region: &'a str) -> KmsResult<Self> {
+    /// Parses `text`; a key id or alias name without an ARN is in
+    /// `request_region`.
+    pub(crate) fn parse(text: &'a str, request_region: &'a str) -> KmsResult<Self> {
         if text.is_empty() || text.len() > MAX_KEY_ID_LEN {
             return Err(KmsError::validation(format!(
                 "`KeyId` must be between 1 and {MAX_KEY_ID_LEN} characters"
