@@ -287,6 +287,96 @@ fn with_iso8601<R>(time_ms: i64, f: impl FnOnce(&str) -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authz::Principal;
+
+    /// The exact bytes of an Encrypt event by an IAM user over HTTP, and of
+    /// its denial: the CloudTrail record fields in CloudTrail's order.
+    #[test]
+    fn an_encrypt_event_is_written_byte_for_byte() {
+        let mut caller = Caller::new(
+            Principal::parse("arn:aws:iam::111122223333:user/Alice").unwrap(),
+            "us-west-2",
+        );
+        caller.source_ip = Some("192.0.2.0".parse().unwrap());
+        caller.user_agent = Some("aws-cli/2.27 \"quoted\"".into());
+        caller.access_key_id = Some("AKIAEXAMPLE".into());
+        let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let arn = format!("arn:aws:kms:us-west-2:111122223333:key/{key_id}");
+        let trail = Trail::default();
+        {
+            let mut inner = trail.inner.borrow_mut();
+            inner.keys.push((
+                arn.clone(),
+                "111122223333".into(),
+                "us-west-2".into(),
+                key_id.into(),
+            ));
+            inner.decision = Some((true, vec!["key-policy/default".into()]));
+        }
+        let parameters = RawValue::from_string(format!(
+            r#"{{"keyId":"{key_id}","encryptionContext":{{"Dept":"Eng"}}}}"#
+        ))
+        .unwrap();
+        let build = |outcome| {
+            EventBuilder {
+                caller: &caller,
+                chain: "us-west-2",
+                operation: "Encrypt",
+                read_only: true,
+                service_event: false,
+                parameters: &parameters,
+                trail: &trail,
+                time_ms: 1_795_000_000_123,
+                request_id: "f3423043-63bc-11e4-bc2b-4198b6150d5c",
+            }
+            .build(outcome)
+        };
+        let expected = |error: &str| {
+            format!(
+                concat!(
+                    r#"{{"eventVersion":"1.11","userIdentity":{{"type":"IAMUser","#,
+                    r#""principalId":"111122223333:Alice","#,
+                    r#""arn":"arn:aws:iam::111122223333:user/Alice","accountId":"111122223333","#,
+                    r#""accessKeyId":"AKIAEXAMPLE","userName":"Alice"}},"#,
+                    r#""eventTime":"2026-11-18T11:06:40Z","eventSource":"kms.amazonaws.com","#,
+                    r#""eventName":"Encrypt","awsRegion":"us-west-2","#,
+                    r#""sourceIPAddress":"192.0.2.0","userAgent":"aws-cli/2.27 \"quoted\"",{}"#,
+                    r#""requestParameters":{{"keyId":"{}","encryptionContext":{{"Dept":"Eng"}}}},"#,
+                    r#""responseElements":null,"#,
+                    r#""additionalEventData":{{"keywardAuthorization":{{"decision":"Allow","#,
+                    r#""reasons":["key-policy/default"]}}}},"#,
+                    r#""requestID":"f3423043-63bc-11e4-bc2b-4198b6150d5c","eventID":"<id>","#,
+                    r#""readOnly":true,"#,
+                    r#""resources":[{{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"{}"}}],"#,
+                    r#""eventType":"AwsApiCall","managementEvent":true,"#,
+                    r#""recipientAccountId":"111122223333","eventCategory":"Management"}}"#,
+                ),
+                error, key_id, arn
+            )
+        };
+        let with_id = |event: &NewEvent| event.json.replace(&event.event_id, "<id>");
+
+        let succeeded = build(Outcome::Success(None));
+        assert_eq!(with_id(&succeeded), expected(""));
+        assert_eq!(
+            (succeeded.region.as_str(), succeeded.time_ms),
+            ("us-west-2", 1_795_000_000_123)
+        );
+        assert_eq!(
+            succeeded.used_keys,
+            [("us-west-2".to_owned(), key_id.to_owned())]
+        );
+
+        let failed = build(Outcome::Failure {
+            code: "DisabledException",
+            message: "key is \"disabled\"",
+        });
+        assert_eq!(
+            with_id(&failed),
+            expected(r#""errorCode":"DisabledException","errorMessage":"key is \"disabled\"","#)
+        );
+        assert!(failed.used_keys.is_empty());
+    }
 
     #[test]
     fn times_are_cloudtrail_times() {
