@@ -233,6 +233,16 @@ impl Kms {
     /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
+        // CloudTrail records Decrypt's algorithm even when the request
+        // leaves it out, which for a symmetric key means the default.
+        let request = DecryptRequest {
+            encryption_algorithm: Some(
+                request
+                    .encryption_algorithm
+                    .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
+            ),
+            ..request
+        };
         self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
             let details = Details::checked(
                 "EncryptionContext",

@@ -139,6 +139,12 @@ fn every_pipeline_path_records_exactly_one_event() {
     });
     assert_eq!(tampered["eventName"], "Decrypt");
     assert_eq!(tampered["errorCode"], "InvalidCiphertextException");
+    // As AWS records Decrypt: with its algorithm, even when the request
+    // leaves it out.
+    assert_eq!(
+        tampered["requestParameters"]["encryptionAlgorithm"],
+        "SYMMETRIC_DEFAULT"
+    );
 
     let invalid = one_event(&env, || {
         env.kms.encrypt(&env.caller, encrypt_request(&key, b""))
