@@ -190,6 +190,9 @@ impl Kms {
                 created_ms: now,
             });
             self.store.insert_key(&record, material.as_ref())?;
+            // As CloudTrail records CreateKey: with the new key as its
+            // resource, so that a query for the key finds its creation.
+            trail.key(&record);
             Ok(CreateKeyResponse {
                 key_metadata: metadata(&record),
             })

@@ -172,11 +172,12 @@ fn every_pipeline_path_records_exactly_one_event() {
     });
     assert_eq!(created["eventName"], "CreateKey");
     assert_eq!(created["readOnly"], false);
-    assert!(
-        created["responseElements"]["keyMetadata"]["keyId"]
-            .as_str()
-            .is_some()
-    );
+    let created_arn = created["responseElements"]["keyMetadata"]["arn"]
+        .as_str()
+        .unwrap();
+    // As CloudTrail records it: the new key is the event's resource.
+    assert_eq!(created["resources"][0]["ARN"], created_arn);
+    assert_eq!(created["resources"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -600,10 +601,11 @@ fn queries_filter_by_key_principal_event_error_and_time() {
     let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}");
     for key_ref in [key.as_str(), arn.as_str(), "alias/q"] {
         let found = query(Some(key_ref), Filter::default());
-        // CreateAlias, two Encrypts of the root and bob's denied one.
+        // Its creation, CreateAlias, two Encrypts of the root and bob's
+        // denied one.
         assert_eq!(
             names(&found),
-            ["CreateAlias", "Encrypt", "Encrypt", "Encrypt"],
+            ["CreateKey", "CreateAlias", "Encrypt", "Encrypt", "Encrypt"],
             "{key_ref}"
         );
     }
