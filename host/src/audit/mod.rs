@@ -162,6 +162,17 @@ impl EventBuilder<'_> {
             identity.str("accountId", principal.account());
             identity.str_if("accessKeyId", self.caller.access_key_id.as_deref());
             identity.str_if("userName", name.filter(|_| kind == "IAMUser"));
+            if let PrincipalKind::Role(name) = principal.kind() {
+                // Where CloudTrail tooling looks for the role behind a
+                // session. (keyward's callers act as the role itself, so
+                // there is no session name, id or creation time.)
+                let mut context = identity.object("sessionContext");
+                let mut issuer = context.object("sessionIssuer");
+                issuer.str("type", "Role");
+                issuer.str("arn", principal.arn());
+                issuer.str("accountId", principal.account());
+                issuer.str("userName", name);
+            }
             identity.str_if("invokedBy", self.caller.via_service.as_deref());
         }
         drop(identity);
@@ -376,6 +387,39 @@ mod tests {
             expected(r#""errorCode":"DisabledException","errorMessage":"key is \"disabled\"","#)
         );
         assert!(failed.used_keys.is_empty());
+    }
+
+    /// A role's events name it where CloudTrail names a session's issuer.
+    #[test]
+    fn a_role_is_its_sessions_issuer() {
+        let role = "arn:aws:iam::111122223333:role/Deployer";
+        let caller = Caller::new(Principal::parse(role).unwrap(), "us-east-1");
+        let event = EventBuilder {
+            caller: &caller,
+            chain: "us-east-1",
+            operation: "ListKeys",
+            read_only: true,
+            service_event: false,
+            parameters: RawValue::NULL,
+            trail: &Trail::default(),
+            time_ms: 1_795_000_000_000,
+            request_id: "r",
+        }
+        .build(Outcome::Success(None));
+        let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+        let identity = &event["userIdentity"];
+        assert_eq!(identity["type"], "AssumedRole");
+        assert_eq!(identity["arn"], role);
+        assert_eq!(
+            identity["sessionContext"]["sessionIssuer"],
+            serde_json::json!({
+                "type": "Role",
+                "arn": role,
+                "accountId": "111122223333",
+                "userName": "Deployer",
+            })
+        );
+        assert!(identity.get("userName").is_none());
     }
 
     #[test]
