@@ -223,11 +223,16 @@ async fn handle_inner(
         source_ip: Some(peer.ip()),
         secure_transport: secure,
         via_service: None,
-        user_agent: parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(512).collect()),
+        // Empty if the request has none: the trail must not take an HTTP
+        // caller without one for the in-process library.
+        user_agent: Some(
+            parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|agent| agent.chars().take(512).collect())
+                .unwrap_or_default(),
+        ),
         access_key_id: Some(authenticated.access_key_id),
         request_id: Some(request_id),
     };

@@ -105,7 +105,11 @@ impl Connection {
         headers: &[(String, String)],
         body: &Bytes,
     ) -> Result<(u16, Bytes), Error> {
-        let mut request = http::Request::post("/");
+        // Unsigned, as SDKs send it: the trail names the load's requests.
+        let mut request = http::Request::post("/").header(
+            http::header::USER_AGENT,
+            concat!("keyward-load/", env!("CARGO_PKG_VERSION")),
+        );
         for (name, value) in headers {
             request = request.header(name, value);
         }

@@ -101,7 +101,9 @@ pub struct Caller {
     /// The AWS service the request came through (`kms:ViaService`), such as
     /// `s3.us-east-1.amazonaws.com`. Set by the embedding service.
     pub via_service: Option<String>,
-    /// The caller's user agent, for the audit trail.
+    /// The caller's user agent, for the audit trail. `None` for
+    /// in-process callers, which the trail records as
+    /// `keyward-library/<version>`.
     pub user_agent: Option<String>,
     /// The access key the request was signed with, for the audit trail.
     pub access_key_id: Option<String>,

@@ -80,15 +80,23 @@ impl Server {
 
     /// The trail's `Encrypt` events for a key of the test account.
     fn encrypt_events(&self, key_id: &str) -> Vec<serde_json::Value> {
+        self.events(
+            Some(key_id),
+            keyward::audit::query::Filter {
+                event_name: Some("Encrypt".into()),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// The audit events that match, as the account's root queries them.
+    fn events(
+        &self,
+        key_id: Option<&str>,
+        filter: keyward::audit::query::Filter,
+    ) -> Vec<serde_json::Value> {
         self.kms
-            .query_audit(
-                &crate::support::root("111122223333"),
-                Some(key_id),
-                keyward::audit::query::Filter {
-                    event_name: Some("Encrypt".into()),
-                    ..Default::default()
-                },
-            )
+            .query_audit(&crate::support::root("111122223333"), key_id, filter)
             .unwrap()
     }
 
@@ -606,6 +614,27 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
             event["userAgent"]
         );
 
+        // A request with no user agent is not taken for the library's.
+        let addr = server.addr();
+        let body = br#"{"NumberOfBytes": 8}"#;
+        let headers = signed(addr, "GenerateRandom", body, SystemTime::now());
+        assert!(
+            !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        );
+        assert_eq!(raw(addr, &headers, body).0, 200);
+        let randoms = server.events(
+            None,
+            keyward::audit::query::Filter {
+                event_name: Some("GenerateRandom".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(randoms.len(), 1);
+        assert_eq!(randoms[0]["userAgent"], "");
+        assert_eq!(randoms[0]["sourceIPAddress"], "127.0.0.1");
+
         // A denied call from another account is recorded with its identity.
         let mallory = server.client(MALLORY_KEY, MALLORY_SECRET);
         let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
@@ -617,17 +646,13 @@ fn http_events_record_who_from_where_and_the_request_id_the_sdk_saw() {
             .await
             .unwrap_err();
         assert_eq!(denied.code(), Some("AccessDeniedException"));
-        let denials = server
-            .kms
-            .query_audit(
-                &crate::support::root("111122223333"),
-                None,
-                keyward::audit::query::Filter {
-                    error_code: Some("AccessDeniedException".into()),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let denials = server.events(
+            None,
+            keyward::audit::query::Filter {
+                error_code: Some("AccessDeniedException".into()),
+                ..Default::default()
+            },
+        );
         assert_eq!(denials.len(), 1);
         assert_eq!(denials[0]["userIdentity"]["accessKeyId"], MALLORY_KEY);
         assert_eq!(denials[0]["userIdentity"]["accountId"], OTHER_ACCOUNT);
