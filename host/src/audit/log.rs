@@ -249,7 +249,7 @@ impl EventIds {
     /// The keys the event's operation used, as its writer noted them: the
     /// resources of a successful cryptographic operation.
     fn used_keys(&self) -> Vec<(String, String)> {
-        if self.error_code.is_some() || !super::TRACKED_OPERATIONS.contains(&&*self.event_name) {
+        if !super::uses_its_keys(&self.event_name, self.error_code.is_none()) {
             return Vec::new();
         }
         self.resources

@@ -45,6 +45,13 @@ const TRACKED_OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
 ];
 
+/// Whether an event of `operation` records a use of its keys (its
+/// resources) for `GetKeyLastUsage`: only a successful cryptographic one.
+/// The writer and the reader of the log both ask this.
+fn uses_its_keys(operation: &str, succeeded: bool) -> bool {
+    succeeded && TRACKED_OPERATIONS.contains(&operation)
+}
+
 /// What a request did that its event records, collected while it runs.
 #[derive(Debug, Default)]
 pub struct Trail {
@@ -240,8 +247,7 @@ impl EventBuilder<'_> {
         );
         event.str("eventCategory", "Management");
         drop(event);
-        let succeeded = error_code.is_none();
-        let used_keys = if succeeded && TRACKED_OPERATIONS.contains(&self.operation) {
+        let used_keys = if uses_its_keys(self.operation, error_code.is_none()) {
             trail
                 .keys
                 .iter()

@@ -235,14 +235,10 @@ impl Kms {
     pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
         // CloudTrail records Decrypt's algorithm even when the request
         // leaves it out, which for a symmetric key means the default.
-        let request = DecryptRequest {
-            encryption_algorithm: Some(
-                request
-                    .encryption_algorithm
-                    .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
-            ),
-            ..request
-        };
+        let mut request = request;
+        request
+            .encryption_algorithm
+            .get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
         self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
             let details = Details::checked(
                 "EncryptionContext",
