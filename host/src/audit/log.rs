@@ -45,6 +45,7 @@
 //! shutdown). Opening continues from the marks instead of reading every
 //! file from the start.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
@@ -116,10 +117,7 @@ impl Usage {
     /// known. A key seen before is updated in place, without allocating:
     /// this runs for every Encrypt and Decrypt.
     fn note(&mut self, keys: &[(String, String)], used: &Use<'_>) {
-        fn set(to: &mut String, from: &str) {
-            to.clear();
-            to.push_str(from);
-        }
+        use super::set;
         for (region, key_id) in keys {
             if !self.0.contains_key(region) {
                 self.0.insert(region.clone(), HashMap::new());
@@ -867,8 +865,10 @@ impl AuditLog {
     /// Appends `events` to their regions' chains and returns once they are
     /// written (and, with [`AuditSync::Disk`], on disk).
     pub fn append(&self, events: &[NewEvent]) -> StoreResult<()> {
-        let Some(first) = events.first() else {
-            return Ok(());
+        let first = match events {
+            [] => return Ok(()),
+            [event] => return self.append_one(event),
+            [first, ..] => first,
         };
         if events.iter().all(|e| e.region == first.region) {
             return self.append_region(&first.region, events.iter());
@@ -880,6 +880,34 @@ impl AuditLog {
             self.append_region(region, events.iter().filter(|e| e.region == region))?;
         }
         Ok(())
+    }
+
+    /// [`Self::append`] of one event, as every request that changes nothing
+    /// makes it: in a buffer this thread keeps from one line to the next.
+    fn append_one(&self, event: &NewEvent) -> StoreResult<()> {
+        thread_local! {
+            static LINE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        }
+        /// A buffer that grew past this (a huge event) is not kept.
+        const KEPT: usize = 64 << 10;
+        let mut line = LINE.take();
+        line.clear();
+        // Outside the lock: all but the chain fields, and the event's hash.
+        encode_body(&mut line, RECORDED, event);
+        let event_hash = chain::event_hash(&event.json);
+        let written = self.with_region(&event.region, |log| {
+            self.check_writable(log)?;
+            let seq = log.seq + 1;
+            let hash = chain::link(&log.hash, &event.region, seq, &event_hash);
+            encode_chain(&mut line, seq, &hash);
+            self.write_lines(log, &line, seq, hash)?;
+            self.note_use(&event.used_keys, &Use::of(event));
+            Ok(())
+        });
+        if line.capacity() <= KEPT {
+            LINE.set(line);
+        }
+        written
     }
 
     fn append_region<'e>(
@@ -905,38 +933,48 @@ impl AuditLog {
                 hash = chain::link(&hash, region, seq, event_hash);
                 encode_chain(body, seq, &hash);
             }
-            let lines = match bodies.as_mut_slice() {
-                [(line, _)] => std::mem::take(line),
-                _ => bodies
-                    .iter()
-                    .map(|(line, _)| line.as_slice())
-                    .collect::<Vec<_>>()
-                    .concat(),
-            };
-            let written = log
-                .file
-                .write_all_at(&lines, log.end)
-                .and_then(|()| match self.sync {
-                    AuditSync::Disk => log.file.sync_data(),
-                    AuditSync::Os => Ok(()),
-                });
-            let len = lines.len() as u64;
-            if let Err(e) = written {
-                // The callers hear of a failure: no line of theirs may stay.
-                // If it cannot be cut here, the lock is let go and the next
-                // writer's catch-up cuts what is torn (a complete line would
-                // stay: the error is logged).
-                if let Err(cut) = log.file.set_len(log.end) {
-                    tracing::error!(error = %cut, "a failed audit write could not be taken back");
-                }
-                return Err(StoreError::io(&log.path)(e));
-            }
-            (log.end, log.seq, log.hash) = (log.end + len, seq, hash);
+            let lines = bodies
+                .iter()
+                .map(|(line, _)| line.as_slice())
+                .collect::<Vec<_>>()
+                .concat();
+            self.write_lines(log, &lines, seq, hash)?;
             for event in events {
                 self.note_use(&event.used_keys, &Use::of(event));
             }
             Ok(())
         })
+    }
+
+    /// Writes `lines` at the end of `log`, whose chain they bring to `seq`
+    /// and `hash` (on disk too, with [`AuditSync::Disk`]), or takes back
+    /// what reached the file.
+    fn write_lines(
+        &self,
+        log: &mut RegionLog,
+        lines: &[u8],
+        seq: i64,
+        hash: [u8; HASH_LEN],
+    ) -> StoreResult<()> {
+        let written = log
+            .file
+            .write_all_at(lines, log.end)
+            .and_then(|()| match self.sync {
+                AuditSync::Disk => log.file.sync_data(),
+                AuditSync::Os => Ok(()),
+            });
+        if let Err(e) = written {
+            // The callers hear of a failure: no line of theirs may stay.
+            // If it cannot be cut here, the lock is let go and the next
+            // writer's catch-up cuts what is torn (a complete line would
+            // stay: the error is logged).
+            if let Err(cut) = log.file.set_len(log.end) {
+                tracing::error!(error = %cut, "a failed audit write could not be taken back");
+            }
+            return Err(StoreError::io(&log.path)(e));
+        }
+        (log.end, log.seq, log.hash) = (log.end + lines.len() as u64, seq, hash);
+        Ok(())
     }
 
     /// Writes a mutation's event, runs `commit` with the event's position

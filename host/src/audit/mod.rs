@@ -26,7 +26,7 @@ pub mod log;
 pub mod members;
 pub mod query;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde_json::value::RawValue;
 
@@ -140,15 +140,22 @@ impl EventBuilder<'_> {
     pub fn build(self, outcome: Outcome<'_>) -> NewEvent {
         let trail = self.trail.inner.borrow();
         let principal = &self.caller.principal;
-        let event_id = uuid::Uuid::new_v4().to_string();
+        // In the buffers of this thread's last event, if it is done with.
+        let mut built = SPARE.take().unwrap_or_default();
+        let mut id = uuid::Uuid::encode_buffer();
+        set(
+            &mut built.event_id,
+            uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id),
+        );
         let (error_code, error_message, response_elements) = match &outcome {
             Outcome::Success(response) => {
                 (None, None, response.as_deref().unwrap_or(RawValue::NULL))
             }
             Outcome::Failure { code, message } => (Some(*code), Some(*message), RawValue::NULL),
         };
-        let mut json = String::with_capacity(2048);
-        let mut event = Object::new(&mut json);
+        built.json.clear();
+        built.json.reserve(2048);
+        let mut event = Object::new(&mut built.json);
         event.str("eventVersion", "1.11");
         let mut identity = event.object("userIdentity");
         if self.service_event {
@@ -219,7 +226,7 @@ impl EventBuilder<'_> {
         }
         drop(additional);
         event.str("requestID", self.request_id);
-        event.str("eventID", &event_id);
+        event.str("eventID", &built.event_id);
         event.bool("readOnly", self.read_only);
         let mut resources = event.array("resources");
         for (arn, account, ..) in &trail.keys {
@@ -247,24 +254,46 @@ impl EventBuilder<'_> {
         );
         event.str("eventCategory", "Management");
         drop(event);
-        let used_keys = if uses_its_keys(self.operation, error_code.is_none()) {
-            trail
-                .keys
-                .iter()
-                .map(|(_, _, region, key_id)| (region.clone(), key_id.clone()))
-                .collect()
+        let used = if uses_its_keys(self.operation, error_code.is_none()) {
+            trail.keys.as_slice()
         } else {
-            Vec::new()
+            &[]
         };
-        NewEvent {
-            region: self.chain.to_owned(),
-            time_ms: self.time_ms,
-            json,
-            used_keys,
-            event_name: self.operation.to_owned(),
-            event_id,
-            request_id: self.request_id.to_owned(),
+        built.used_keys.truncate(used.len());
+        for (n, (_, _, region, key_id)) in used.iter().enumerate() {
+            match built.used_keys.get_mut(n) {
+                Some((to_region, to_key_id)) => {
+                    set(to_region, region);
+                    set(to_key_id, key_id);
+                }
+                None => built.used_keys.push((region.clone(), key_id.clone())),
+            }
         }
+        set(&mut built.region, self.chain);
+        built.time_ms = self.time_ms;
+        set(&mut built.event_name, self.operation);
+        set(&mut built.request_id, self.request_id);
+        built
+    }
+}
+
+/// Makes `to` a copy of `from`, in `to`'s buffer.
+fn set(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
+}
+
+thread_local! {
+    /// This thread's last event, once written ([`reuse`]): the next event
+    /// is built in its buffers, without allocating.
+    static SPARE: Cell<Option<NewEvent>> = const { Cell::new(None) };
+}
+
+/// Keeps `event`'s buffers for the next event this thread builds (unless
+/// a huge event grew them).
+pub fn reuse(event: NewEvent) {
+    if event.json.capacity() <= 64 << 10 {
+        SPARE.set(Some(event));
     }
 }
 
@@ -426,6 +455,73 @@ mod tests {
             })
         );
         assert!(identity.get("userName").is_none());
+    }
+
+    /// Events are built in the buffers of the thread's last one: nothing of
+    /// it may stay, whatever it held (here, more keys and a longer JSON).
+    #[test]
+    fn an_event_built_in_a_reused_buffer_keeps_nothing_of_the_last() {
+        let caller = Caller::new(
+            Principal::account_root("111122223333").unwrap(),
+            "eu-west-1",
+        );
+        let trail = |keys: &[&str]| {
+            let trail = Trail::default();
+            let mut inner = trail.inner.borrow_mut();
+            for key_id in keys {
+                let arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{key_id}");
+                let key = (
+                    arn,
+                    "111122223333".into(),
+                    "eu-west-1".into(),
+                    key_id.to_string(),
+                );
+                inner.keys.push(key);
+            }
+            inner.decision = Some((true, vec!["key-policy/default".into()]));
+            drop(inner);
+            trail
+        };
+        let (one, two) = (trail(&["k1"]), trail(&["k2-much-longer", "k3"]));
+        let parameters = RawValue::from_string(r#"{"keyId":"k1"}"#.into()).unwrap();
+        let build = |operation, trail, request_id, outcome| {
+            EventBuilder {
+                caller: &caller,
+                chain: "eu-west-1",
+                operation,
+                read_only: true,
+                service_event: false,
+                parameters: &parameters,
+                trail,
+                time_ms: 1_795_000_000_000,
+                request_id,
+            }
+            .build(outcome)
+        };
+        let same_id = |mut event: NewEvent, as_in: &NewEvent| {
+            event.json = event.json.replace(&event.event_id, &as_in.event_id);
+            event.event_id.clone_from(&as_in.event_id);
+            event
+        };
+        let longer_id = "r".repeat(100);
+        let fresh = build("Encrypt", &one, "r1", Outcome::Success(None));
+        reuse(build("ReEncrypt", &two, &longer_id, Outcome::Success(None)));
+        let reused = build("Encrypt", &one, "r1", Outcome::Success(None));
+        assert_eq!(same_id(reused.clone(), &fresh), fresh);
+        assert_eq!(
+            reused.used_keys,
+            [("eu-west-1".to_owned(), "k1".to_owned())]
+        );
+
+        let failure = || Outcome::Failure {
+            code: "NotFoundException",
+            message: "no such key",
+        };
+        let fresh = build("Encrypt", &one, "r2", failure());
+        reuse(reused);
+        let reused = build("Encrypt", &one, "r2", failure());
+        assert_eq!(same_id(reused.clone(), &fresh), fresh);
+        assert!(reused.used_keys.is_empty());
     }
 
     #[test]

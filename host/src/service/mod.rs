@@ -549,10 +549,9 @@ impl Kms {
     /// group commit (or queued for one, under [`Self::deferring_audit`]).
     fn record(&self, event: NewEvent) -> Result<(), InternalError> {
         if self.audit.sync() == AuditSync::Os {
-            return self
-                .audit
-                .append(std::slice::from_ref(&event))
-                .map_err(|e| InternalError::Audit(Arc::new(e)));
+            let written = self.audit.append(std::slice::from_ref(&event));
+            crate::audit::reuse(event);
+            return written.map_err(|e| InternalError::Audit(Arc::new(e)));
         }
         let event = DEFERRED.with_borrow_mut(|deferred| match deferred {
             Some(tickets) => {

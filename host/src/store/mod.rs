@@ -213,7 +213,7 @@ pub struct Page<'a> {
 
 /// An audit event on its way into the chain of its region: the event JSON,
 /// and what the last-use records need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewEvent {
     /// The region whose chain it joins.
     pub region: String,
