@@ -291,7 +291,7 @@ thread_local! {
 
 /// Keeps `event`'s buffers for the next event this thread builds (unless
 /// a huge event grew them).
-pub fn reuse(event: NewEvent) {
+pub(crate) fn reuse(event: NewEvent) {
     if event.json.capacity() <= 64 << 10 {
         SPARE.set(Some(event));
     }

@@ -278,6 +278,15 @@ impl Kms {
         caller: &Caller,
         request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
+        // As for Decrypt: CloudTrail records both algorithms, which for
+        // symmetric keys default to the one they support.
+        let mut request = request;
+        for algorithm in [
+            &mut request.source_encryption_algorithm,
+            &mut request.destination_encryption_algorithm,
+        ] {
+            algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
+        }
         let op = Op::crypto("ReEncrypt");
         self.run(caller, op, request, |trail, request| {
             // Both checked before either key is looked up (the grant tokens

@@ -145,6 +145,30 @@ fn every_pipeline_path_records_exactly_one_event() {
         tampered["requestParameters"]["encryptionAlgorithm"],
         "SYMMETRIC_DEFAULT"
     );
+    // And ReEncrypt: with both algorithms.
+    ciphertext[last] ^= 1;
+    let reencrypted = one_event(&env, || {
+        env.kms.re_encrypt(
+            &env.caller,
+            ReEncryptRequest {
+                ciphertext_blob: ciphertext.clone(),
+                source_encryption_context: Some(context(&[("Department", "Finance")])),
+                destination_key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+    });
+    assert_eq!(reencrypted["eventName"], "ReEncrypt");
+    assert!(reencrypted.get("errorCode").is_none(), "{reencrypted}");
+    for algorithm in [
+        "sourceEncryptionAlgorithm",
+        "destinationEncryptionAlgorithm",
+    ] {
+        assert_eq!(
+            reencrypted["requestParameters"][algorithm],
+            "SYMMETRIC_DEFAULT"
+        );
+    }
 
     let invalid = one_event(&env, || {
         env.kms.encrypt(&env.caller, encrypt_request(&key, b""))
