@@ -70,6 +70,14 @@ impl<'o> Object<'o> {
         string(self.name(name), parts);
     }
 
+    /// An IP address member, written without a copy (an address needs no
+    /// escaping).
+    pub(super) fn ip(&mut self, name: &'static str, value: std::net::IpAddr) {
+        use std::fmt::Write as _;
+        // INVARIANT: writing to a String cannot fail.
+        let _ = write!(self.name(name), "\"{value}\"");
+    }
+
     /// A string member, left out if `None`.
     pub(super) fn str_if(&mut self, name: &'static str, value: Option<&str>) {
         if let Some(value) = value {
@@ -173,6 +181,7 @@ mod tests {
         event.str_of("b", &["y", "z"]);
         event.bool("c", false);
         event.raw("d", RawValue::NULL);
+        event.ip("ip", "2001:db8::1".parse().unwrap());
         let mut inner = event.object("e");
         let mut list = inner.array("f");
         list.str("g");
@@ -184,7 +193,7 @@ mod tests {
         event.array("i");
         drop(event);
         // In the order written (a `json!` value would sort its keys).
-        let expected = r#"{"a":"x","b":"yz","c":false,"d":null,"e":{"f":["g",{"h":true}]},"i":[]}"#;
+        let expected = r#"{"a":"x","b":"yz","c":false,"d":null,"ip":"2001:db8::1","e":{"f":["g",{"h":true}]},"i":[]}"#;
         assert_eq!(out, expected);
     }
 }

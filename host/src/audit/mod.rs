@@ -195,7 +195,7 @@ impl EventBuilder<'_> {
         event.str("eventName", self.operation);
         event.str("awsRegion", &self.caller.region);
         match (&self.caller.source_ip, &self.caller.via_service) {
-            (Some(ip), _) => event.str("sourceIPAddress", &ip.to_string()),
+            (Some(ip), _) => event.ip("sourceIPAddress", *ip),
             (None, Some(service)) => event.str("sourceIPAddress", service),
             (None, None) if self.service_event => event.str("sourceIPAddress", KMS_SERVICE),
             (None, None) => event.str("sourceIPAddress", "localhost"),
