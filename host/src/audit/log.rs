@@ -888,8 +888,6 @@ impl AuditLog {
         thread_local! {
             static LINE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
         }
-        /// A buffer that grew past this (a huge event) is not kept.
-        const KEPT: usize = 64 << 10;
         let mut line = LINE.take();
         line.clear();
         // Outside the lock: all but the chain fields, and the event's hash.
@@ -904,7 +902,7 @@ impl AuditLog {
             self.note_use(&event.used_keys, &Use::of(event));
             Ok(())
         });
-        if line.capacity() <= KEPT {
+        if line.capacity() <= super::KEPT_BUFFER {
             LINE.set(line);
         }
         written

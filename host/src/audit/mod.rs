@@ -289,10 +289,14 @@ thread_local! {
     static SPARE: Cell<Option<NewEvent>> = const { Cell::new(None) };
 }
 
+/// The largest buffer a thread keeps for its next event or line: one that
+/// a huge event grew past it is freed.
+const KEPT_BUFFER: usize = 64 << 10;
+
 /// Keeps `event`'s buffers for the next event this thread builds (unless
 /// a huge event grew them).
 pub(crate) fn reuse(event: NewEvent) {
-    if event.json.capacity() <= 64 << 10 {
+    if event.json.capacity() <= KEPT_BUFFER {
         SPARE.set(Some(event));
     }
 }

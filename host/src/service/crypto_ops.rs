@@ -116,6 +116,16 @@ fn check_symmetric_use(
     }
 }
 
+/// Fills in `SYMMETRIC_DEFAULT` for each encryption algorithm a request
+/// leaves out. For a symmetric key that is what leaving it out means
+/// ([`check_symmetric_use`] treats the two alike), and CloudTrail records
+/// the algorithm of Encrypt, Decrypt and ReEncrypt either way.
+fn default_algorithms<const N: usize>(algorithms: [&mut Option<EncryptionAlgorithmSpec>; N]) {
+    for algorithm in algorithms {
+        algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
+    }
+}
+
 fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
     if dry_run == Some(true) {
         return Err(KmsError::DryRunOperation);
@@ -201,7 +211,12 @@ impl Kms {
     }
 
     /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
-    pub fn encrypt(&self, caller: &Caller, request: EncryptRequest) -> KmsResult<EncryptResponse> {
+    pub fn encrypt(
+        &self,
+        caller: &Caller,
+        mut request: EncryptRequest,
+    ) -> KmsResult<EncryptResponse> {
+        default_algorithms([&mut request.encryption_algorithm]);
         self.run(caller, Op::crypto("Encrypt"), request, |trail, request| {
             if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::validation(format!(
@@ -232,13 +247,12 @@ impl Kms {
 
     /// `Decrypt`: the ciphertext names its key; `KeyId`, if given, must
     /// agree. Every failure to open is the one `InvalidCiphertextException`.
-    pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> KmsResult<DecryptResponse> {
-        // CloudTrail records Decrypt's algorithm even when the request
-        // leaves it out, which for a symmetric key means the default.
-        let mut request = request;
-        request
-            .encryption_algorithm
-            .get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
+    pub fn decrypt(
+        &self,
+        caller: &Caller,
+        mut request: DecryptRequest,
+    ) -> KmsResult<DecryptResponse> {
+        default_algorithms([&mut request.encryption_algorithm]);
         self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
             let details = Details::checked(
                 "EncryptionContext",
@@ -276,17 +290,12 @@ impl Kms {
     pub fn re_encrypt(
         &self,
         caller: &Caller,
-        request: ReEncryptRequest,
+        mut request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
-        // As for Decrypt: CloudTrail records both algorithms, which for
-        // symmetric keys default to the one they support.
-        let mut request = request;
-        for algorithm in [
+        default_algorithms([
             &mut request.source_encryption_algorithm,
             &mut request.destination_encryption_algorithm,
-        ] {
-            algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
-        }
+        ]);
         let op = Op::crypto("ReEncrypt");
         self.run(caller, op, request, |trail, request| {
             // Both checked before either key is looked up (the grant tokens

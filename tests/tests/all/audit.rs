@@ -71,6 +71,12 @@ fn every_pipeline_path_records_exactly_one_event() {
         "Finance"
     );
     assert!(ok["requestParameters"].get("plaintext").is_none());
+    // As AWS records Encrypt: with its algorithm, even when the request
+    // leaves it out.
+    assert_eq!(
+        ok["requestParameters"]["encryptionAlgorithm"],
+        "SYMMETRIC_DEFAULT"
+    );
     // As in AWS's CloudTrail, a cryptographic operation's response is not
     // recorded (its key is in `resources`).
     assert_eq!(ok["responseElements"], Value::Null);
