@@ -1384,17 +1384,22 @@ mod tests {
                 // Neither idle nor the longest lease lets go of the lock
                 // here (both are long in unit tests): only the waiting room
                 // can let the other in.
+                // Once the other is in, one more write: it must land after
+                // the other's, even if this thread was not running while
+                // the lease keeper let the other in between two writes.
                 let start = Instant::now();
                 let mut n = 0;
-                while !done.load(std::sync::atomic::Ordering::Relaxed)
-                    && start.elapsed() < Duration::from_secs(10)
-                {
+                while start.elapsed() < Duration::from_secs(10) {
+                    let other_is_in = done.load(std::sync::atomic::Ordering::Acquire);
                     n += 1;
                     busy.append(&[small_event(&format!("busy-{n}"))]).unwrap();
+                    if other_is_in {
+                        break;
+                    }
                 }
             });
             other.append(&[small_event("other")]).unwrap();
-            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            done.store(true, std::sync::atomic::Ordering::Release);
         });
         let ids = event_ids(&busy);
         let at = ids.iter().position(|id| id == "other").unwrap();
