@@ -116,14 +116,12 @@ fn check_symmetric_use(
     }
 }
 
-/// Fills in `SYMMETRIC_DEFAULT` for each encryption algorithm a request
+/// Fills in `SYMMETRIC_DEFAULT` for an encryption algorithm a request
 /// leaves out. For a symmetric key that is what leaving it out means
 /// ([`check_symmetric_use`] treats the two alike), and CloudTrail records
 /// the algorithm of Encrypt, Decrypt and ReEncrypt either way.
-fn default_algorithms<const N: usize>(algorithms: [&mut Option<EncryptionAlgorithmSpec>; N]) {
-    for algorithm in algorithms {
-        algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
-    }
+fn default_algorithm(algorithm: &mut Option<EncryptionAlgorithmSpec>) {
+    algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
 }
 
 fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
@@ -216,7 +214,7 @@ impl Kms {
         caller: &Caller,
         mut request: EncryptRequest,
     ) -> KmsResult<EncryptResponse> {
-        default_algorithms([&mut request.encryption_algorithm]);
+        default_algorithm(&mut request.encryption_algorithm);
         self.run(caller, Op::crypto("Encrypt"), request, |trail, request| {
             if request.plaintext.is_empty() || request.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::validation(format!(
@@ -252,7 +250,7 @@ impl Kms {
         caller: &Caller,
         mut request: DecryptRequest,
     ) -> KmsResult<DecryptResponse> {
-        default_algorithms([&mut request.encryption_algorithm]);
+        default_algorithm(&mut request.encryption_algorithm);
         self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
             let details = Details::checked(
                 "EncryptionContext",
@@ -292,10 +290,8 @@ impl Kms {
         caller: &Caller,
         mut request: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
-        default_algorithms([
-            &mut request.source_encryption_algorithm,
-            &mut request.destination_encryption_algorithm,
-        ]);
+        default_algorithm(&mut request.source_encryption_algorithm);
+        default_algorithm(&mut request.destination_encryption_algorithm);
         let op = Op::crypto("ReEncrypt");
         self.run(caller, op, request, |trail, request| {
             // Both checked before either key is looked up (the grant tokens
