@@ -11,4 +11,4 @@ pub mod service;
 pub mod store;
 
 pub use authz::Principal;
-pub use service::{Caller, Config, Kms, KmsError, KmsResult, OpenError};
+pub use service::{Caller, Config, Kms, KmsError, KmsResult, OpenError, TlsDetails};

@@ -4,7 +4,8 @@
 //!
 //! A request goes: size limit → SigV4 (`sigv4`) → target → JSON → the
 //! library call (`dispatch`) → JSON. The peer address becomes the caller's
-//! source IP, and the caller's `secure_transport` is true only over TLS.
+//! source IP, and the caller's `secure_transport` is true only over TLS,
+//! whose version, cipher suite and `Host` header the audit trail records.
 
 pub mod client;
 pub mod dispatch;
@@ -30,13 +31,15 @@ use tokio_rustls::TlsAcceptor;
 pub use dispatch::{OPERATIONS, WireError};
 pub use identities::Identities;
 
-use crate::service::{Caller, Kms};
+use crate::service::{Caller, Kms, TlsDetails};
 
 /// Bodies larger than this are refused before they are read further.
 pub const MAX_BODY: usize = 1 << 20;
 /// The target prefix of the KMS JSON protocol.
 const TARGET_PREFIX: &str = "TrentService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// The most of a header (user agent, host) that the audit trail records.
+const MAX_HEADER_CHARS: usize = 512;
 
 /// How the server listens and whom it accepts.
 #[derive(Debug)]
@@ -111,24 +114,28 @@ impl Server {
                 match tls {
                     Some(acceptor) => match acceptor.accept(stream).await {
                         Ok(stream) => {
-                            serve_connection(TokioIo::new(stream), state, peer, true).await
+                            let details = tls::details(stream.get_ref().1);
+                            serve_connection(TokioIo::new(stream), state, peer, Some(details)).await
                         }
                         Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     },
-                    None => serve_connection(TokioIo::new(stream), state, peer, false).await,
+                    None => serve_connection(TokioIo::new(stream), state, peer, None).await,
                 }
             });
         }
     }
 }
 
-async fn serve_connection<I>(io: I, state: Arc<State>, peer: SocketAddr, secure: bool)
+/// Serves one connection's requests; `tls` is the connection's, with no
+/// `Host` yet (each request adds its own).
+async fn serve_connection<I>(io: I, state: Arc<State>, peer: SocketAddr, tls: Option<TlsDetails>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(state, peer, secure, request).await) }
+        let tls = tls.clone();
+        async move { Ok::<_, Infallible>(handle(state, peer, tls, request).await) }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
@@ -160,11 +167,11 @@ fn error_response(error: &WireError, request_id: &str) -> Response<Full<Bytes>> 
 async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
-    secure: bool,
+    tls: Option<TlsDetails>,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    match handle_inner(state, peer, secure, request, request_id.clone()).await {
+    match handle_inner(state, peer, tls, request, request_id.clone()).await {
         Ok(body) => respond(200, &request_id, body),
         Err(error) => error_response(&error, &request_id),
     }
@@ -173,7 +180,7 @@ async fn handle(
 async fn handle_inner(
     state: Arc<State>,
     peer: SocketAddr,
-    secure: bool,
+    tls: Option<TlsDetails>,
     request: Request<Incoming>,
     request_id: String,
 ) -> Result<Vec<u8>, WireError> {
@@ -221,18 +228,15 @@ async fn handle_inner(
         principal: authenticated.principal,
         region: authenticated.region,
         source_ip: Some(peer.ip()),
-        secure_transport: secure,
+        secure_transport: tls.is_some(),
+        tls: tls.map(|tls| TlsDetails {
+            host: header(&parts, http::header::HOST),
+            ..tls
+        }),
         via_service: None,
         // Empty if the request has none: the trail must not take an HTTP
         // caller without one for the in-process library.
-        user_agent: Some(
-            parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|agent| agent.chars().take(512).collect())
-                .unwrap_or_default(),
-        ),
+        user_agent: Some(header(&parts, http::header::USER_AGENT).unwrap_or_default()),
         access_key_id: Some(authenticated.access_key_id),
         request_id: Some(request_id),
     };
@@ -260,6 +264,13 @@ async fn handle_inner(
         state.kms.wait_for_audit(pending).await?;
         response
     }
+}
+
+/// A header's text for the audit trail, if the request has it as text: at
+/// most [`MAX_HEADER_CHARS`] characters of it.
+fn header(parts: &http::request::Parts, name: http::header::HeaderName) -> Option<String> {
+    let value = parts.headers.get(name)?.to_str().ok()?;
+    Some(value.chars().take(MAX_HEADER_CHARS).collect())
 }
 
 /// A server running on its own thread and runtime, for tests and embedding.

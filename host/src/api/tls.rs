@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{CipherSuite, ProtocolVersion, ServerConfig, ServerConnection};
+
+use crate::service::TlsDetails;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,44 @@ fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig>, T
     Ok(Arc::new(config))
 }
 
+/// What the audit trail records of an established connection: its version
+/// and cipher suite, by CloudTrail's names (the `Host` is the request's).
+pub fn details(connection: &ServerConnection) -> TlsDetails {
+    let version = match connection.protocol_version() {
+        Some(ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        Some(ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(other) => other.as_str().unwrap_or("unknown"),
+        None => "unknown",
+    };
+    let cipher_suite = connection
+        .negotiated_cipher_suite()
+        .map_or("unknown", |suite| cipher_suite_name(suite.suite()));
+    TlsDetails {
+        version: version.into(),
+        cipher_suite: cipher_suite.into(),
+        host: None,
+    }
+}
+
+/// A cipher suite's name as CloudTrail writes it: the IANA name for
+/// TLS 1.3, OpenSSL's for TLS 1.2, and rustls's for any other.
+fn cipher_suite_name(suite: CipherSuite) -> &'static str {
+    match suite {
+        CipherSuite::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        CipherSuite::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => {
+            "ECDHE-ECDSA-CHACHA20-POLY1305"
+        }
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        other => other.as_str().unwrap_or("unknown"),
+    }
+}
+
 /// Where the self-signed certificate lives in a data directory.
 pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     let dir = data_dir.join("tls");
@@ -92,4 +132,27 @@ pub fn self_signed(data_dir: &Path) -> Result<(Arc<ServerConfig>, PathBuf), TlsE
         std::fs::write(&cert_path, certified.cert.pem()).map_err(io(&cert_path))?;
     }
     Ok((from_pem_files(&cert_path, &key_path)?, cert_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_suite_the_server_offers_has_its_cloudtrail_name() {
+        let suites = rustls::crypto::ring::default_provider().cipher_suites;
+        assert!(suites.len() >= 6, "{suites:?}");
+        for suite in suites {
+            let suite = suite.suite();
+            let name = cipher_suite_name(suite);
+            let rustls_name = suite.as_str().unwrap_or_default();
+            assert_ne!(name, rustls_name, "{suite:?} has no CloudTrail name");
+            let expected_prefix = if rustls_name.starts_with("TLS13_") {
+                "TLS_"
+            } else {
+                "ECDHE-"
+            };
+            assert!(name.starts_with(expected_prefix), "{suite:?}: {name}");
+        }
+    }
 }

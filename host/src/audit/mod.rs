@@ -253,6 +253,12 @@ impl EventBuilder<'_> {
                 .map_or(principal.account(), |(_, account, ..)| account),
         );
         event.str("eventCategory", "Management");
+        if let Some(tls) = self.caller.tls.as_ref().filter(|_| !self.service_event) {
+            let mut details = event.object("tlsDetails");
+            details.str("tlsVersion", &tls.version);
+            details.str("cipherSuite", &tls.cipher_suite);
+            details.str_if("clientProvidedHostHeader", tls.host.as_deref());
+        }
         drop(event);
         let used = if uses_its_keys(self.operation, error_code.is_none()) {
             trail.keys.as_slice()

@@ -27,6 +27,7 @@ mod tags;
 #[cfg(feature = "test-hooks")]
 mod testing;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,6 +99,10 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the request came over TLS. False for in-process calls.
     pub secure_transport: bool,
+    /// The TLS connection the request came over, for the audit trail
+    /// (CloudTrail's `tlsDetails`). Set, with `secure_transport`, for
+    /// requests that came over HTTPS.
+    pub tls: Option<TlsDetails>,
     /// The AWS service the request came through (`kms:ViaService`), such as
     /// `s3.us-east-1.amazonaws.com`. Set by the embedding service.
     pub via_service: Option<String>,
@@ -120,6 +125,7 @@ impl Caller {
             region: region.into(),
             source_ip: None,
             secure_transport: false,
+            tls: None,
             via_service: None,
             user_agent: None,
             access_key_id: None,
@@ -132,6 +138,21 @@ impl Caller {
         self.via_service = Some(service.into());
         self
     }
+}
+
+/// The TLS connection a request came over, as CloudTrail's `tlsDetails`
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsDetails {
+    /// The protocol version: `TLSv1.2` or `TLSv1.3`.
+    pub version: Cow<'static, str>,
+    /// The cipher suite, by the name CloudTrail gives it: the IANA name
+    /// for TLS 1.3 (`TLS_AES_128_GCM_SHA256`), OpenSSL's for TLS 1.2
+    /// (`ECDHE-RSA-AES128-GCM-SHA256`).
+    pub cipher_suite: Cow<'static, str>,
+    /// The request's `Host` header (`clientProvidedHostHeader`), if it had
+    /// one.
+    pub host: Option<String>,
 }
 
 /// What a request says besides its key that policies can test.

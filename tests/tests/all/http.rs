@@ -280,10 +280,53 @@ fn the_rust_sdk_sees_aws_errors() {
 
 /// Sends raw HTTP/1.1 and returns (status, body as JSON).
 fn raw(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    exchange(connect(addr), addr, headers, body)
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    stream
+}
+
+/// [`raw`] over TLS 1.2 with only `suite` offered, trusting `server`'s
+/// certificate.
+fn raw_tls12(
+    server: &Server,
+    suite: rustls::SupportedCipherSuite,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    let mut roots = rustls::RootCertStore::empty();
+    let cert_pem = server.cert_pem.as_deref().unwrap();
+    for cert in rustls_pemfile::certs(&mut &cert_pem[..]) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![suite],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connection =
+        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let stream = rustls::StreamOwned::new(connection, connect(server.addr()));
+    exchange(stream, server.addr(), headers, body)
+}
+
+/// Sends an HTTP/1.1 request on `stream` and returns (status, body as
+/// JSON).
+fn exchange(
+    mut stream: impl Read + Write,
+    addr: SocketAddr,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let mut request = String::from("POST / HTTP/1.1\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -570,6 +613,69 @@ fn secure_transport_and_source_ip_reach_cedar() {
         assert_eq!(decrypt.code(), Some("AccessDeniedException"));
         assert!(decrypt.message().unwrap().contains("no-loopback-decrypt"));
     });
+}
+
+#[test]
+fn https_events_record_the_tls_version_cipher_suite_and_host() {
+    let plain = Server::start(false);
+    let tls = plain.beside(true);
+    let key_id = runtime().block_on(async {
+        let over_tls = tls.client(ROOT_KEY, ROOT_SECRET);
+        let key_id = over_tls
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_owned();
+        for client in [&over_tls, &plain.client(ROOT_KEY, ROOT_SECRET)] {
+            client
+                .encrypt()
+                .key_id(&key_id)
+                .plaintext(Blob::new(b"x".to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+        key_id
+    });
+    // A TLS 1.2 client, whose suite CloudTrail names as OpenSSL does.
+    let body = format!(r#"{{"KeyId": "{key_id}", "Plaintext": "eA=="}}"#);
+    let headers = signed(tls.addr(), "Encrypt", body.as_bytes(), SystemTime::now());
+    let suite = rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+    let (status, response) = raw_tls12(&tls, suite, &headers, body.as_bytes());
+    assert_eq!(status, 200, "{response}");
+
+    let events = plain.encrypt_events(&key_id);
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let tls13 = &events[0]["tlsDetails"];
+    assert_eq!(tls13["tlsVersion"], "TLSv1.3", "{tls13}");
+    let suites = [
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ];
+    assert!(
+        suites.contains(&tls13["cipherSuite"].as_str().unwrap()),
+        "{tls13}"
+    );
+    let port = tls.addr().port();
+    assert_eq!(
+        tls13["clientProvidedHostHeader"],
+        format!("localhost:{port}")
+    );
+    // Plain HTTP has no TLS details.
+    assert_eq!(events[1]["sourceIPAddress"], "127.0.0.1");
+    assert!(events[1].get("tlsDetails").is_none(), "{:#}", events[1]);
+    let tls12 = &events[2]["tlsDetails"];
+    let expected = serde_json::json!({
+        "tlsVersion": "TLSv1.2",
+        "cipherSuite": "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "clientProvidedHostHeader": tls.addr().to_string(),
+    });
+    assert_eq!(*tls12, expected);
 }
 
 #[test]
