@@ -70,6 +70,22 @@ pub fn link_v1(prev: &[u8; HASH_LEN], region: &str, seq: i64, json: &str) -> [u8
     hasher.finalize().into()
 }
 
+/// `hash` if it is the hash of the event at `seq` of `region`'s chain
+/// whose JSON is `json` and which follows the event whose hash is `prev`,
+/// linked as keyward links events or as older keywards did.
+pub fn follows(
+    prev: &[u8; HASH_LEN],
+    region: &str,
+    seq: i64,
+    json: &str,
+    hash: &[u8],
+) -> Option<[u8; HASH_LEN]> {
+    let hash: [u8; HASH_LEN] = hash.try_into().ok()?;
+    let linked = link(prev, region, seq, &event_hash(json)) == hash
+        || link_v1(prev, region, seq, json) == hash;
+    linked.then_some(hash)
+}
+
 /// The bytes a digest's MAC covers: everything in it but the MAC.
 pub fn digest_message(digest: &DigestRecord) -> Vec<u8> {
     let mut message = Vec::with_capacity(160);
@@ -221,19 +237,14 @@ impl Walker {
             );
             return;
         }
-        let hash = link(&self.prev, &self.region, position, &event_hash(&event.json));
-        let hash = if event.hash == hash {
-            hash
-        } else {
-            link_v1(&self.prev, &self.region, position, &event.json)
-        };
-        if event.hash != hash {
+        let Some(hash) = follows(&self.prev, &self.region, position, &event.json, &event.hash)
+        else {
             self.bad(
                 position,
                 format!("event {position} does not match its hash (edited)"),
             );
             return;
-        }
+        };
         while let Some((at, expected_hash)) = self.checkpoints.get(self.next_checkpoint) {
             if *at > position {
                 break;

@@ -644,20 +644,9 @@ impl AuditLog {
             used: now,
         };
         if let Some(mark) = self.marks.get(region) {
-            let at_line_start = mark.offset == 0 || {
-                let mut byte = [0];
-                log.file
-                    .read_exact_at(&mut byte, mark.offset - 1)
-                    .is_ok_and(|()| byte[0] == b'\n')
-            };
-            if at_line_start {
-                (log.end, log.seq, log.hash) = (mark.offset, mark.seq, mark.hash);
-            } else {
-                tracing::warn!(
-                    region,
-                    "the audit log is shorter than its mark: reading it all"
-                );
-            }
+            // The chain as of the mark, which the file must go on holding
+            // (the catch-up checks that what follows continues it).
+            (log.end, log.seq, log.hash) = (mark.offset, mark.seq, mark.hash);
         }
         let log = Arc::new(Mutex::new(log));
         regions.insert(region.to_owned(), Arc::clone(&log));
@@ -805,6 +794,15 @@ impl AuditLog {
     /// Reads the lines appended since `log.end` by anyone else, mending
     /// what a writer that died left: a `?` line is kept if its mutation
     /// committed and cut off if not, a torn last line is cut off.
+    ///
+    /// Every line must continue the chain this process knows. If the file
+    /// was cut short, or holds lines past `log.end` that do not follow its
+    /// head, someone without keyward's lock changed it: the chain then goes
+    /// on from the head this process knows, after what the file holds, so
+    /// that the next digest vouches for the events that are gone and
+    /// `keyward audit verify` reports where the chain breaks. (Taking the
+    /// file's own head instead would let the next digest vouch for the
+    /// changed file.)
     fn catch_up(&self, log: &mut RegionLog) -> StoreResult<()> {
         // The size by seeking, not `stat`: a `stat` asks for the file's
         // times, and a file whose times were asked for gets a new
@@ -815,23 +813,26 @@ impl AuditLog {
         if len == log.end {
             return Ok(());
         }
-        if len < log.end {
-            tracing::error!(
-                region = log.region,
-                "the audit log file was cut short: reading it again"
-            );
-            (log.end, log.seq, log.hash) = (0, 0, [0; HASH_LEN]);
-        }
+        // Where the file stops following the chain, if it does.
+        let mut broken = (len < log.end).then_some(log.end);
+        let from = if broken.is_some() { 0 } else { log.end };
         let mut uncommitted = None;
         let (mut seq, mut hash) = (log.seq, log.hash);
-        let complete = scan(&log.file, &log.path, log.end, len, |offset, line| {
+        let complete = scan(&log.file, &log.path, from, len, |offset, line| {
             uncommitted = None;
-            let Some((status, parsed, line_hash)) = decode(line) else {
-                tracing::error!(
-                    region = log.region,
-                    offset,
-                    "an audit log line does not decode"
-                );
+            if broken.is_some() {
+                // Only looking for the end of the last complete line.
+                return Ok(true);
+            }
+            let followed = decode(line).and_then(|(status, parsed, line_hash)| {
+                let next = seq + 1;
+                let linked = parsed.seq == next
+                    && chain::follows(&hash, &log.region, next, parsed.event.get(), &line_hash)
+                        .is_some();
+                linked.then_some((status, parsed, line_hash))
+            });
+            let Some((status, parsed, line_hash)) = followed else {
+                broken = Some(offset);
                 return Ok(true);
             };
             if status == UNCOMMITTED {
@@ -859,7 +860,19 @@ impl AuditLog {
             }
             Ok(true)
         })?;
-        let end = uncommitted.unwrap_or(complete);
+        if let Some(at) = broken {
+            tracing::error!(
+                region = log.region,
+                at,
+                seq = seq + 1,
+                "the audit log was cut or changed behind keyward's back: its chain goes on from \
+                 the events this process knows, and `keyward audit verify` reports the break"
+            );
+        }
+        let end = match (broken, uncommitted) {
+            (None, Some(uncommitted)) => uncommitted,
+            _ => complete,
+        };
         if end < len {
             // Only a writer that died (or failed) leaves these, and no one
             // else writes while this process holds the lock.

@@ -333,6 +333,128 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
 }
 
 #[test]
+fn a_log_cut_or_rewritten_behind_the_service_is_not_vouched_for() {
+    // CreateKey and three Encrypts, digested; four more after the digest,
+    // which only the service's memory vouches for until the next one.
+    let setup = || {
+        let env = Env::new();
+        let key = env.key();
+        for n in 0..3u8 {
+            env.encrypt(&key, &[n], None);
+        }
+        env.kms.seal_audit().unwrap();
+        for n in 3..7u8 {
+            env.encrypt(&key, &[n], None);
+        }
+        assert_eq!(first_bad(&env), None);
+        (env, key)
+    };
+
+    // The last three events cut off: the service goes on from event 8,
+    // and the next digest vouches for it, so the gap shows.
+    let (env, key) = setup();
+    edit_locked(&env, |lines| lines.truncate(5));
+    env.encrypt(&key, b"after the cut", None);
+    env.kms.seal_audit().unwrap();
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 6, "{problem}");
+    assert!(problem.contains("missing"), "{problem}");
+
+    // The events after the digest rewritten into a chain of their own, one
+    // longer: the service does not take it up either.
+    let (env, key) = setup();
+    edit_locked(&env, |lines| {
+        let forged = lines[5].replace("\"eventName\":\"Encrypt\"", "\"eventName\":\"Decrypt\"");
+        lines.insert(6, forged);
+        relink(lines, 5);
+    });
+    assert_eq!(
+        first_bad(&env),
+        None,
+        "a forged tail is only caught by a digest"
+    );
+    env.encrypt(&key, b"after the rewrite", None);
+    env.kms.seal_audit().unwrap();
+    // Events 6 to 9 are now the forged ones. The service's event 9
+    // follows its own event 8, and the digest vouches for that one.
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 9, "{problem}");
+    assert!(
+        problem.contains("differs from what a digest recorded"),
+        "{problem}"
+    );
+
+    // The same cut, found by a service opened afterwards: it goes on from
+    // the chain's mark in the store, not from the file's end. (The marks
+    // are saved first when the trail is sealed; here the digest after them
+    // is lost, so only the mark knows of events 6 to 8.)
+    let (env, key) = setup();
+    env.kms.seal_audit().unwrap();
+    env.database()
+        .execute("DELETE FROM audit_digests WHERE number = 2", [])
+        .unwrap();
+    edit_locked(&env, |lines| lines.truncate(5));
+    let reopened = keyward::Kms::open(crate::support::config(env.dir.path())).unwrap();
+    reopened
+        .encrypt(&env.caller, encrypt_request(&key, b"after a restart"))
+        .unwrap();
+    reopened.seal_audit().unwrap();
+    drop(reopened);
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 6, "{problem}");
+}
+
+/// Edits the log of `REGION` under its lock, as someone who uses it would,
+/// so that the service, which lets an idle lock go within milliseconds,
+/// must read the file again before its next write.
+fn edit_locked(env: &Env, edit: impl FnOnce(&mut Vec<String>)) {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.audit_log())
+        .unwrap();
+    file.lock().unwrap();
+    let mut text = String::new();
+    file.read_to_string(&mut text).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut lines);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    file.set_len(0).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, text.as_bytes(), 0).unwrap();
+}
+
+/// Gives the lines of a log from `from` on (0-based) the positions and
+/// hashes of a chain that goes on from the line before, as someone who
+/// edited them without the digest key would.
+fn relink(lines: &mut [String], from: usize) {
+    let mut prev = line_hash(&lines[from - 1]);
+    for (index, line) in lines.iter_mut().enumerate().skip(from) {
+        let mut parsed: Value = serde_json::from_str(&line[1..]).unwrap();
+        let seq = i64::try_from(index).unwrap() + 1;
+        let json = serde_json::to_string(&parsed["event"]).unwrap();
+        let event_hash = keyward::audit::chain::event_hash(&json);
+        prev = keyward::audit::chain::link(&prev, REGION, seq, &event_hash);
+        parsed["seq"] = seq.into();
+        parsed["hash"] = hex(&prev).into();
+        *line = format!("{}{parsed}", &line[..1]);
+    }
+}
+
+fn line_hash(line: &str) -> [u8; 32] {
+    let parsed: Value = serde_json::from_str(&line[1..]).unwrap();
+    let digits = parsed["hash"].as_str().unwrap();
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&digits[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
 fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
     let env = Env::new();
     let key = env.key();
@@ -881,17 +1003,15 @@ fn last_use_comes_from_the_trail_and_warns_before_deletion() {
 /// chain: the last event again, under a new event id.
 fn append_line(env: &Env, status: char, event_id: &str) -> i64 {
     let text = std::fs::read_to_string(env.audit_log()).unwrap();
-    let last: Value = serde_json::from_str(&text.lines().last().unwrap()[1..]).unwrap();
+    let last_line = text.lines().last().unwrap();
+    let last: Value = serde_json::from_str(&last_line[1..]).unwrap();
     let seq = last["seq"].as_i64().unwrap() + 1;
-    let prev: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&last["hash"].as_str().unwrap()[i * 2..i * 2 + 2], 16).unwrap())
-        .collect();
     let mut event = last["event"].clone();
     event["eventID"] = event_id.into();
     let json = serde_json::to_string(&event).unwrap();
     let event_hash = keyward::audit::chain::event_hash(&json);
-    let hash = keyward::audit::chain::link(&prev.try_into().unwrap(), REGION, seq, &event_hash);
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = keyward::audit::chain::link(&line_hash(last_line), REGION, seq, &event_hash);
+    let hex = hex(&hash);
     let line = format!(
         "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
     );
