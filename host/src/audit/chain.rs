@@ -197,6 +197,26 @@ impl Walker {
         walker
     }
 
+    /// What of the line around an event, outside the hash but read by
+    /// queries, exports and the last-use records, disagrees with the
+    /// event: its region or its time.
+    fn line_disagrees(&self, event: &StoredEvent) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Time {
+            #[serde(rename = "eventTime")]
+            event_time: String,
+        }
+        if event.region != self.region {
+            return Some(format!(
+                "names region {:?}, not its chain's {:?}",
+                event.region, self.region
+            ));
+        }
+        let stated = serde_json::from_str::<Time>(&event.json).ok()?.event_time;
+        let time = super::iso8601(event.time_ms);
+        (time != stated).then(|| format!("gives the time {time}, its event {stated}"))
+    }
+
     fn bad(&mut self, position: i64, problem: String) {
         match &self.first_bad {
             Some(bad) if bad.position <= position => {}
@@ -245,6 +265,13 @@ impl Walker {
             );
             return;
         };
+        if let Some(problem) = self.line_disagrees(event) {
+            self.bad(
+                position,
+                format!("event {position}'s line {problem} (edited)"),
+            );
+            return;
+        }
         while let Some((at, expected_hash)) = self.checkpoints.get(self.next_checkpoint) {
             if *at > position {
                 break;

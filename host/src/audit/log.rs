@@ -265,6 +265,29 @@ impl EventIds {
     }
 }
 
+/// What the used keys a line lists (outside the hash, but read by the
+/// last-use records) say that its event does not: only lines of older
+/// keywards list them, and an empty list, which marks an event moved from
+/// the database, only comes before all others (`moved`: so far, every line
+/// has one).
+fn used_disagrees(line: &Line<'_>, moved: bool) -> Option<&'static str> {
+    match &line.used {
+        None => None,
+        Some(used) if used.is_empty() => {
+            (!moved).then_some("says it was moved from the database, after events that were not")
+        }
+        Some(used) => {
+            let mut listed = used.clone();
+            let mut implied = serde_json::from_str::<EventIds>(line.event.get())
+                .map(|ids| ids.used_keys())
+                .unwrap_or_default();
+            listed.sort_unstable();
+            implied.sort_unstable();
+            (listed != implied).then_some("lists keys that its event did not use")
+        }
+    }
+}
+
 /// One line of a region's log, as [`AuditLog::read`] gives it.
 #[derive(Debug)]
 pub enum Entry {
@@ -1218,6 +1241,9 @@ impl AuditLog {
         let len = file.metadata().map_err(StoreError::io(path))?.len();
         // An uncommitted line is only left alone if nothing follows it.
         let mut held: Option<String> = None;
+        // Whether all lines so far are of events moved from the database,
+        // which come first.
+        let mut moved = true;
         scan(&file, path, 0, len, |offset, line| {
             if let Some(problem) = held.take()
                 && !each(Entry::Unreadable(problem))
@@ -1229,6 +1255,13 @@ impl AuditLog {
                     "the line at byte {offset} does not decode"
                 ))));
             };
+            moved &= parsed.used.as_ref().is_some_and(Vec::is_empty);
+            if let Some(problem) = used_disagrees(&parsed, moved) {
+                let seq = parsed.seq;
+                return Ok(each(Entry::Unreadable(format!(
+                    "event {seq}'s line {problem} (edited)"
+                ))));
+            }
             if status != RECORDED && !(status == UNCOMMITTED && self.committed(parsed.event)?) {
                 held = Some(format!(
                     "event {} is of a mutation that did not commit",

@@ -300,6 +300,29 @@ fn verify_finds_edits_deletions_insertions_truncation_and_forged_digests() {
     assert_eq!(position, 6, "{problem}");
     assert!(problem.contains("cannot be read"), "{problem}");
 
+    // The fields of a line outside its event, which queries, exports and
+    // the last-use records read: its time, its region, and the mark of an
+    // event moved from the database, which hides the event's use.
+    let (env, _) = busy_env();
+    env.edit_audit_log(|lines| lines[6] = lines[6].replacen("\"time\":17", "\"time\":16", 1));
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 7, "{problem}");
+    assert!(problem.contains("gives the time"), "{problem}");
+    let (env, _) = busy_env();
+    env.edit_audit_log(|lines| {
+        lines[2] = lines[2].replacen("\"region\":\"us-east-1\"", "\"region\":\"us-west-2\"", 1);
+    });
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 3, "{problem}");
+    assert!(problem.contains("names region"), "{problem}");
+    let (env, _) = busy_env();
+    env.edit_audit_log(|lines| {
+        lines[4] = lines[4].replacen(",\"event\":", ",\"used\":[],\"event\":", 1)
+    });
+    let (position, problem) = first_bad(&env).unwrap();
+    assert_eq!(position, 5, "{problem}");
+    assert!(problem.contains("moved from the database"), "{problem}");
+
     // The tail cut off past the newest digest.
     let (env, _) = busy_env();
     env.edit_audit_log(|lines| lines.truncate(7));
@@ -1012,8 +1035,9 @@ fn append_line(env: &Env, status: char, event_id: &str) -> i64 {
     let event_hash = keyward::audit::chain::event_hash(&json);
     let hash = keyward::audit::chain::link(&line_hash(last_line), REGION, seq, &event_hash);
     let hex = hex(&hash);
+    let time = &last["time"];
     let line = format!(
-        "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":0,\"event\":{json}}}\n"
+        "{status}{{\"seq\":{seq},\"hash\":\"{hex}\",\"region\":\"{REGION}\",\"time\":{time},\"event\":{json}}}\n"
     );
     write_locked(env, line.as_bytes());
     seq
