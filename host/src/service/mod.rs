@@ -476,7 +476,8 @@ impl Kms {
         } else {
             body(&trail, request)
         };
-        // Called once, on whichever path below runs.
+        // Called on whichever path below runs (twice for a mutation whose
+        // commit fails: its event is then written as a failure).
         let event = move |result: &KmsResult<T>| {
             let message;
             let outcome = match result {
@@ -512,9 +513,16 @@ impl Kms {
         };
         let recorded = match transaction {
             Some(transaction) if result.is_ok() => {
-                let event = event(&result);
-                let written = self.audit.append_mutation(&event, |seq| {
-                    transaction.record_audited_mutation(&event.event_id, &event.region, seq)?;
+                let mutation = event(&result);
+                // Whether the event was written and the commit tried.
+                let mut committing = false;
+                let written = self.audit.append_mutation(&mutation, |seq| {
+                    committing = true;
+                    transaction.record_audited_mutation(
+                        &mutation.event_id,
+                        &mutation.region,
+                        seq,
+                    )?;
                     transaction.commit()
                 });
                 // Outside the log's lock, which requests of the region wait
@@ -525,7 +533,16 @@ impl Kms {
                     // nothing compiled from it may stay cached.
                     self.authz.clear();
                 }
-                written.map_err(|e| InternalError::Audit(Arc::new(e)))
+                match written {
+                    Ok(()) => Ok(()),
+                    // The event was taken back with the mutation; the log
+                    // takes lines, so the failure is recorded as any other.
+                    Err(e) if committing => {
+                        result = Err(KmsError::Internal(InternalError::Store(e)));
+                        self.record(event(&result))
+                    }
+                    Err(e) => Err(InternalError::Audit(Arc::new(e))),
+                }
             }
             transaction => {
                 if transaction.is_some() {

@@ -504,7 +504,8 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
     assert_eq!(std::fs::read(env.audit_log()).unwrap(), log_before);
 
     // Mutations whose commit fails after their event was written: the
-    // event is taken back, and nothing they did is kept.
+    // event is taken back, nothing they did is kept, and each is recorded
+    // as the failure it was.
     let db = env.database();
     db.execute_batch(
         "CREATE TRIGGER refuse BEFORE INSERT ON audit_committed \
@@ -528,7 +529,28 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
     );
 
     db.execute_batch("DROP TRIGGER refuse;").unwrap();
-    assert_eq!(std::fs::read(env.audit_log()).unwrap(), log_before);
+    let log_after = std::fs::read(env.audit_log()).unwrap();
+    assert_eq!(log_after[..log_before.len()], log_before[..]);
+    let failures: Vec<Value> = events(&env)
+        .into_iter()
+        .skip(2)
+        .map(|e| {
+            serde_json::json!([
+                e["eventName"],
+                e["errorCode"],
+                e["readOnly"],
+                e["resources"][0]["ARN"]
+            ])
+        })
+        .collect();
+    let arn = env.describe(&key).arn;
+    assert_eq!(
+        failures,
+        [
+            serde_json::json!(["TagResource", "KMSInternalException", false, arn]),
+            serde_json::json!(["DisableKey", "KMSInternalException", false, arn]),
+        ]
+    );
     assert_eq!(env.describe(&key).key_state.as_str(), "Enabled");
     let tags = env
         .kms
