@@ -187,9 +187,11 @@ struct RegionLog {
     path: PathBuf,
     file: File,
     /// Every byte before it is a complete line this process has read or
-    /// written.
+    /// written (or, after the file was changed behind keyward's back,
+    /// passed over: see [`AuditLog::catch_up`]).
     end: u64,
-    /// The position and hash of the last event before `end`.
+    /// The position and hash of the head of the chain this process knows:
+    /// the last event before `end`, unless the file was changed.
     seq: i64,
     hash: [u8; HASH_LEN],
     /// How far the file's pages were last dropped from the page cache
@@ -229,6 +231,8 @@ struct Line<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EventIds {
+    #[serde(default)]
+    event_time: String,
     event_name: String,
     #[serde(rename = "eventID")]
     event_id: String,
@@ -247,6 +251,19 @@ struct EventResource {
 }
 
 impl EventIds {
+    /// When the event happened, in milliseconds: `line_time`, the line's
+    /// own record of it, if that is in the event's `eventTime` second (the
+    /// line's fields are outside the hash), else the start of that second.
+    fn time_ms(&self, line_time: i64) -> i64 {
+        if super::iso8601(line_time) == self.event_time {
+            return line_time;
+        }
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        time::PrimitiveDateTime::parse(&self.event_time, format)
+            .map_or(line_time, |t| t.assume_utc().unix_timestamp() * 1000)
+    }
+
     /// The keys the event's operation used, as its writer noted them: the
     /// resources of a successful cryptographic operation.
     fn used_keys(&self) -> Vec<(String, String)> {
@@ -841,6 +858,9 @@ impl AuditLog {
         let from = if broken.is_some() { 0 } else { log.end };
         let mut uncommitted = None;
         let (mut seq, mut hash) = (log.seq, log.hash);
+        // Whether every line so far is of an event moved from the database
+        // (only a file's first lines can be).
+        let mut moved = from == 0;
         let complete = scan(&log.file, &log.path, from, len, |offset, line| {
             uncommitted = None;
             if broken.is_some() {
@@ -868,18 +888,18 @@ impl AuditLog {
                     .map_err(StoreError::io(&log.path))?;
             }
             (seq, hash) = (parsed.seq, line_hash);
-            // An empty list: a moved event, whose uses were never counted.
-            if parsed.used.as_ref().is_none_or(|used| !used.is_empty())
-                && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get())
-            {
+            // The uses come from the hashed event, not the line's own
+            // fields, which anyone could have edited. Events moved from the
+            // database, which come first, were never counted.
+            moved &= parsed.used.as_ref().is_some_and(Vec::is_empty);
+            if !moved && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get()) {
                 let used = Use {
                     operation: &ids.event_name,
-                    time_ms: parsed.time,
+                    time_ms: ids.time_ms(parsed.time),
                     event_id: &ids.event_id,
                     request_id: &ids.request_id,
                 };
-                let keys = parsed.used.unwrap_or_else(|| ids.used_keys());
-                self.note_use(&keys, &used);
+                self.note_use(&ids.used_keys(), &used);
             }
             Ok(true)
         })?;

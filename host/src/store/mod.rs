@@ -346,7 +346,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Saves last-use records and the log positions they reflect, in one
     /// transaction. A record replaces a saved one only if it is not older;
-    /// a mark replaces a saved one only if it is further on. Records of
+    /// a mark replaces a saved one only if it is further along the chain
+    /// (a later position: after the file was cut behind keyward's back, the
+    /// chain goes on at smaller offsets). Records of
     /// keys that no longer exist are dropped, and so are the committed
     /// mutations a mark has passed.
     fn save_audit_marks(

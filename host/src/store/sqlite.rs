@@ -718,7 +718,7 @@ impl Store for SqliteStore {
                 "INSERT INTO audit_marks (region, byte_offset, seq, hash) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (region) DO UPDATE SET byte_offset = excluded.byte_offset, \
                  seq = excluded.seq, hash = excluded.hash \
-                 WHERE excluded.byte_offset > audit_marks.byte_offset",
+                 WHERE excluded.seq > audit_marks.seq",
             )?;
             let mut prune =
                 tx.prepare_cached("DELETE FROM audit_committed WHERE region = ?1 AND seq <= ?2")?;

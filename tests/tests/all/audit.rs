@@ -425,6 +425,57 @@ fn a_log_cut_or_rewritten_behind_the_service_is_not_vouched_for() {
     drop(reopened);
     let (position, problem) = first_bad(&env).unwrap();
     assert_eq!(position, 6, "{problem}");
+    // A service opened after that goes on from the mark of that chain, not
+    // again from event 8: one event 9, then event 10.
+    let again = keyward::Kms::open(crate::support::config(env.dir.path())).unwrap();
+    again
+        .encrypt(&env.caller, encrypt_request(&key, b"after another restart"))
+        .unwrap();
+    drop(again);
+    let positions: Vec<i64> = log_text(&env)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(&line[1..]).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 9, 10]);
+    assert_eq!(first_bad(&env).unwrap().0, 6);
+}
+
+#[test]
+fn last_use_is_read_from_the_event_not_the_line_around_it() {
+    let unsealed = |config: &mut keyward::Config| config.digest_interval_ms = i64::MAX;
+    let env = Env::with_config(unsealed);
+    let key = env.key();
+    env.encrypt(&key, b"used", None);
+    let used = env.last_usage(&key).unwrap();
+    // The fields of the line outside the hash edited: the use put a day
+    // later, and hidden as if the event had been moved from the database.
+    edit_locked(&env, |lines| {
+        let encrypt = lines
+            .iter_mut()
+            .find(|line| line.contains("\"eventName\":\"Encrypt\""))
+            .unwrap();
+        let time = serde_json::from_str::<Value>(&encrypt[1..]).unwrap()["time"]
+            .as_i64()
+            .unwrap();
+        let edited = format!("\"time\":{},\"used\":[]", time + 86_400_000);
+        *encrypt = encrypt.replacen(&format!("\"time\":{time}"), &edited, 1);
+    });
+    // A service opened now has no mark, and reads the whole file.
+    let mut config = crate::support::config(env.dir.path());
+    unsealed(&mut config);
+    let other = keyward::Kms::open(config).unwrap();
+    let seen = other
+        .get_key_last_usage(&env.caller, key_id(&key))
+        .unwrap()
+        .key_last_usage
+        .unwrap();
+    assert_eq!(seen.cloud_trail_event_id, used.cloud_trail_event_id);
+    // The event's own time, to the second.
+    assert_eq!(seen.timestamp, used.timestamp.floor());
 }
 
 /// Edits the log of `REGION` under its lock, as someone who uses it would,
