@@ -105,6 +105,10 @@ pub enum InternalError {
     /// A stored policy no longer compiles.
     #[error("a stored policy does not compile: {0}")]
     Policy(#[from] crate::authz::PolicyError),
+    /// The operation panicked (its failure is recorded, and the panic goes
+    /// on).
+    #[error("the operation panicked")]
+    Panicked,
     /// The audit event could not be written, so the request was refused.
     /// Shared: one failed group commit fails every request in it.
     #[error("the audit trail could not be written")]

@@ -301,6 +301,9 @@ pub struct Kms {
     /// Set by `Testing::skip_read_audit` for benchmarks.
     #[cfg(feature = "test-hooks")]
     skip_read_audit: std::sync::atomic::AtomicBool,
+    /// Set by `Testing::panic_in_operations`.
+    #[cfg(feature = "test-hooks")]
+    panic_in_operations: std::sync::atomic::AtomicBool,
 }
 
 /// The audit chain of requests for regions this service does not serve.
@@ -408,6 +411,8 @@ impl Kms {
             usage_tracking_start_ms,
             #[cfg(feature = "test-hooks")]
             skip_read_audit: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "test-hooks")]
+            panic_in_operations: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -460,21 +465,37 @@ impl Kms {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut transaction = None;
         let served = self.regions.contains(&caller.region);
-        let mut result = if !served {
-            Err(KmsError::validation(format!(
-                "region `{}` is not served by this keyward server",
-                caller.region
-            )))
-        } else if op.writes {
-            match self.store.begin() {
-                Ok(started) => {
-                    transaction = Some(started);
-                    body(&trail, request)
-                }
-                Err(e) => Err(e.into()),
-            }
-        } else {
+        let body = |request| {
+            #[cfg(feature = "test-hooks")]
+            self.panic_if_asked();
             body(&trail, request)
+        };
+        // A panic is recorded as a failure (and the transaction dropped)
+        // before it goes on unwinding.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if !served {
+                Err(KmsError::validation(format!(
+                    "region `{}` is not served by this keyward server",
+                    caller.region
+                )))
+            } else if op.writes {
+                match self.store.begin() {
+                    Ok(started) => {
+                        transaction = Some(started);
+                        body(request)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            } else {
+                body(request)
+            }
+        }));
+        let (mut result, panic) = match ran {
+            Ok(result) => (result, None),
+            Err(panic) => (
+                Err(KmsError::Internal(InternalError::Panicked)),
+                Some(panic),
+            ),
         };
         // Called on whichever path below runs (twice for a mutation whose
         // commit fails: its event is then written as a failure).
@@ -566,7 +587,22 @@ impl Kms {
             Err(e) => tracing::debug!(operation = op.name, error = e.code(), "refused"),
             Ok(_) => tracing::debug!(operation = op.name, "served"),
         }
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
+        }
         result
+    }
+
+    /// Panics if a test asked for it (`Testing::panic_in_operations`).
+    #[cfg(feature = "test-hooks")]
+    #[expect(clippy::panic, reason = "a test hook that makes operations panic")]
+    fn panic_if_asked(&self) {
+        if self
+            .panic_in_operations
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("an operation panicked for a test");
+        }
     }
 
     /// Whether requests that change nothing are audited: always, except in

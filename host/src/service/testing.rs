@@ -56,6 +56,14 @@ impl<'k> Testing<'k> {
             .store(skip, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Makes every operation panic once it has passed the audit's start
+    /// (until called with `false`).
+    pub fn panic_in_operations(&self, panic: bool) {
+        self.kms
+            .panic_in_operations
+            .store(panic, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Makes the guest trap.
     pub fn inject_fault(&self) -> Result<(), CoreFault> {
         self.kms.core.inject_fault()

@@ -626,6 +626,41 @@ fn a_failed_audit_write_fails_the_request_and_keeps_nothing() {
 }
 
 #[test]
+fn an_operation_that_panics_is_recorded_as_a_failure() {
+    let env = Env::new();
+    let key = env.key();
+    env.kms.testing().panic_in_operations(true);
+    // The panic goes on to the caller, after the event is written.
+    let encrypt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env.kms
+            .encrypt(&env.caller, encrypt_request(&key, b"panics"))
+    }));
+    assert!(encrypt.is_err());
+    let disable = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env.kms.disable_key(&env.caller, key_id(&key))
+    }));
+    assert!(disable.is_err());
+    env.kms.testing().panic_in_operations(false);
+
+    let failures: Vec<Value> = events(&env)
+        .into_iter()
+        .filter(|e| e["errorCode"] == "KMSInternalException")
+        .map(|e| serde_json::json!([e["eventName"], e["readOnly"]]))
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            serde_json::json!(["Encrypt", true]),
+            serde_json::json!(["DisableKey", false]),
+        ]
+    );
+    // The mutation's transaction was dropped: nothing it did is kept.
+    assert_eq!(env.describe(&key).key_state.as_str(), "Enabled");
+    env.encrypt(&key, b"works again", None);
+    verified(&env.kms);
+}
+
+#[test]
 fn no_audit_output_or_log_holds_a_secret() {
     let env = Env::new();
     let key = env.key();
