@@ -213,8 +213,10 @@ impl Walker {
             ));
         }
         let stated = serde_json::from_str::<Time>(&event.json).ok()?.event_time;
-        let time = super::iso8601(event.time_ms);
-        (time != stated).then(|| format!("gives the time {time}, its event {stated}"))
+        (!super::in_second(event.time_ms, &stated)).then(|| {
+            let time = super::iso8601(event.time_ms);
+            format!("gives the time {time}, its event {stated}")
+        })
     }
 
     fn bad(&mut self, position: i64, problem: String) {

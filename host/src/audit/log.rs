@@ -227,6 +227,14 @@ struct Line<'a> {
     event: &'a RawValue,
 }
 
+impl Line<'_> {
+    /// Whether the line marks its event as moved from the database (only
+    /// a file's first lines can be).
+    fn moved(&self) -> bool {
+        self.used.as_ref().is_some_and(Vec::is_empty)
+    }
+}
+
 /// What the last-use records need from an event's JSON.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,13 +263,10 @@ impl EventIds {
     /// own record of it, if that is in the event's `eventTime` second (the
     /// line's fields are outside the hash), else the start of that second.
     fn time_ms(&self, line_time: i64) -> i64 {
-        if super::iso8601(line_time) == self.event_time {
+        if super::in_second(line_time, &self.event_time) {
             return line_time;
         }
-        let format =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        time::PrimitiveDateTime::parse(&self.event_time, format)
-            .map_or(line_time, |t| t.assume_utc().unix_timestamp() * 1000)
+        super::parse_iso8601(&self.event_time).unwrap_or(line_time)
     }
 
     /// The keys the event's operation used, as its writer noted them: the
@@ -282,11 +287,11 @@ impl EventIds {
     }
 }
 
-/// What the used keys a line lists (outside the hash, but read by the
-/// last-use records) say that its event does not: only lines of older
-/// keywards list them, and an empty list, which marks an event moved from
-/// the database, only comes before all others (`moved`: so far, every line
-/// has one).
+/// What the used keys a line lists (outside the hash) say that its event
+/// does not: only lines of older keywards list them, and must list the
+/// event's own; an empty list, which marks an event moved from the database
+/// (whose uses the last-use records skip), only comes before all others
+/// (`moved`: so far, every line has one).
 fn used_disagrees(line: &Line<'_>, moved: bool) -> Option<&'static str> {
     match &line.used {
         None => None,
@@ -891,7 +896,7 @@ impl AuditLog {
             // The uses come from the hashed event, not the line's own
             // fields, which anyone could have edited. Events moved from the
             // database, which come first, were never counted.
-            moved &= parsed.used.as_ref().is_some_and(Vec::is_empty);
+            moved &= parsed.moved();
             if !moved && let Ok(ids) = serde_json::from_str::<EventIds>(parsed.event.get()) {
                 let used = Use {
                     operation: &ids.event_name,
@@ -1275,7 +1280,7 @@ impl AuditLog {
                     "the line at byte {offset} does not decode"
                 ))));
             };
-            moved &= parsed.used.as_ref().is_some_and(Vec::is_empty);
+            moved &= parsed.moved();
             if let Some(problem) = used_disagrees(&parsed, moved) {
                 let seq = parsed.seq;
                 return Ok(each(Entry::Unreadable(format!(

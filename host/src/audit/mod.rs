@@ -318,6 +318,22 @@ pub fn iso8601(time_ms: i64) -> String {
     with_iso8601(time_ms, str::to_owned)
 }
 
+/// How CloudTrail writes an event's time.
+const ISO8601: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// Whether `time_ms` falls in the second that `event_time` (an event's
+/// `eventTime`) names.
+fn in_second(time_ms: i64, event_time: &str) -> bool {
+    with_iso8601(time_ms, |text| text == event_time)
+}
+
+/// The start of the second that `event_time` names, in milliseconds.
+fn parse_iso8601(event_time: &str) -> Option<i64> {
+    let time = time::PrimitiveDateTime::parse(event_time, ISO8601).ok()?;
+    Some(time.assume_utc().unix_timestamp() * 1000)
+}
+
 /// Calls `f` with [`iso8601`] of `time_ms`, without allocating.
 fn with_iso8601<R>(time_ms: i64, f: impl FnOnce(&str) -> R) -> R {
     thread_local! {
@@ -328,11 +344,9 @@ fn with_iso8601<R>(time_ms: i64, f: impl FnOnce(&str) -> R) -> R {
     let second = time_ms.div_euclid(1000);
     LAST.with_borrow_mut(|(last, text)| {
         if *last != second {
-            let format =
-                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
             *text = time::OffsetDateTime::from_unix_timestamp(second)
                 .ok()
-                .and_then(|t| t.format(format).ok())
+                .and_then(|t| t.format(ISO8601).ok())
                 .unwrap_or_default();
             *last = second;
         }
@@ -539,6 +553,12 @@ mod tests {
         assert_eq!(iso8601(1_795_000_000_123), "2026-11-18T11:06:40Z");
         assert_eq!(iso8601(1_795_000_000_999), "2026-11-18T11:06:40Z");
         assert_eq!(iso8601(1_795_000_001_000), "2026-11-18T11:06:41Z");
+        assert_eq!(
+            parse_iso8601("2026-11-18T11:06:41Z"),
+            Some(1_795_000_001_000)
+        );
+        assert!(in_second(1_795_000_001_999, "2026-11-18T11:06:41Z"));
+        assert!(!in_second(1_795_000_002_000, "2026-11-18T11:06:41Z"));
         assert_eq!(iso8601(1_795_000_000_000), "2026-11-18T11:06:40Z");
     }
 }
