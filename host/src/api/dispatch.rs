@@ -49,15 +49,24 @@ impl From<KmsError> for WireError {
     }
 }
 
-/// Parses a request body: malformed JSON or a wrong type is a
-/// `SerializationException`, an unknown enum value a `ValidationException`.
-fn parse<R: DeserializeOwned>(body: &[u8]) -> Result<R, WireError> {
+/// Parses the request body of `operation`: malformed JSON or a wrong type is
+/// a `SerializationException`, an unknown enum value a `ValidationException`.
+///
+/// A member that keyward does not implement is refused, never skipped: AWS
+/// acts on every member it defines, and a caller who sends `Recipient` (to
+/// get a plaintext only encrypted to an enclave) or `GranteeServicePrincipal`
+/// must not get the plaintext in clear or a broader grant instead.
+fn parse<R: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<R, WireError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
+    let mut unsupported = Vec::new();
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let parsed = serde_ignored::deserialize(&mut json, |path| unsupported.push(member_path(&path)))
+        .and_then(|request| json.end().map(|()| request));
+    let request = parsed.map_err(|e| {
         let text = e.to_string();
         if text.starts_with("unknown variant") {
             WireError::client(
@@ -70,14 +79,35 @@ fn parse<R: DeserializeOwned>(body: &[u8]) -> Result<R, WireError> {
                 format!("the request body could not be read: {text}"),
             )
         }
-    })
+    })?;
+    if !unsupported.is_empty() {
+        return Err(KmsError::unsupported_members(operation, &unsupported).into());
+    }
+    Ok(request)
+}
+
+/// A member's path as AWS's shapes name it: `Constraints.Other`, `Tags[0].Extra`.
+fn member_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Map { parent, key } => match member_path(parent) {
+            above if above.is_empty() => key.clone(),
+            above => format!("{above}.{key}"),
+        },
+        Path::Seq { parent, index } => format!("{}[{index}]", member_path(parent)),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => member_path(parent),
+    }
 }
 
 fn call<R: DeserializeOwned, S: Serialize>(
+    operation: &str,
     body: &[u8],
     run: impl FnOnce(R) -> KmsResult<S>,
 ) -> Result<Vec<u8>, WireError> {
-    let request = parse(body)?;
+    let request = parse(operation, body)?;
     let response = run(request)?;
     serde_json::to_vec(&response).map_err(|e| WireError {
         status: 500,
@@ -94,7 +124,7 @@ macro_rules! operations {
         /// Runs the operation `name` with a JSON request body.
         pub fn dispatch(kms: &Kms, caller: &Caller, name: &str, body: &[u8]) -> Result<Vec<u8>, WireError> {
             match name {
-                $($name => call(body, |request| kms.$method(caller, request)),)+
+                $($name => call($name, body, |request| kms.$method(caller, request)),)+
                 _ => Err(WireError::client(
                     "UnknownOperationException",
                     format!("operation `{name}` is not known"),
@@ -206,13 +236,58 @@ mod tests {
 
     #[test]
     fn json_errors_are_classified() {
-        let bad_json = parse::<crate::model::EncryptRequest>(b"{not json").unwrap_err();
+        let bad_json = parse::<crate::model::EncryptRequest>("Encrypt", b"{not json").unwrap_err();
         assert_eq!(bad_json.code, "SerializationException");
-        let wrong_type = parse::<crate::model::EncryptRequest>(br#"{"KeyId": 1}"#).unwrap_err();
+        let wrong_type =
+            parse::<crate::model::EncryptRequest>("Encrypt", br#"{"KeyId": 1}"#).unwrap_err();
         assert_eq!(wrong_type.code, "SerializationException");
         let bad_enum =
-            parse::<crate::model::CreateKeyRequest>(br#"{"KeySpec": "NOPE"}"#).unwrap_err();
+            parse::<crate::model::CreateKeyRequest>("CreateKey", br#"{"KeySpec": "NOPE"}"#)
+                .unwrap_err();
         assert_eq!(bad_enum.code, "ValidationException");
-        assert!(parse::<crate::model::ListKeysRequest>(b"").is_ok());
+        assert!(parse::<crate::model::ListKeysRequest>("ListKeys", b"").is_ok());
+        let trailing = parse::<crate::model::ListKeysRequest>("ListKeys", b"{} {}").unwrap_err();
+        assert_eq!(trailing.code, "SerializationException");
+    }
+
+    #[test]
+    fn members_keyward_does_not_implement_are_refused_by_name() {
+        let recipient = parse::<crate::model::DecryptRequest>(
+            "Decrypt",
+            br#"{"CiphertextBlob": "AAAA", "Recipient": {"AttestationDocument": "AAAA"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(recipient.code, "UnsupportedOperationException");
+        assert!(
+            recipient.message.contains("`Recipient`"),
+            "{}",
+            recipient.message
+        );
+        assert!(
+            recipient.message.contains("`Decrypt`"),
+            "{}",
+            recipient.message
+        );
+        let nested = parse::<crate::model::CreateGrantRequest>(
+            "CreateGrant",
+            br#"{"KeyId": "k", "Constraints": {"EncryptionContextSubset": {}, "Other": 1}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(nested.code, "UnsupportedOperationException");
+        assert!(
+            nested.message.contains("`Constraints.Other`"),
+            "{}",
+            nested.message
+        );
+        let two = parse::<crate::model::ListKeysRequest>(
+            "ListKeys",
+            br#"{"ResourceOwners": ["a"], "Limit": 1, "Extra": null}"#,
+        )
+        .unwrap_err();
+        assert!(
+            two.message.contains("`ResourceOwners`, `Extra`"),
+            "{}",
+            two.message
+        );
     }
 }

@@ -146,6 +146,21 @@ impl KmsError {
         }
     }
 
+    /// Request members that keyward does not implement, refused rather than
+    /// skipped (`UnsupportedOperationException`, naming each).
+    pub(crate) fn unsupported_members(operation: &str, members: &[String]) -> Self {
+        let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
+        let (noun, verb) = if names.len() == 1 {
+            ("parameter", "is")
+        } else {
+            ("parameters", "are")
+        };
+        Self::UnsupportedOperation(format!(
+            "the {noun} {} of `{operation}` {verb} not supported by keyward",
+            names.join(", ")
+        ))
+    }
+
     pub(crate) fn validation(message: impl Into<String>) -> Self {
         Self::Validation(message.into())
     }
