@@ -185,8 +185,8 @@ def test_key_policies_and_grants(keyward, kms):
     key = new_key(kms, "grants")["KeyId"]
     names = kms.list_key_policies(KeyId=key)["PolicyNames"]
     assert names == ["default"]
-    policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
-    assert 'Account::"111122223333"' in policy
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
 
     # A malformed Cedar policy is refused with Cedar's diagnostics.
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -198,7 +198,7 @@ def test_key_policies_and_grants(keyward, kms):
         kms.put_key_policy(KeyId=key, PolicyName="default", Policy=lockout)
     assert code(e) == "MalformedPolicyDocumentException"
     # ...and a good one is stored.
-    good = policy + '\n@id("app") permit (principal == Role::"arn:aws:iam::111122223333:role/app", action == Action::"DescribeKey", resource);'
+    good = '@id("root") permit (principal == Account::"111122223333", action, resource);\n@id("app") permit (principal == Role::"arn:aws:iam::111122223333:role/app", action == Action::"DescribeKey", resource);'
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=good)
     assert "role/app" in kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
 
@@ -232,6 +232,41 @@ def test_key_policies_and_grants(keyward, kms):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         kms.revoke_grant(KeyId=key, GrantId=second["GrantId"])
     assert code(e) == "InvalidGrantIdException"
+
+
+def test_json_key_policies_are_enforced(kms):
+    key = new_key(kms, "json policy")["KeyId"]
+    policy = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+             "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "OnlyForDemo", "Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+             "Condition": {"StringNotEquals": {"kms:EncryptionContext:app": "demo"}}},
+        ],
+    }, indent=2)
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
+    assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == policy
+    kms.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"app": "demo"})
+    # The explicit Deny wins over the root's Allow, and an absent context
+    # key satisfies StringNotEquals, as in IAM.
+    for context in ({"app": "other"}, {}):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            kms.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext=context)
+        assert code(e) == "AccessDeniedException"
+        assert "OnlyForDemo" in e.value.response["Error"]["Message"]
+    # Bad documents are refused and leave the policy as it was.
+    for bad, fault in [
+        ('{"Statement": [{"Principal": "*", "Action": "kms:*", "Resource": "*"}]}', "missing `Effect`"),
+        ('{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*", '
+         '"Condition": {"StringSometimes": {"aws:username": "x"}}}]}', "unknown condition operator"),
+        ('{"Statement": [', "not valid JSON"),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            kms.put_key_policy(KeyId=key, PolicyName="default", Policy=bad)
+        assert code(e) == "MalformedPolicyDocumentException"
+        assert fault in e.value.response["Error"]["Message"]
+    assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == policy
 
 
 def test_states_aliases_and_tags(kms):

@@ -6,7 +6,8 @@
 //! A case folder (the layout of cedar-examples):
 //!
 //! ```text
-//! key-policy.cedar        the key policy (default: the owning account root may do everything)
+//! key-policy.cedar        the key policy in Cedar, or
+//! key-policy.json         in IAM JSON (default: the owning account root may do everything)
 //! identity/<account>.cedar  identity policies of an account (optional)
 //! grants.json             grants on the keys (optional), AWS's grant shape plus "KeyId"
 //! entities.json           Cedar JSON entities: the keys (with attributes and tags),
@@ -156,7 +157,19 @@ impl CaseResult {
 impl Folder {
     /// Loads a case folder.
     pub fn load(root: &Path) -> Result<Self, HarnessError> {
-        let key_policy_path = root.join("key-policy.cedar");
+        let cedar_path = root.join("key-policy.cedar");
+        let json_path = root.join("key-policy.json");
+        if cedar_path.is_file() && json_path.is_file() {
+            return Err(error(
+                root,
+                "a case folder has one key policy: key-policy.cedar or key-policy.json",
+            ));
+        }
+        let key_policy_path = if json_path.is_file() {
+            json_path
+        } else {
+            cedar_path
+        };
         let key_policy = if key_policy_path.is_file() {
             let text = read(&key_policy_path)?;
             parse_policy_set(Source::KeyPolicy, &text).map_err(|e| error(&key_policy_path, e.0))?;
@@ -296,7 +309,7 @@ impl Folder {
             secure_transport: ctx.secure_transport,
             encryption_context: Some(&ctx.encryption_context),
         };
-        let (context, ec) = request::context(&principal, &facts);
+        let (context, request_entities) = request::context(&principal, &facts);
         let mut extra: Vec<Entity> = request::principal_entities(&principal)
             .into_iter()
             .filter(|e| self.entities.get(&e.uid()).is_none())
@@ -306,7 +319,7 @@ impl Folder {
         {
             extra.push(Entity::with_uid(account_uid(&resource_account)));
         }
-        extra.push(ec);
+        extra.extend(request_entities);
         let entities = self
             .entities
             .clone()
@@ -442,7 +455,7 @@ pub fn validate(path: &Path) -> Result<Vec<(PathBuf, String)>, HarnessError> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let text = read(file)?;
-        let outcome: Result<(), String> = if name.ends_with(".cedar") {
+        let outcome: Result<(), String> = if name.ends_with(".cedar") || name == "key-policy.json" {
             parse_policy_set(Source::KeyPolicy, &text)
                 .map(|_| ())
                 .map_err(|PolicyError(e)| e)

@@ -24,6 +24,7 @@
 mod action;
 pub mod grants;
 pub mod harness;
+pub mod iam;
 pub mod policy;
 mod principal;
 pub mod request;

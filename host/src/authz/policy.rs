@@ -69,8 +69,28 @@ fn render(text: &str, error: &dyn Diagnostic) -> String {
 }
 
 /// Parses a policy document, validates it against the schema in strict
-/// mode, and renames its policies to `<source>/<@id or policyN>`.
+/// mode, and renames its policies to `<source>/<@id or policyN>`. A key
+/// policy may be IAM JSON ([`super::iam`]), compiled to Cedar first.
 pub fn parse_policy_set(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {
+    if super::iam::is_json(text) {
+        let cedar = match source {
+            Source::KeyPolicy => super::iam::compile(text, super::iam::Attachment::KeyPolicy)?,
+            Source::Identity { .. } => {
+                return Err(PolicyError(
+                    "keyward does not take identity policies in IAM JSON yet: write this one in Cedar"
+                        .into(),
+                ));
+            }
+            Source::Guardrail => {
+                return Err(PolicyError("guardrails are written in Cedar".into()));
+            }
+        };
+        return parse_cedar(source, &cedar);
+    }
+    parse_cedar(source, text)
+}
+
+fn parse_cedar(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {
     let parsed: PolicySet = text.parse().map_err(|errors: cedar_policy::ParseErrors| {
         PolicyError(
             errors

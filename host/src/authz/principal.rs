@@ -88,6 +88,16 @@ impl Principal {
         &self.kind
     }
 
+    /// IAM's `aws:PrincipalType`: `Account` for a root, `User`, or
+    /// `AssumedRole` for a role (whose callers are its sessions).
+    pub fn iam_type(&self) -> &'static str {
+        match self.kind {
+            PrincipalKind::AccountRoot => "Account",
+            PrincipalKind::User(_) => "User",
+            PrincipalKind::Role(_) => "AssumedRole",
+        }
+    }
+
     /// Whether this is an account root.
     pub fn is_root(&self) -> bool {
         self.kind == PrincipalKind::AccountRoot
@@ -111,13 +121,14 @@ impl Principal {
 
 /// The schema's entity type names, parsed once per process: parsing runs
 /// Cedar's name grammar, too slow for the request path.
-const TYPE_NAMES: [&str; 7] = [
+const TYPE_NAMES: [&str; 8] = [
     "Account",
     "User",
     "Role",
     "Service",
     "Key",
     "EncryptionContext",
+    "Tags",
     "Action",
 ];
 

@@ -17,6 +17,8 @@ use crate::store::KeyRecord;
 
 /// The id of the per-request encryption-context entity.
 const ENCRYPTION_CONTEXT_ID: &str = "request";
+/// The id of the per-request entity of the principal's tags.
+const PRINCIPAL_TAGS_ID: &str = "principal";
 
 /// The request facts that policies can test (the `RequestContext` of the
 /// schema).
@@ -116,15 +118,29 @@ pub fn key_entity(
     entity(key_uid(&key.arn), attrs, Vec::new(), tags(key_tags))
 }
 
-/// The context record and the encryption-context entity it refers to.
-pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Entity) {
+/// The context record and the entities it refers to (the encryption
+/// context and the principal's tags).
+pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, [Entity; 2]) {
     let empty = EncryptionContext::new();
     let pairs = facts.encryption_context.unwrap_or(&empty);
     let ec_uid = uid("EncryptionContext", ENCRYPTION_CONTEXT_ID);
     let ec_entity = entity(ec_uid.clone(), Vec::new(), Vec::new(), tags(pairs));
+    let tags_uid = uid("Tags", PRINCIPAL_TAGS_ID);
+    let tags_entity = entity(
+        tags_uid.clone(),
+        Vec::new(),
+        Vec::new(),
+        tags(principal.tags()),
+    );
     let mut record = vec![
         ("request_region".to_owned(), string(facts.region)),
         ("caller_account".to_owned(), string(principal.account())),
+        ("principal_arn".to_owned(), string(principal.arn())),
+        ("principal_type".to_owned(), string(principal.iam_type())),
+        (
+            "principal_tags".to_owned(),
+            RestrictedExpression::new_entity_uid(tags_uid),
+        ),
         (
             "grant_tokens".to_owned(),
             RestrictedExpression::new_set(facts.grant_tokens.iter().map(|t| string(t))),
@@ -158,9 +174,14 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Ent
     if let Some(alias) = facts.request_alias {
         record.push(("request_alias".to_owned(), string(alias)));
     }
+    if let PrincipalKind::User(name) = principal.kind() {
+        // aws:username is the name without its path.
+        let name = name.rsplit('/').next().unwrap_or(name);
+        record.push(("username".to_owned(), string(name)));
+    }
     // INVARIANT: the names above are distinct, which is all from_pairs checks.
     let context = Context::from_pairs(record).unwrap_or_else(|_| Context::empty());
-    (context, ec_entity)
+    (context, [ec_entity, tags_entity])
 }
 
 /// What a request's entities and context are built from: everything that
@@ -283,7 +304,7 @@ pub fn build(
     resource_account: &str,
     facts: &RequestFacts<'_>,
 ) -> Result<Prepared, super::PolicyError> {
-    let (context, ec) = context(principal, facts);
+    let (context, request_entities) = context(principal, facts);
     let mut entities = principal_entities(principal);
     if let Some(action) = action {
         entities.extend(action_entities(action));
@@ -294,7 +315,7 @@ pub fn build(
     if resource_account != principal.account() {
         entities.push(Entity::with_uid(account_uid(resource_account)));
     }
-    entities.push(ec);
+    entities.extend(request_entities);
     Ok(Prepared {
         entities: Entities::from_entities(entities, None)
             .map_err(|e| super::PolicyError(e.to_string()))?,

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use super::CliError;
 use crate::authz::harness::{self, Folder};
+use crate::authz::{self, iam};
 
 /// The harness commands.
 #[derive(Debug, Subcommand)]
@@ -29,6 +30,12 @@ pub(crate) enum PolicyCommand {
         /// A request file inside a case folder.
         request: PathBuf,
     },
+    /// Print the Cedar that an IAM JSON key policy compiles to: what
+    /// keyward decides with.
+    Translate {
+        /// An IAM JSON policy document.
+        file: PathBuf,
+    },
 }
 
 fn harness_error(e: harness::HarnessError) -> CliError {
@@ -40,6 +47,7 @@ pub(crate) fn run(command: PolicyCommand) -> Result<(), CliError> {
         PolicyCommand::Validate { path } => validate(&path),
         PolicyCommand::Test { path } => test(&path),
         PolicyCommand::Explain { request } => explain(&request),
+        PolicyCommand::Translate { file } => translate(&file),
     }
 }
 
@@ -117,5 +125,23 @@ fn explain(request: &Path) -> Result<(), CliError> {
         "{}",
         serde_json::to_string_pretty(&report).map_err(|e| CliError::Io(e.to_string()))?
     );
+    Ok(())
+}
+
+fn translate(file: &Path) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
+    if !iam::is_json(&text) {
+        return Err(CliError::Usage(format!(
+            "{}: not an IAM JSON policy (it is already Cedar)",
+            file.display()
+        )));
+    }
+    let cedar = iam::compile(&text, iam::Attachment::KeyPolicy)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
+    // What it compiles to must also validate, as it must when it is set.
+    authz::parse_policy_set(authz::Source::KeyPolicy, &cedar)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
+    print!("{cedar}");
     Ok(())
 }

@@ -139,7 +139,7 @@ impl Kms {
                     super::policies::check_key_policy_text(text)?;
                     text.clone()
                 }
-                None => crate::authz::schema::default_key_policy(&account),
+                None => crate::authz::iam::default_key_policy(&account),
             };
             let version = 1;
             // A key for imported material starts without any: the

@@ -13,6 +13,8 @@ use crate::store::{GrantRecord, KeyRecord};
 
 /// AWS's limit on a key policy document, in bytes.
 const MAX_POLICY_BYTES: usize = 32 * 1024;
+/// The longest `Policy` member the API takes (its shape's constraint).
+const MAX_POLICY_MEMBER: usize = 131_072;
 
 /// Parses and validates a key policy, as `MalformedPolicyDocumentException`
 /// with Cedar's diagnostics if it fails.
@@ -23,10 +25,18 @@ pub(super) fn check_key_policy_text(text: &str) -> KmsResult<()> {
         .map_err(|e| KmsError::MalformedPolicyDocument(format!("the key policy is invalid:\n{e}")))
 }
 
+/// The size rules: the member's shape first (`ValidationException`), then
+/// the key policy limit, a fault of the document.
 fn check_size(text: &str) -> KmsResult<()> {
-    if text.is_empty() || text.len() > MAX_POLICY_BYTES {
+    if text.is_empty() || text.len() > MAX_POLICY_MEMBER {
         return Err(KmsError::validation(format!(
-            "`Policy` must be between 1 and {MAX_POLICY_BYTES} bytes"
+            "`Policy` must be between 1 and {MAX_POLICY_MEMBER} characters"
+        )));
+    }
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(KmsError::MalformedPolicyDocument(format!(
+            "the policy is {} bytes, over the limit of {MAX_POLICY_BYTES} bytes",
+            text.len()
         )));
     }
     Ok(())

@@ -108,7 +108,10 @@ fn the_default_key_policy_delegates_to_identity_policies() {
     assert!(decision.allowed);
     assert_eq!(
         decision.reasons,
-        ["key-policy/default", "identity/111122223333/alice/policy0"]
+        [
+            "key-policy/Enable IAM User Permissions",
+            "identity/111122223333/alice/policy0"
+        ]
     );
     // Only what the identity policy names.
     let decrypt = env
@@ -700,10 +703,15 @@ fn key_policies_are_validated_and_protected_from_lockout() {
             },
         )
         .unwrap();
-    assert!(
-        current
-            .policy
-            .contains(r#"principal == Account::"111122223333", action, resource"#)
+    // A key created without a policy has AWS's default key policy, in JSON.
+    let default: serde_json::Value = serde_json::from_str(&current.policy).unwrap();
+    assert_eq!(
+        default["Statement"][0]["Sid"],
+        "Enable IAM User Permissions"
+    );
+    assert_eq!(
+        default["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:root"
     );
     assert_eq!(current.policy_name, "default");
 
@@ -841,4 +849,211 @@ fn retiring_a_grant_is_still_subject_to_the_guardrails() {
             },
         )
         .unwrap();
+}
+
+/// An IAM JSON key policy as AWS users write it.
+fn json_policy(statements: &str) -> String {
+    format!(r#"{{"Version": "2012-10-17", "Id": "test", "Statement": [{statements}]}}"#)
+}
+
+const ROOT_STATEMENT: &str = r#"{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}"#;
+
+#[test]
+fn json_key_policies_allow_and_deny_as_aws_does() {
+    let env = Env::new();
+    let policy = json_policy(&format!(
+        r#"{ROOT_STATEMENT},
+        {{"Sid": "AliceUsesFinance", "Effect": "Allow",
+          "Principal": {{"AWS": ["{ALICE}", "arn:aws:iam::111122223333:role/app"]}},
+          "Action": ["kms:Encrypt", "kms:decrypt", "kms:Describe*"], "Resource": "*",
+          "Condition": {{"StringLike": {{"kms:EncryptionContext:Department": "Fin*"}}}}}},
+        {{"Sid": "NoContractors", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+          "Condition": {{"StringEquals": {{"aws:PrincipalTag/contractor": "true"}}}}}}"#
+    ));
+    let key = key_with_policy(&env, &policy);
+    let alice = user(ACCOUNT, "alice");
+    let finance = Some(context(&[("Department", "Finance")]));
+    assert!(encrypt(&env, &alice, &key, finance.clone()).is_ok());
+    let decision = env
+        .kms
+        .explain(&alice, Action::Encrypt, &key, finance.as_ref())
+        .unwrap();
+    assert_eq!(decision.reasons, ["key-policy/AliceUsesFinance"]);
+    // The condition holds the other way too.
+    let hr = Some(context(&[("Department", "HR")]));
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, hr)),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    // Only the listed actions, matched without regard to case.
+    let app = role(ACCOUNT, "app");
+    assert!(encrypt(&env, &app, &key, finance.clone()).is_ok());
+    let bob = user(ACCOUNT, "bob");
+    assert_eq!(
+        code(encrypt(&env, &bob, &key, finance.clone())),
+        "AccessDeniedException"
+    );
+    // An explicit deny overrides the allow, and says which statement.
+    let contractor = Caller::new(
+        Principal::parse(ALICE)
+            .unwrap()
+            .with_tags([("contractor".to_owned(), "true".to_owned())].into()),
+        REGION,
+    );
+    let denied = encrypt(&env, &contractor, &key, finance.clone()).unwrap_err();
+    assert_eq!(denied.code(), "AccessDeniedException");
+    assert!(
+        denied
+            .to_string()
+            .contains("with an explicit deny in key-policy/NoContractors"),
+        "{denied}"
+    );
+    // GetKeyPolicy returns the document as it was put.
+    let got = env
+        .kms
+        .get_key_policy(
+            &env.caller,
+            GetKeyPolicyRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(got.policy, policy);
+}
+
+#[test]
+fn json_key_policies_delegate_to_identity_policies_through_the_root() {
+    let env = Env::new();
+    // AWS's default key policy, put explicitly: users need identity policies.
+    let key = key_with_policy(&env, &json_policy(ROOT_STATEMENT));
+    let alice = user(ACCOUNT, "alice");
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    allow_alice(&env, r#"Action::"Encrypt""#);
+    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    // Another account's root is not this account's.
+    let partner = Caller::new(Principal::account_root(OTHER_ACCOUNT).unwrap(), REGION);
+    assert_eq!(
+        code(encrypt(&env, &partner, &arn(&key), None)),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn a_json_deny_with_not_action_or_not_principal_spares_only_what_it_names() {
+    let env = Env::new();
+    let policy = json_policy(&format!(
+        r#"{ROOT_STATEMENT},
+        {{"Sid": "AppEverything", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:role/app"}},
+          "Action": "kms:*", "Resource": "*"}},
+        {{"Sid": "AppOnlyEncrypts", "Effect": "Deny", "Principal": {{"AWS": "arn:aws:iam::111122223333:role/app"}},
+          "NotAction": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*"}},
+        {{"Sid": "OnlyRootDeletes", "Effect": "Deny", "NotPrincipal": {{"AWS": "arn:aws:iam::111122223333:root"}},
+          "Action": "kms:ScheduleKeyDeletion", "Resource": "*"}}"#
+    ));
+    let key = key_with_policy(&env, &policy);
+    let app = role(ACCOUNT, "app");
+    assert!(encrypt(&env, &app, &key, None).is_ok());
+    let decrypt = env.kms.explain(&app, Action::Decrypt, &key, None).unwrap();
+    assert!(!decrypt.allowed);
+    assert_eq!(decrypt.reasons, ["key-policy/AppOnlyEncrypts"]);
+    let schedule = env
+        .kms
+        .explain(&app, Action::ScheduleKeyDeletion, &key, None)
+        .unwrap();
+    assert!(!schedule.allowed);
+    let root = env
+        .kms
+        .explain(&env.caller, Action::ScheduleKeyDeletion, &key, None)
+        .unwrap();
+    assert!(root.allowed, "{root:?}");
+}
+
+#[test]
+fn bad_json_key_policies_are_refused_and_change_nothing() {
+    let env = Env::new();
+    let key = env.key();
+    let put = |policy: &str| {
+        env.kms.put_key_policy(
+            &env.caller,
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy: policy.to_owned(),
+                ..Default::default()
+            },
+        )
+    };
+    let before = env
+        .kms
+        .get_key_policy(
+            &env.caller,
+            GetKeyPolicyRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .policy;
+    let big_sid = "x".repeat(33 * 1024);
+    let cases: Vec<(String, &str)> = vec![
+        ("{\"Statement\": [".into(), "not valid JSON"),
+        (
+            r#"{"Statement": [{"Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#.into(),
+            "statement 1: missing `Effect`",
+        ),
+        (
+            r#"{"Statement": {"Sid": "s", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                "Condition": {"StringEqualsX": {"kms:CallerAccount": "1"}}}}"#
+                .into(),
+            "statement `s`: unknown condition operator `StringEqualsX`",
+        ),
+        (
+            r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::bad"}, "Action": "kms:*", "Resource": "*"}]}"#.into(),
+            "is not a valid principal",
+        ),
+        (
+            format!(
+                r#"{{"Statement": [{{"Sid": "{big_sid}", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}]}}"#
+            ),
+            "32768 bytes",
+        ),
+    ];
+    for (policy, expected) in cases {
+        let error = put(&policy).unwrap_err();
+        assert_eq!(
+            error.code(),
+            "MalformedPolicyDocumentException",
+            "{policy:.80}"
+        );
+        assert!(
+            error.to_string().contains(expected),
+            "{expected} not in {error}"
+        );
+    }
+    // A JSON policy that locks the caller out is refused too.
+    let lockout = put(&json_policy(
+        r#"{"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:Encrypt", "Resource": "*"}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(lockout.code(), "MalformedPolicyDocumentException");
+    let after = env
+        .kms
+        .get_key_policy(
+            &env.caller,
+            GetKeyPolicyRequest {
+                key_id: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .policy;
+    assert_eq!(before, after);
 }

@@ -23,6 +23,8 @@ const ROOT_KEY: &str = "AKIAKEYWARDTESTROOT1";
 const ROOT_SECRET: &str = "root/secret/for/tests/only/0123456789abcd";
 const MALLORY_KEY: &str = "AKIAKEYWARDTESTMALLO";
 const MALLORY_SECRET: &str = "mallory/secret/for/tests/only/0123456789a";
+const ALICE_KEY: &str = "AKIAKEYWARDTESTALICE";
+const ALICE_SECRET: &str = "alice/secret/for/tests/only/0123456789abc";
 
 struct Server {
     _dir: Arc<tempfile::TempDir>,
@@ -54,6 +56,11 @@ impl Server {
             MALLORY_KEY,
             MALLORY_SECRET.into(),
             Principal::parse(&format!("arn:aws:iam::{OTHER_ACCOUNT}:user/mallory")).unwrap(),
+        );
+        identities.insert(
+            ALICE_KEY,
+            ALICE_SECRET.into(),
+            Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap(),
         );
         let (tls, cert_pem) = if with_tls {
             let (tls, cert) = keyward::api::tls::self_signed(&dir.path().join("data")).unwrap();
@@ -275,6 +282,98 @@ fn the_rust_sdk_sees_aws_errors() {
             .await
             .unwrap_err();
         assert_eq!(too_long.code(), Some("ValidationException"));
+    });
+}
+
+#[test]
+fn json_key_policies_from_the_rust_sdk_are_enforced() {
+    let server = Server::start(false);
+    runtime().block_on(async {
+        let root = server.client(ROOT_KEY, ROOT_SECRET);
+        let alice = server.client(ALICE_KEY, ALICE_SECRET);
+        let key = root.create_key().send().await.unwrap();
+        let key = key.key_metadata().unwrap().key_id().to_owned();
+        // A key created over the API has AWS's default policy, as JSON.
+        let default = root.get_key_policy().key_id(&key).send().await.unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(default.policy().unwrap()).unwrap();
+        assert_eq!(default["Id"], "key-default-1");
+        assert_eq!(default["Statement"][0]["Action"], "kms:*");
+
+        let policy = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+     "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+    {"Sid": "AliceEncryptsForDemo", "Effect": "Allow",
+     "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"},
+     "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:app": "demo"}}},
+    {"Sid": "NoPlainHttpDecrypt", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt",
+     "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+  ]
+}"#;
+        root.put_key_policy()
+            .key_id(&key)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+        let got = root.get_key_policy().key_id(&key).send().await.unwrap();
+        assert_eq!(got.policy(), Some(policy));
+
+        let encrypt = |context: Option<&'static str>| {
+            let mut call = alice
+                .encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new(b"json".to_vec()));
+            if let Some(app) = context {
+                call = call.encryption_context("app", app);
+            }
+            call.send()
+        };
+        let blob = encrypt(Some("demo")).await.unwrap();
+        let other = encrypt(Some("other")).await.unwrap_err();
+        assert_eq!(other.code(), Some("AccessDeniedException"));
+        assert_eq!(encrypt(None).await.unwrap_err().code(), Some("AccessDeniedException"));
+        // The Deny wins over the Allow: this is plain HTTP.
+        let denied = alice
+            .decrypt()
+            .ciphertext_blob(blob.ciphertext_blob().unwrap().clone())
+            .encryption_context("app", "demo")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Some("AccessDeniedException"));
+        assert!(
+            denied.message().unwrap().contains("key-policy/NoPlainHttpDecrypt"),
+            "{denied:?}"
+        );
+
+        // A JSON policy that locks the caller out is refused, and the old
+        // one stays.
+        let lockout = root
+            .put_key_policy()
+            .key_id(&key)
+            .policy(
+                r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": "111122223333"}, "Action": "kms:Encrypt", "Resource": "*"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(lockout.code(), Some("MalformedPolicyDocumentException"));
+        let malformed = root
+            .put_key_policy()
+            .key_id(&key)
+            .policy(r#"{"Statement": [{"Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(malformed.code(), Some("MalformedPolicyDocumentException"));
+        assert!(malformed.message().unwrap().contains("missing `Effect`"));
+        let kept = root.get_key_policy().key_id(&key).send().await.unwrap();
+        assert_eq!(kept.policy(), Some(policy));
     });
 }
 
