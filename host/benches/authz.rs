@@ -1,7 +1,8 @@
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 #![allow(clippy::unwrap_used, reason = "a benchmark aborts on any failure")]
-//! The authorization decision alone: a 20-statement key policy, 100 grants
-//! on the key and 5 identity policies (issue 3's target: p50 ≤ 10 µs).
+//! The authorization decision alone: a 20-statement key policy (in Cedar,
+//! and the same in IAM JSON), 100 grants on the key and 5 identity policies
+//! (issue 3's target: p50 ≤ 10 µs).
 //!
 //! Run: `cargo bench -p keyward --bench authz`.
 
@@ -64,6 +65,32 @@ fn key_policy() -> String {
     text
 }
 
+/// The same 20 statements in IAM JSON, compiled to Cedar when they are set.
+fn json_key_policy() -> String {
+    let mut statements = vec![format!(
+        r#"{{"Sid": "root", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:root"}}, "Action": "kms:*", "Resource": "*"}}"#
+    )];
+    for i in 0..17 {
+        statements.push(format!(
+            r#"{{"Sid": "u{i}", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:user/u{i}"}},
+                "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+                "Condition": {{"StringEquals": {{"kms:EncryptionContext:team": "t{i}"}}}}}}"#
+        ));
+    }
+    statements.push(format!(
+        r#"{{"Sid": "banned", "Effect": "Deny", "Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:user/banned"}}, "Action": "kms:*", "Resource": "*"}}"#
+    ));
+    statements.push(
+        r#"{"Sid": "no-decrypt-from-test-net", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}"#
+            .to_owned(),
+    );
+    format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+        statements.join(",\n")
+    )
+}
+
 fn grants() -> Vec<GrantRecord> {
     (0..100)
         .map(|i| GrantRecord {
@@ -100,7 +127,8 @@ fn identity() -> Vec<(String, String)> {
 
 fn bench(c: &mut Criterion) {
     let key = key();
-    let policies = KeyPolicies::new(KEY, false, &key_policy(), &grants()).unwrap();
+    let cedar = KeyPolicies::new(KEY, false, &key_policy(), &grants()).unwrap();
+    let json = KeyPolicies::new(KEY, false, &json_key_policy(), &grants()).unwrap();
     let identity = identity_policy_set(ACCOUNT, &identity()).unwrap();
     let context_pairs: EncryptionContext = [("tenant".to_string(), "t42".to_string())].into();
 
@@ -119,14 +147,26 @@ fn bench(c: &mut Criterion) {
             black_box(request::build(None, &root, Some(&key), ACCOUNT, &facts).unwrap())
         })
     });
-    for (name, arn) in [
+    for (name, arn, policies) in [
         (
             "decide_grantee_role_100_grants",
             format!("arn:aws:iam::{ACCOUNT}:role/r42"),
+            &cedar,
         ),
         (
             "decide_account_root",
             format!("arn:aws:iam::{ACCOUNT}:root"),
+            &cedar,
+        ),
+        (
+            "decide_grantee_role_100_grants_json_policy",
+            format!("arn:aws:iam::{ACCOUNT}:role/r42"),
+            &json,
+        ),
+        (
+            "decide_account_root_json_policy",
+            format!("arn:aws:iam::{ACCOUNT}:root"),
+            &json,
         ),
     ] {
         let principal = Principal::parse(&arn).unwrap();
@@ -151,7 +191,7 @@ fn bench(c: &mut Criterion) {
                     entities: &prepared.entities,
                     context: prepared.context.clone(),
                 };
-                let decision = decide(&question, Some(&policies), &identity);
+                let decision = decide(&question, Some(policies), &identity);
                 assert!(decision.allowed);
                 black_box(decision)
             })

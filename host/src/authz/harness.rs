@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use cedar_policy::{Entities, Entity, EntityUid};
 use serde::Deserialize;
 
-use super::request::{self, RequestFacts};
+use super::request::{self, RequestFacts, RequestParameters};
 use super::{
     Action, Decision, KeyPolicies, PolicyError, Principal, Question, Source, account_uid, decide,
     identity_policy_set, parse_policy_set, schema,
@@ -90,6 +90,11 @@ pub struct CaseContext {
     /// Grant tokens.
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// The request members that condition keys test, by their context
+    /// names: `{"grant_operations": ["Decrypt"], "encryption_algorithm":
+    /// "SYMMETRIC_DEFAULT"}`.
+    #[serde(default)]
+    pub parameters: Option<RequestParameters>,
 }
 
 /// A request file.
@@ -308,6 +313,7 @@ impl Folder {
             now_ms: ctx.current_time.saturating_mul(1000),
             secure_transport: ctx.secure_transport,
             encryption_context: Some(&ctx.encryption_context),
+            parameters: ctx.parameters.as_ref(),
         };
         let (context, request_entities) = request::context(&principal, &facts);
         let mut extra: Vec<Entity> = request::principal_entities(&principal)

@@ -645,24 +645,22 @@ impl Fact {
 
 /// The condition keys keyward documents but does not compute yet: refused
 /// in a policy rather than treated as absent, which would quietly turn a
-/// `Deny` on them off.
-const NOT_YET: &[&str] = &[
-    "kms:encryptionalgorithm",
-    "kms:reencryptonsamekey",
-    "kms:wrappingalgorithm",
-    "kms:wrappingkeyspec",
-    "kms:expirationmodel",
-    "kms:validto",
-    "kms:bypasspolicylockoutsafetycheck",
-    "kms:rotationperiodindays",
-    "kms:schedulekeydeletionpendingwindowindays",
-    "kms:grantoperations",
-    "kms:granteeprincipal",
-    "kms:retiringprincipal",
-    "kms:grantconstrainttype",
-    "aws:userid",
-    "aws:tagkeys",
-];
+/// `Deny` on them off. keyward's principals have no IAM unique ids.
+const NOT_YET: &[&str] = &["aws:userid"];
+
+/// A fact of the key, or, on `CreateKey`, of the key the request creates.
+fn of_key_or_request(key_attribute: &str, context_attribute: &str, kind: Type) -> Fact {
+    let fallback = if kind == Type::Bool { "false" } else { "\"\"" };
+    Fact {
+        value: format!(
+            "(if resource is Key then resource.{key_attribute} else (if context has {context_attribute} then context.{context_attribute} else {fallback}))"
+        ),
+        presence: Presence::When(format!(
+            "(resource is Key || context has {context_attribute})"
+        )),
+        kind,
+    }
+}
 
 /// What a condition key reads. Condition key names are case-insensitive,
 /// as in IAM; the part after `kms:EncryptionContext:` or a tag prefix is
@@ -690,10 +688,15 @@ fn fact(key: &str) -> Result<Fact, String> {
             kind: Type::String,
         });
     }
-    if lower.starts_with("aws:requesttag/") {
-        return Err(format!(
-            "keyward does not support the condition key `{key}` yet"
-        ));
+    if let Some(name) = suffix("aws:requesttag/") {
+        let tag = literal(name);
+        return Ok(Fact {
+            value: format!("context.request_tags.getTag({tag})"),
+            presence: Presence::When(format!(
+                "context has request_tags && context.request_tags.hasTag({tag})"
+            )),
+            kind: Type::String,
+        });
     }
     if NOT_YET.contains(&lower.as_str()) {
         return Err(format!(
@@ -710,11 +713,31 @@ fn fact(key: &str) -> Result<Fact, String> {
         "kms:viaservice" => Fact::optional("via_service", Type::Folded(Case::Lower)),
         "kms:requestalias" => Fact::optional("request_alias", Type::String),
         "kms:resourcealiases" => Fact::of_key("aliases", Type::StringSet),
-        "kms:keyspec" => Fact::of_key("key_spec", Type::Folded(Case::Upper)),
-        "kms:keyusage" => Fact::of_key("key_usage", Type::Folded(Case::Upper)),
-        "kms:keyorigin" => Fact::of_key("origin", Type::Folded(Case::Upper)),
+        "kms:keyspec" => of_key_or_request("key_spec", "key_spec", Type::Folded(Case::Upper)),
+        "kms:keyusage" => of_key_or_request("key_usage", "key_usage", Type::Folded(Case::Upper)),
+        "kms:keyorigin" => of_key_or_request("origin", "key_origin", Type::Folded(Case::Upper)),
         "kms:keymanager" => Fact::of_key("key_manager", Type::Folded(Case::Upper)),
-        "kms:multiregion" => Fact::of_key("multi_region", Type::Bool),
+        "kms:multiregion" => of_key_or_request("multi_region", "multi_region", Type::Bool),
+        "kms:encryptionalgorithm" => {
+            Fact::optional("encryption_algorithm", Type::Folded(Case::Upper))
+        }
+        "kms:reencryptonsamekey" => Fact::optional("re_encrypt_on_same_key", Type::Bool),
+        "kms:wrappingalgorithm" => Fact::optional("wrapping_algorithm", Type::Folded(Case::Upper)),
+        "kms:wrappingkeyspec" => Fact::optional("wrapping_key_spec", Type::Folded(Case::Upper)),
+        "kms:expirationmodel" => Fact::optional("expiration_model", Type::Folded(Case::Upper)),
+        "kms:validto" => Fact::optional("valid_to", Type::Date),
+        "kms:bypasspolicylockoutsafetycheck" => {
+            Fact::optional("bypass_policy_lockout_safety_check", Type::Bool)
+        }
+        "kms:rotationperiodindays" => Fact::optional("rotation_period_in_days", Type::Long),
+        "kms:schedulekeydeletionpendingwindowindays" => {
+            Fact::optional("pending_window_in_days", Type::Long)
+        }
+        "kms:grantoperations" => Fact::optional("grant_operations", Type::StringSet),
+        "kms:granteeprincipal" => Fact::optional("grantee_principal", Type::String),
+        "kms:retiringprincipal" => Fact::optional("retiring_principal", Type::String),
+        "kms:grantconstrainttype" => Fact::optional("grant_constraint_type", Type::String),
+        "aws:tagkeys" => Fact::optional("tag_keys", Type::StringSet),
         "kms:multiregionkeytype" => Fact {
             value: "resource.multi_region_type".into(),
             presence: Presence::When("resource is Key && resource.multi_region".into()),
@@ -1279,7 +1302,7 @@ mod tests {
             r#"(resource is Key && (resource.arn like "arn:aws:kms:*:111122223333:key/*"))"#,
             r#"(resource is Key && resource.hasTag("env") && resource.getTag("env") == "prod")"#,
             r#"(context.principal_tags.hasTag("team") && context.principal_tags.getTag("team") == (if context.principal_tags.hasTag("owner") then context.principal_tags.getTag("owner") else "\u{0}"))"#,
-            r#"(if resource is Key then resource.multi_region == false else true)"#,
+            r#"(if (resource is Key || context has multi_region) then (if resource is Key then resource.multi_region else (if context has multi_region then context.multi_region else false)) == false else true)"#,
             r#"(action in [Action::"CreateGrant", Action::"ListGrants", Action::"RevokeGrant"] && (context has via_service) == true)"#,
             r#"(context.encryption_context.hasTag("Dept"))"#,
         ] {
@@ -1294,7 +1317,7 @@ mod tests {
             "{cedar}"
         );
         assert!(
-            cedar.contains(r#"resource.key_spec == "SYMMETRIC_DEFAULT""#),
+            cedar.contains(r#"(if resource is Key then resource.key_spec else (if context has key_spec then context.key_spec else "")) == "SYMMETRIC_DEFAULT""#),
             "{cedar}"
         );
         assert!(cedar.contains(r#"!(context has username)"#), "{cedar}");
@@ -1302,6 +1325,34 @@ mod tests {
             cedar.contains(r#"!(context.source_ip.isInRange(ip("2001:db8::/32")))"#),
             "{cedar}"
         );
+    }
+
+    #[test]
+    fn request_parameter_keys_validate_against_the_schema() {
+        let cedar = key_policy(
+            r#"{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                "Condition": {
+                  "StringNotEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "kms:KeySpec": "SYMMETRIC_DEFAULT"},
+                  "ForAnyValue:StringEquals": {"kms:GrantOperations": ["Decrypt", "RetireGrant"]},
+                  "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]},
+                  "StringLike": {"kms:GranteePrincipal": "arn:aws:iam::*:role/*", "aws:RequestTag/team": "pay*"},
+                  "Bool": {"kms:ReEncryptOnSameKey": "true", "kms:BypassPolicyLockoutSafetyCheck": "true"},
+                  "NumericLessThan": {"kms:RotationPeriodInDays": 180, "kms:ScheduleKeyDeletionPendingWindowInDays": "30"},
+                  "DateGreaterThan": {"kms:ValidTo": "2030-01-01"},
+                  "StringEqualsIgnoreCase": {"kms:WrappingAlgorithm": "rsaes_oaep_sha_256", "kms:WrappingKeySpec": "rsa_4096", "kms:ExpirationModel": "key_material_expires"},
+                  "StringEquals": {"kms:GrantConstraintType": "EncryptionContextEquals", "kms:RetiringPrincipal": "arn:aws:iam::111122223333:root"}
+                }}"#,
+        )
+        .unwrap();
+        for part in [
+            r#"(context has grant_operations && context.grant_operations.containsAny(["Decrypt", "RetireGrant"]))"#,
+            r#"(if context has tag_keys then ["team"].containsAll(context.tag_keys) else true)"#,
+            r#"(context has request_tags && context.request_tags.hasTag("team") && context.request_tags.getTag("team") like "pay*")"#,
+            r#"(context has valid_to && context.valid_to > 1893456000)"#,
+            r#"context.wrapping_algorithm == "RSAES_OAEP_SHA_256""#,
+        ] {
+            assert!(cedar.contains(part), "missing {part} in\n{cedar}");
+        }
     }
 
     #[test]
@@ -1343,8 +1394,8 @@ mod tests {
                 "`?` wildcard",
             ),
             (
-                r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"kms:GrantOperations": "Decrypt"}}}"#,
-                "`kms:GrantOperations` yet",
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"aws:userid": "AIDA"}}}"#,
+                "`aws:userid` yet",
             ),
         ];
         for (statements, expected) in cases {

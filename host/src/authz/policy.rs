@@ -72,6 +72,37 @@ fn render(text: &str, error: &dyn Diagnostic) -> String {
 /// mode, and renames its policies to `<source>/<@id or policyN>`. A key
 /// policy may be IAM JSON ([`super::iam`]), compiled to Cedar first.
 pub fn parse_policy_set(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {
+    with_deep_stack(|| parse_any(source, text))
+}
+
+/// The stack a policy is parsed on. Cedar's conversions between its policy
+/// forms recurse once per level of an expression and, unlike its validator
+/// and evaluator, do not check the stack: a deep enough document, which
+/// anyone who may set a key policy can send, would overflow a server
+/// thread's 2 MiB and abort the process. Only the pages used are committed.
+const POLICY_STACK: usize = 512 << 20;
+
+/// Runs `parse` on a thread of its own with [`POLICY_STACK`] of stack.
+fn with_deep_stack(
+    parse: impl FnOnce() -> Result<PolicySet, PolicyError> + Send,
+) -> Result<PolicySet, PolicyError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("keyward-policy".into())
+            .stack_size(POLICY_STACK)
+            .spawn_scoped(scope, parse)
+            .map_err(|e| {
+                PolicyError(format!(
+                    "no thread could be started to parse the policy: {e}"
+                ))
+            })?;
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn parse_any(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {
     if super::iam::is_json(text) {
         let cedar = match source {
             Source::KeyPolicy => super::iam::compile(text, super::iam::Attachment::KeyPolicy)?,
@@ -173,6 +204,19 @@ fn expand_action_groups(set: &PolicySet) -> Result<PolicySet, PolicyError> {
     let groups = action_groups();
     let mut expanded = PolicySet::new();
     for policy in set.policies() {
+        let names_a_group = match policy.action_constraint() {
+            cedar_policy::ActionConstraint::Any => false,
+            cedar_policy::ActionConstraint::Eq(uid) => groups.contains_key(uid.id().unescaped()),
+            cedar_policy::ActionConstraint::In(uids) => uids
+                .iter()
+                .any(|uid| groups.contains_key(uid.id().unescaped())),
+        };
+        if !names_a_group {
+            expanded
+                .add(policy.clone())
+                .map_err(|e| PolicyError(e.to_string()))?;
+            continue;
+        }
         let mut json = policy.to_json().map_err(|e| PolicyError(e.to_string()))?;
         if let Some(action) = json.get_mut("action") {
             let named: Vec<serde_json::Value> = match (
@@ -232,6 +276,30 @@ pub fn needs_action_hierarchy(policy: &Policy) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_policies_are_decided_without_overflowing_the_caller() {
+        // A test thread has 2 MiB of stack, as a server thread does.
+        for depth in [50, 400, 3000] {
+            let nested = format!(
+                "permit (principal, action, resource) when {{ {}true{} }};",
+                "(".repeat(depth),
+                ")".repeat(depth)
+            );
+            let _ = parse_policy_set(Source::KeyPolicy, &nested);
+            let negated = format!(
+                "permit (principal, action, resource) when {{ {}true }};",
+                "!".repeat(depth * 2)
+            );
+            let _ = parse_policy_set(Source::KeyPolicy, &negated);
+        }
+        let shallow = format!(
+            "permit (principal, action, resource) when {{ {}true{} }};",
+            "(".repeat(50),
+            ")".repeat(50)
+        );
+        assert!(parse_policy_set(Source::KeyPolicy, &shallow).is_ok());
+    }
 
     #[test]
     fn syntax_errors_name_the_line() {

@@ -19,6 +19,141 @@ use crate::store::KeyRecord;
 const ENCRYPTION_CONTEXT_ID: &str = "request";
 /// The id of the per-request entity of the principal's tags.
 const PRINCIPAL_TAGS_ID: &str = "principal";
+/// The id of the per-request entity of the tags a request adds.
+const REQUEST_TAGS_ID: &str = "request";
+
+/// A request member's text: AWS's enum values are borrowed, what callers
+/// send is owned.
+pub type Text = std::borrow::Cow<'static, str>;
+
+/// The members of a request that IAM condition keys test
+/// (`kms:EncryptionAlgorithm`, `kms:GrantOperations`, ...), each set only by
+/// the operations AWS sets it for. In the context they are optional
+/// attributes of the same names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestParameters {
+    /// `kms:EncryptionAlgorithm`.
+    pub encryption_algorithm: Option<Text>,
+    /// `kms:ReEncryptOnSameKey`.
+    pub re_encrypt_on_same_key: Option<bool>,
+    /// `kms:WrappingAlgorithm`.
+    pub wrapping_algorithm: Option<Text>,
+    /// `kms:WrappingKeySpec`.
+    pub wrapping_key_spec: Option<Text>,
+    /// `kms:ExpirationModel`.
+    pub expiration_model: Option<Text>,
+    /// `kms:ValidTo`, in seconds since the epoch.
+    pub valid_to: Option<i64>,
+    /// `kms:BypassPolicyLockoutSafetyCheck`.
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+    /// `kms:RotationPeriodInDays`.
+    pub rotation_period_in_days: Option<i64>,
+    /// `kms:ScheduleKeyDeletionPendingWindowInDays`.
+    pub pending_window_in_days: Option<i64>,
+    /// `kms:GrantOperations`.
+    pub grant_operations: Option<Vec<Text>>,
+    /// `kms:GranteePrincipal`.
+    pub grantee_principal: Option<Text>,
+    /// `kms:RetiringPrincipal`.
+    pub retiring_principal: Option<Text>,
+    /// `kms:GrantConstraintType`.
+    pub grant_constraint_type: Option<Text>,
+    /// `kms:KeySpec` of a key being created (`CreateKey`).
+    pub key_spec: Option<Text>,
+    /// `kms:KeyUsage` of a key being created.
+    pub key_usage: Option<Text>,
+    /// `kms:KeyOrigin` of a key being created.
+    pub key_origin: Option<Text>,
+    /// `kms:MultiRegion` of a key being created.
+    pub multi_region: Option<bool>,
+    /// The tags a request adds (`aws:RequestTag/<key>`).
+    pub request_tags: Option<BTreeMap<String, String>>,
+    /// The tag keys a request names (`aws:TagKeys`).
+    pub tag_keys: Option<Vec<Text>>,
+}
+
+impl RequestParameters {
+    /// No parameters: what most operations have.
+    pub const NONE: Self = Self {
+        encryption_algorithm: None,
+        re_encrypt_on_same_key: None,
+        wrapping_algorithm: None,
+        wrapping_key_spec: None,
+        expiration_model: None,
+        valid_to: None,
+        bypass_policy_lockout_safety_check: None,
+        rotation_period_in_days: None,
+        pending_window_in_days: None,
+        grant_operations: None,
+        grantee_principal: None,
+        retiring_principal: None,
+        grant_constraint_type: None,
+        key_spec: None,
+        key_usage: None,
+        key_origin: None,
+        multi_region: None,
+        request_tags: None,
+        tag_keys: None,
+    };
+
+    /// The context attributes, for those that are set.
+    fn record(&self, record: &mut Vec<(String, RestrictedExpression)>) {
+        let mut text = |name: &str, value: Option<&str>| {
+            if let Some(value) = value {
+                record.push((name.to_owned(), string(value)));
+            }
+        };
+        text("encryption_algorithm", self.encryption_algorithm.as_deref());
+        text("wrapping_algorithm", self.wrapping_algorithm.as_deref());
+        text("wrapping_key_spec", self.wrapping_key_spec.as_deref());
+        text("expiration_model", self.expiration_model.as_deref());
+        text("grantee_principal", self.grantee_principal.as_deref());
+        text("retiring_principal", self.retiring_principal.as_deref());
+        text(
+            "grant_constraint_type",
+            self.grant_constraint_type.as_deref(),
+        );
+        text("key_spec", self.key_spec.as_deref());
+        text("key_usage", self.key_usage.as_deref());
+        text("key_origin", self.key_origin.as_deref());
+        let flags = [
+            ("re_encrypt_on_same_key", self.re_encrypt_on_same_key),
+            (
+                "bypass_policy_lockout_safety_check",
+                self.bypass_policy_lockout_safety_check,
+            ),
+            ("multi_region", self.multi_region),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                record.push((name.to_owned(), RestrictedExpression::new_bool(value)));
+            }
+        }
+        let numbers = [
+            ("valid_to", self.valid_to),
+            ("rotation_period_in_days", self.rotation_period_in_days),
+            ("pending_window_in_days", self.pending_window_in_days),
+        ];
+        for (name, value) in numbers {
+            if let Some(value) = value {
+                record.push((name.to_owned(), RestrictedExpression::new_long(value)));
+            }
+        }
+        if let Some(operations) = &self.grant_operations {
+            record.push((
+                "grant_operations".to_owned(),
+                RestrictedExpression::new_set(operations.iter().map(|o| string(o))),
+            ));
+        }
+        if let Some(keys) = &self.tag_keys {
+            record.push((
+                "tag_keys".to_owned(),
+                RestrictedExpression::new_set(keys.iter().map(|k| string(k))),
+            ));
+        }
+    }
+}
 
 /// The request facts that policies can test (the `RequestContext` of the
 /// schema).
@@ -40,6 +175,8 @@ pub struct RequestFacts<'a> {
     pub secure_transport: bool,
     /// The encryption context.
     pub encryption_context: Option<&'a EncryptionContext>,
+    /// The request members that condition keys test.
+    pub parameters: Option<&'a RequestParameters>,
 }
 
 fn string(value: &str) -> RestrictedExpression {
@@ -119,8 +256,8 @@ pub fn key_entity(
 }
 
 /// The context record and the entities it refers to (the encryption
-/// context and the principal's tags).
-pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, [Entity; 2]) {
+/// context, the principal's tags, and the tags a request adds).
+pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec<Entity>) {
     let empty = EncryptionContext::new();
     let pairs = facts.encryption_context.unwrap_or(&empty);
     let ec_uid = uid("EncryptionContext", ENCRYPTION_CONTEXT_ID);
@@ -179,9 +316,26 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, [En
         let name = name.rsplit('/').next().unwrap_or(name);
         record.push(("username".to_owned(), string(name)));
     }
+    let mut entities = vec![ec_entity, tags_entity];
+    if let Some(parameters) = facts.parameters {
+        parameters.record(&mut record);
+        if let Some(added) = &parameters.request_tags {
+            let added_uid = uid("Tags", REQUEST_TAGS_ID);
+            entities.push(entity(
+                added_uid.clone(),
+                Vec::new(),
+                Vec::new(),
+                tags(added),
+            ));
+            record.push((
+                "request_tags".to_owned(),
+                RestrictedExpression::new_entity_uid(added_uid),
+            ));
+        }
+    }
     // INVARIANT: the names above are distinct, which is all from_pairs checks.
     let context = Context::from_pairs(record).unwrap_or_else(|_| Context::empty());
-    (context, [ec_entity, tags_entity])
+    (context, entities)
 }
 
 /// What a request's entities and context are built from: everything that
@@ -200,6 +354,7 @@ struct PreparedKey {
     now_seconds: i64,
     secure_transport: bool,
     encryption_context: Option<EncryptionContext>,
+    parameters: Option<RequestParameters>,
 }
 
 /// The fields of a key that its Cedar entity is built from (and no others:
@@ -282,6 +437,7 @@ impl PreparedCache {
             now_seconds: facts.now_ms.div_euclid(1000),
             secure_transport: facts.secure_transport,
             encryption_context: facts.encryption_context.cloned(),
+            parameters: facts.parameters.cloned(),
         };
         if let Some(prepared) = self.entries.read().get(&id) {
             return Ok(Arc::clone(prepared));

@@ -8,6 +8,7 @@ use super::keys::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
+use crate::authz::request::RequestParameters;
 use crate::core::{GuestError, WrappedKey};
 use crate::model::{
     DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
@@ -16,6 +17,7 @@ use crate::model::{
     KeyUsage, ReEncryptRequest, ReEncryptResponse, SecretBytes,
 };
 use crate::store::KeyRecord;
+use std::borrow::Cow;
 
 /// AWS's Encrypt limit.
 const MAX_PLAINTEXT: usize = 4096;
@@ -46,6 +48,14 @@ fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
     Ok(())
 }
 
+/// `kms:EncryptionAlgorithm`: the request's algorithm (defaulted).
+fn algorithm_parameters(algorithm: Option<EncryptionAlgorithmSpec>) -> RequestParameters {
+    RequestParameters {
+        encryption_algorithm: algorithm.map(|a| Cow::Borrowed(a.as_str())),
+        ..RequestParameters::NONE
+    }
+}
+
 impl<'a> Details<'a> {
     /// A request's encryption context (named `name` in errors) and grant
     /// tokens, checked against AWS's limits.
@@ -59,6 +69,7 @@ impl<'a> Details<'a> {
         Ok(Self {
             encryption_context,
             grant_tokens,
+            parameters: None,
         })
     }
 
@@ -69,6 +80,7 @@ impl<'a> Details<'a> {
         Ok(Self {
             encryption_context: None,
             grant_tokens,
+            parameters: None,
         })
     }
 }
@@ -221,11 +233,13 @@ impl Kms {
                     "`Plaintext` must be between 1 and {MAX_PLAINTEXT} bytes"
                 )));
             }
+            let parameters = algorithm_parameters(request.encryption_algorithm);
             let details = Details::checked(
                 "EncryptionContext",
                 request.encryption_context.as_ref(),
                 &request.grant_tokens,
-            )?;
+            )?
+            .with(&parameters);
             let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
             check_symmetric_use(&key, request.encryption_algorithm)?;
             check_dry_run(request.dry_run)?;
@@ -252,11 +266,13 @@ impl Kms {
     ) -> KmsResult<DecryptResponse> {
         default_algorithm(&mut request.encryption_algorithm);
         self.run(caller, Op::crypto("Decrypt"), request, |trail, request| {
+            let parameters = algorithm_parameters(request.encryption_algorithm);
             let details = Details::checked(
                 "EncryptionContext",
                 request.encryption_context.as_ref(),
                 &request.grant_tokens,
-            )?;
+            )?
+            .with(&parameters);
             let (header, header_bytes, body, key) = self.ciphertext_key(
                 caller,
                 trail,
@@ -296,16 +312,33 @@ impl Kms {
         self.run(caller, op, request, |trail, request| {
             // Both checked before either key is looked up (the grant tokens
             // with each: a list of at most ten).
+            // kms:ReEncryptOnSameKey, for both decisions: whether the
+            // ciphertext names the destination key (unknown, and so absent,
+            // when either does not resolve: the request then fails below).
+            let same_key = Header::parse(&request.ciphertext_blob)
+                .ok()
+                .zip(self.resolve(caller, &request.destination_key_id).ok())
+                .map(|((header, _, _), destination)| header.key_arn == destination.arn);
+            let source_parameters = RequestParameters {
+                re_encrypt_on_same_key: same_key,
+                ..algorithm_parameters(request.source_encryption_algorithm)
+            };
+            let destination_parameters = RequestParameters {
+                re_encrypt_on_same_key: same_key,
+                ..algorithm_parameters(request.destination_encryption_algorithm)
+            };
             let source_details = Details::checked(
                 "SourceEncryptionContext",
                 request.source_encryption_context.as_ref(),
                 &request.grant_tokens,
-            )?;
+            )?
+            .with(&source_parameters);
             let destination_details = Details::checked(
                 "DestinationEncryptionContext",
                 request.destination_encryption_context.as_ref(),
                 &request.grant_tokens,
-            )?;
+            )?
+            .with(&destination_parameters);
             let (header, header_bytes, body, source) = self.ciphertext_key(
                 caller,
                 trail,
@@ -363,11 +396,13 @@ impl Kms {
         request: &GenerateDataKeyRequest,
     ) -> KmsResult<(Option<SecretBytes>, Vec<u8>, String)> {
         let length = data_key_length(request.number_of_bytes, request.key_spec)?;
+        let parameters = algorithm_parameters(Some(EncryptionAlgorithmSpec::SymmetricDefault));
         let details = Details::checked(
             "EncryptionContext",
             request.encryption_context.as_ref(),
             &request.grant_tokens,
-        )?;
+        )?
+        .with(&parameters);
         let key = self.admit(caller, trail, action, &request.key_id, details)?;
         check_symmetric_use(&key, None)?;
         check_dry_run(request.dry_run)?;

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::authz::request::RequestParameters;
 use crate::authz::{self, Action, Principal, grants as grant_policy};
 use crate::model::{
     CreateGrantRequest, CreateGrantResponse, EmptyResponse, GrantListEntry, GrantOperation,
@@ -14,6 +15,7 @@ use crate::model::{
     RevokeGrantRequest,
 };
 use crate::store::{GrantRecord, KeyRecord};
+use std::borrow::Cow;
 
 /// `ListGrants` page sizes.
 const DEFAULT_GRANT_LIMIT: i64 = 50;
@@ -139,7 +141,28 @@ impl Kms {
                         ));
                     }
                 }
-                let details = Details::tokens(&request.grant_tokens)?;
+                let parameters = RequestParameters {
+                    grant_operations: Some(
+                        request
+                            .operations
+                            .iter()
+                            .map(|o| Cow::Borrowed(o.as_str()))
+                            .collect(),
+                    ),
+                    grantee_principal: Some(Cow::Owned(request.grantee_principal.clone())),
+                    retiring_principal: request.retiring_principal.clone().map(Cow::Owned),
+                    grant_constraint_type: request.constraints.as_ref().and_then(|c| {
+                        if c.encryption_context_equals.is_some() {
+                            Some(Cow::Borrowed("EncryptionContextEquals"))
+                        } else if c.encryption_context_subset.is_some() {
+                            Some(Cow::Borrowed("EncryptionContextSubset"))
+                        } else {
+                            None
+                        }
+                    }),
+                    ..RequestParameters::NONE
+                };
+                let details = Details::tokens(&request.grant_tokens)?.with(&parameters);
                 let (key, decision) = self.admit_with_decision(
                     caller,
                     trail,

@@ -13,6 +13,7 @@ use super::Op;
 use super::keys::{DAY_MS, material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::authz::request::RequestParameters;
 use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
 use crate::model::{
     AlgorithmSpec, EmptyResponse, ExpirationModelType, GetParametersForImportRequest,
@@ -20,6 +21,7 @@ use crate::model::{
     KeyIdRequest, KeyState, OriginType, WrappingKeySpec,
 };
 use crate::store::{ImportedMaterial, KeyRecord, Material};
+use std::borrow::Cow;
 use subtle::ConstantTimeEq;
 
 /// How long a token and its public key are good for: 24 hours, as in AWS.
@@ -243,12 +245,19 @@ impl Kms {
                         "keyward does not support the wrapping key spec `{spec}`"
                     ))
                 })?;
+                let parameters = RequestParameters {
+                    wrapping_algorithm: request
+                        .wrapping_algorithm
+                        .map(|a| Cow::Borrowed(a.as_str())),
+                    wrapping_key_spec: request.wrapping_key_spec.map(|s| Cow::Borrowed(s.as_str())),
+                    ..RequestParameters::NONE
+                };
                 let key = self.admit(
                     caller,
                     trail,
                     Action::GetParametersForImport,
                     &request.key_id,
-                    Details::default(),
+                    Details::parameters(&parameters),
                 )?;
                 require_external(&key)?;
                 let expires_ms = self.now_ms().saturating_add(TOKEN_VALIDITY_MS);
@@ -302,12 +311,22 @@ impl Kms {
                 }
                 let now = self.now_ms();
                 let valid_to_ms = valid_to_ms(&request, now)?;
+                let parameters = RequestParameters {
+                    expiration_model: Some(Cow::Borrowed(
+                        request
+                            .expiration_model
+                            .unwrap_or(ExpirationModelType::KeyMaterialExpires)
+                            .as_str(),
+                    )),
+                    valid_to: valid_to_ms.map(|ms| ms.div_euclid(1000)),
+                    ..RequestParameters::NONE
+                };
                 let key = self.admit(
                     caller,
                     trail,
                     Action::ImportKeyMaterial,
                     &request.key_id,
-                    Details::default(),
+                    Details::parameters(&parameters),
                 )?;
                 require_external(&key)?;
                 let invalid_token = || {

@@ -3,12 +3,14 @@
 use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
+use crate::authz::request::RequestParameters;
 use crate::model::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
     EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
     ListKeysRequest, ListKeysResponse, OriginType,
 };
 use crate::store::{KeyRecord, Material, Page};
+use std::borrow::Cow;
 
 /// AWS's limit on a key description, in characters.
 pub(super) const MAX_DESCRIPTION: usize = 8192;
@@ -129,7 +131,24 @@ impl Kms {
                 return Err(not_yet("multi-region keys"));
             }
 
-            self.admit_account(caller, trail, Action::CreateKey)?;
+            let parameters = RequestParameters {
+                bypass_policy_lockout_safety_check: Some(
+                    request.bypass_policy_lockout_safety_check == Some(true),
+                ),
+                key_spec: Some(Cow::Borrowed(key_spec.as_str())),
+                key_usage: Some(Cow::Borrowed(key_usage.as_str())),
+                key_origin: Some(Cow::Borrowed(origin.as_str())),
+                multi_region: Some(request.multi_region == Some(true)),
+                request_tags: Some(tags.clone()),
+                tag_keys: Some(tags.keys().cloned().map(Cow::Owned).collect()),
+                ..RequestParameters::NONE
+            };
+            self.admit_account_with(
+                caller,
+                trail,
+                Action::CreateKey,
+                Details::parameters(&parameters),
+            )?;
 
             let account = caller.principal.account().to_owned();
             let key_id = uuid::Uuid::new_v4().to_string();

@@ -5,6 +5,7 @@
 use super::Op;
 use super::keys::{DAY_MS, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::authz::request::RequestParameters;
 use crate::authz::{Action, Principal};
 use crate::model::{
     CancelKeyDeletionResponse, EmptyResponse, KeyIdRequest, KeyState, ScheduleKeyDeletionRequest,
@@ -137,7 +138,11 @@ impl Kms {
                     "`PendingWindowInDays` must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}"
                 )));
             }
-            let key = self.admit(caller, trail, Action::ScheduleKeyDeletion, &request.key_id, Details::default())?;
+            let parameters = RequestParameters {
+                pending_window_in_days: Some(days),
+                ..RequestParameters::NONE
+            };
+            let key = self.admit(caller, trail, Action::ScheduleKeyDeletion, &request.key_id, Details::parameters(&parameters))?;
             let deletion_ms = self.now_ms().saturating_add(days.saturating_mul(DAY_MS));
             let last_usage = self.last_usage(&key)?;
             let arn = key.arn.clone();

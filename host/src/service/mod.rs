@@ -43,7 +43,7 @@ use crate::audit::commit::{GroupCommit, Ticket};
 use crate::audit::log::AuditLog;
 use crate::audit::members::members;
 use crate::audit::{EventBuilder, Outcome, Trail};
-use crate::authz::request::{self, RequestFacts};
+use crate::authz::request::{self, RequestFacts, RequestParameters};
 use crate::authz::{self, Action, Decision, IndexedPolicies, KeyPolicies, Principal, Question};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{CoreConfig, CorePool, GuestError};
@@ -162,6 +162,26 @@ pub(crate) struct Details<'a> {
     pub encryption_context: Option<&'a EncryptionContext>,
     /// The grant tokens.
     pub grant_tokens: &'a [String],
+    /// The members that condition keys test.
+    pub parameters: Option<&'a RequestParameters>,
+}
+
+impl<'a> Details<'a> {
+    /// Only the members that condition keys test.
+    pub(crate) fn parameters(parameters: &'a RequestParameters) -> Self {
+        Self {
+            parameters: Some(parameters),
+            ..Self::default()
+        }
+    }
+
+    /// These details, with the members that condition keys test.
+    pub(crate) fn with(self, parameters: &'a RequestParameters) -> Self {
+        Self {
+            parameters: Some(parameters),
+            ..self
+        }
+    }
 }
 
 /// An operation as the pipeline runs it.
@@ -737,8 +757,19 @@ impl Kms {
 
     /// Authorizes an operation on no key (CreateKey, ListKeys, ...).
     fn admit_account(&self, caller: &Caller, trail: &Trail, action: Action) -> KmsResult<()> {
+        self.admit_account_with(caller, trail, action, Details::default())
+    }
+
+    /// [`Kms::admit_account`] with request members for condition keys.
+    fn admit_account_with(
+        &self,
+        caller: &Caller,
+        trail: &Trail,
+        action: Action,
+        details: Details<'_>,
+    ) -> KmsResult<()> {
         let account = caller.principal.account();
-        let facts = self.facts(caller, Details::default(), None);
+        let facts = self.facts(caller, details, None);
         let identity = self.identity_set(account)?;
         let hierarchy = identity.needs_action_hierarchy()
             || authz::schema::indexed_guardrails().needs_action_hierarchy();
@@ -786,6 +817,7 @@ impl Kms {
             now_ms: self.now_ms(),
             secure_transport: caller.secure_transport,
             encryption_context: details.encryption_context,
+            parameters: details.parameters,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use super::Op;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
+use crate::authz::request::RequestParameters;
 use crate::authz::{self, Action, KeyPolicies, Source};
 use crate::model::{
     DEFAULT_POLICY_NAME, EmptyResponse, GetKeyPolicyRequest, GetKeyPolicyResponse,
@@ -95,12 +96,18 @@ impl Kms {
             |trail, request| {
                 check_policy_name(request.policy_name.as_deref())?;
                 check_size(&request.policy)?;
+                let parameters = RequestParameters {
+                    bypass_policy_lockout_safety_check: Some(
+                        request.bypass_policy_lockout_safety_check == Some(true),
+                    ),
+                    ..RequestParameters::NONE
+                };
                 let key = self.admit(
                     caller,
                     trail,
                     Action::PutKeyPolicy,
                     &request.key_id,
-                    Details::default(),
+                    Details::parameters(&parameters),
                 )?;
                 check_key_policy_text(&request.policy)?;
                 let updated = KeyRecord {
@@ -202,7 +209,7 @@ impl Kms {
             trail.key(&key);
             let details = Details {
                 encryption_context,
-                grant_tokens: &[],
+                ..Details::default()
             };
             self.decide_on_key(caller, action, &key, details, None)
         })

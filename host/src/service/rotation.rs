@@ -8,6 +8,7 @@ use super::Op;
 use super::keys::{DAY_MS, material_label, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::authz::request::RequestParameters;
 use crate::model::{
     EmptyResponse, EnableKeyRotationRequest, GetKeyRotationStatusResponse, KeyIdRequest, KeySpec,
     KeyState, ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType,
@@ -71,10 +72,14 @@ impl Kms {
                     "`RotationPeriodInDays` must be between {MIN_PERIOD_DAYS} and {MAX_PERIOD_DAYS}"
                 )));
             }
+            let parameters = RequestParameters {
+                rotation_period_in_days: request.rotation_period_in_days,
+                ..RequestParameters::NONE
+            };
             let key = self.admit(caller, trail,
                 Action::EnableKeyRotation,
                 &request.key_id,
-                Details::default(),
+                Details::parameters(&parameters),
             )?;
             check_rotatable(&key)?;
             // The schedule keeps its anchor (the last rotation, or when

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::authz::request::RequestParameters;
 use crate::model::{
     EmptyResponse, ListResourceTagsRequest, ListResourceTagsResponse, Tag, TagResourceRequest,
     UntagResourceRequest,
 };
+use std::borrow::Cow;
 
 /// AWS's limits: 50 tags a key, keys of 1..128 and values of 0..256
 /// characters, no `aws:` prefix.
@@ -72,12 +74,29 @@ impl Kms {
                 if request.tags.is_empty() {
                     return Err(KmsError::validation("`Tags` must hold at least one tag"));
                 }
+                let parameters = RequestParameters {
+                    request_tags: Some(
+                        request
+                            .tags
+                            .iter()
+                            .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+                            .collect(),
+                    ),
+                    tag_keys: Some(
+                        request
+                            .tags
+                            .iter()
+                            .map(|t| Cow::Owned(t.tag_key.clone()))
+                            .collect(),
+                    ),
+                    ..RequestParameters::NONE
+                };
                 let key = self.admit(
                     caller,
                     trail,
                     Action::TagResource,
                     &request.key_id,
-                    Details::default(),
+                    Details::parameters(&parameters),
                 )?;
                 let tags = validated(&request.tags, &key.tags)?;
                 self.store
@@ -104,12 +123,16 @@ impl Kms {
                 for key in &request.tag_keys {
                     check_tag_key(key)?;
                 }
+                let parameters = RequestParameters {
+                    tag_keys: Some(request.tag_keys.iter().cloned().map(Cow::Owned).collect()),
+                    ..RequestParameters::NONE
+                };
                 let key = self.admit(
                     caller,
                     trail,
                     Action::UntagResource,
                     &request.key_id,
-                    Details::default(),
+                    Details::parameters(&parameters),
                 )?;
                 let mut tags = key.tags.clone();
                 for name in &request.tag_keys {

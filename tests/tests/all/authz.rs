@@ -6,8 +6,9 @@ use keyward::authz::Action;
 use keyward::model::{
     CreateGrantRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext,
     GetKeyPolicyRequest, GrantConstraints, GrantOperation, ListGrantsRequest,
-    ListKeyPoliciesRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest, RetireGrantRequest,
-    RevokeGrantRequest, SecretBytes,
+    ListKeyPoliciesRequest, ListRetirableGrantsRequest, PutKeyPolicyRequest, ReEncryptRequest,
+    RetireGrantRequest, RevokeGrantRequest, ScheduleKeyDeletionRequest, SecretBytes, Tag,
+    TagResourceRequest,
 };
 use keyward::{Caller, Principal};
 
@@ -1056,4 +1057,96 @@ fn bad_json_key_policies_are_refused_and_change_nothing() {
         .unwrap()
         .policy;
     assert_eq!(before, after);
+}
+
+#[test]
+fn json_condition_keys_read_the_members_of_the_request() {
+    let env = Env::new();
+    let policy = json_policy(&format!(
+        r#"{ROOT_STATEMENT},
+        {{"Sid": "GrantsOnlyToUse", "Effect": "Deny", "Principal": "*", "Action": "kms:CreateGrant", "Resource": "*",
+          "Condition": {{"ForAnyValue:StringNotEquals": {{"kms:GrantOperations": ["Encrypt", "Decrypt"]}}}}}},
+        {{"Sid": "NoOwnerTags", "Effect": "Deny", "Principal": "*", "Action": "kms:TagResource", "Resource": "*",
+          "Condition": {{"ForAnyValue:StringEquals": {{"aws:TagKeys": "owner"}}}}}},
+        {{"Sid": "NoProdTagValue", "Effect": "Deny", "Principal": "*", "Action": "kms:TagResource", "Resource": "*",
+          "Condition": {{"StringLike": {{"aws:RequestTag/env": "prod*"}}}}}},
+        {{"Sid": "LongWaits", "Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+          "Condition": {{"NumericLessThan": {{"kms:ScheduleKeyDeletionPendingWindowInDays": 14}}}}}},
+        {{"Sid": "NoSameKeyReEncrypt", "Effect": "Deny", "Principal": "*", "Action": "kms:ReEncrypt*", "Resource": "*",
+          "Condition": {{"Bool": {{"kms:ReEncryptOnSameKey": "true"}}}}}},
+        {{"Sid": "SymmetricOnly", "Effect": "Deny", "Principal": "*", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+          "Condition": {{"StringNotEquals": {{"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}}}}}}"#
+    ));
+    let key = key_with_policy(&env, &policy);
+    let grant = |operations: Vec<GrantOperation>| {
+        env.kms.create_grant(
+            &env.caller,
+            CreateGrantRequest {
+                key_id: key.clone(),
+                grantee_principal: "arn:aws:iam::111122223333:role/app".into(),
+                operations,
+                ..Default::default()
+            },
+        )
+    };
+    assert!(grant(vec![GrantOperation::Decrypt]).is_ok());
+    let denied = grant(vec![GrantOperation::Decrypt, GrantOperation::RetireGrant]).unwrap_err();
+    assert!(
+        denied.to_string().contains("key-policy/GrantsOnlyToUse"),
+        "{denied}"
+    );
+
+    let tag = |key_name: &str, value: &str| {
+        env.kms.tag_resource(
+            &env.caller,
+            TagResourceRequest {
+                key_id: key.clone(),
+                tags: vec![Tag {
+                    tag_key: key_name.into(),
+                    tag_value: value.into(),
+                }],
+            },
+        )
+    };
+    assert!(tag("team", "payments").is_ok());
+    assert!(code(tag("owner", "alice")) == "AccessDeniedException");
+    assert!(tag("env", "test").is_ok());
+    let prod = tag("env", "production").unwrap_err();
+    assert!(
+        prod.to_string().contains("key-policy/NoProdTagValue"),
+        "{prod}"
+    );
+
+    // An encryption under the key, then ReEncrypt to itself is refused, and
+    // to another key is not.
+    let blob = encrypt(&env, &env.caller, &key, None).unwrap();
+    let re_encrypt = |destination: &str| {
+        env.kms.re_encrypt(
+            &env.caller,
+            ReEncryptRequest {
+                ciphertext_blob: blob.clone(),
+                destination_key_id: destination.to_owned(),
+                ..Default::default()
+            },
+        )
+    };
+    let same = re_encrypt(&key).unwrap_err();
+    assert!(
+        same.to_string().contains("key-policy/NoSameKeyReEncrypt"),
+        "{same}"
+    );
+    let other = env.key();
+    assert!(re_encrypt(&other).is_ok());
+
+    let schedule = |days: i64| {
+        env.kms.schedule_key_deletion(
+            &env.caller,
+            ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: Some(days),
+            },
+        )
+    };
+    assert_eq!(code(schedule(7)), "AccessDeniedException");
+    assert!(schedule(20).is_ok());
 }
