@@ -61,6 +61,7 @@ fn event(caller: &Caller) -> keyward::store::NewEvent {
         operation: "Encrypt",
         read_only: true,
         service_event: false,
+        event_source: "kms.amazonaws.com",
         parameters: &members(&encrypt_request()),
         trail: &trail,
         time_ms: 1_795_000_000_000,

@@ -6,6 +6,7 @@ used through the AWS shared-credentials file it writes (profile `keyward`),
 exactly as the README tells a user to.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -22,9 +23,21 @@ REGION = "us-east-1"
 
 
 class Keyward:
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, identities=None):
+        """`identities`: the entries of an identities file, the first of
+        which becomes the `keyward` profile (default: the development
+        identity that `keyward serve` writes)."""
         self.dir = tempfile.TemporaryDirectory(prefix="keyward-py-")
         self.data_dir = Path(self.dir.name) / "data"
+        if identities:
+            self.data_dir.mkdir(parents=True)
+            (self.data_dir / "identities.json").write_text(json.dumps({"identities": identities}))
+            first = identities[0]
+            (self.data_dir / "credentials").write_text(
+                "[keyward]\n"
+                f"aws_access_key_id = {first['access_key_id']}\n"
+                f"aws_secret_access_key = {first['secret_access_key']}\n"
+            )
         args = [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"]
         if tls:
             args.append("--tls-self-signed")
@@ -80,6 +93,15 @@ class Keyward:
         if str(self.endpoint).startswith("https"):
             kwargs.setdefault("verify", str(self.cert))
         return self.session().client("kms", endpoint_url=self.endpoint, **kwargs)
+
+    def client_as(self, access_key_id, secret_access_key):
+        """A client of another identity in this server's identities file."""
+        session = boto3.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            region_name=REGION,
+        )
+        return session.client("kms", endpoint_url=self.endpoint)
 
     def stop(self):
         self.proc.terminate()

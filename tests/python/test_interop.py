@@ -269,6 +269,50 @@ def test_json_key_policies_are_enforced(kms):
     assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == policy
 
 
+def test_json_key_policies_with_a_second_principal():
+    root = {"access_key_id": "AKIAKEYWARDPYROOT001", "secret_access_key": "py-root-secret-0123456789abcdefghijklmno",
+            "principal": "arn:aws:iam::111122223333:root"}
+    alice = {"access_key_id": "AKIAKEYWARDPYALICE01", "secret_access_key": "py-alice-secret-0123456789abcdefghijklm",
+             "principal": "arn:aws:iam::111122223333:user/alice", "tags": {"team": "payments"}}
+    server = Keyward(identities=[root, alice])
+    try:
+        kms = server.client()
+        as_alice = server.client_as(alice["access_key_id"], alice["secret_access_key"])
+        key = kms.create_key(Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                 "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+                {"Sid": "PaymentsTeamEncrypts", "Effect": "Allow", "Principal": {"AWS": "*"},
+                 "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:PrincipalTag/team": "payments",
+                                                "kms:EncryptionContext:team": "${aws:PrincipalTag/team}"}}},
+                {"Sid": "NeverDecryptOldData", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt",
+                 "Resource": "*", "Condition": {"StringLike": {"kms:EncryptionContext:generation": "old-*"}}},
+            ],
+        }))["KeyMetadata"]["KeyId"]
+        blob = as_alice.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"team": "payments"})["CiphertextBlob"]
+        assert as_alice.decrypt(CiphertextBlob=blob, EncryptionContext={"team": "payments"})["Plaintext"] == b"x"
+        # The condition ties the context to her own tag.
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            as_alice.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"team": "other"})
+        assert code(e) == "AccessDeniedException"
+        # Only what the statement names.
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            as_alice.describe_key(KeyId=key)
+        assert code(e) == "AccessDeniedException"
+        # The Deny overrides her Allow and the root's.
+        old = {"team": "payments", "generation": "old-2019"}
+        old_blob = as_alice.encrypt(KeyId=key, Plaintext=b"y", EncryptionContext=old)["CiphertextBlob"]
+        for client in (as_alice, kms):
+            with pytest.raises(botocore.exceptions.ClientError) as e:
+                client.decrypt(CiphertextBlob=old_blob, EncryptionContext=old)
+            assert code(e) == "AccessDeniedException"
+            assert "NeverDecryptOldData" in e.value.response["Error"]["Message"]
+    finally:
+        server.stop()
+
+
 def test_states_aliases_and_tags(kms):
     key = kms.create_key(Description="lifecycle", Tags=[{"TagKey": "team", "TagValue": "payments"}])["KeyMetadata"]["KeyId"]
     kms.disable_key(KeyId=key)

@@ -125,6 +125,9 @@ pub struct EventBuilder<'a> {
     /// an automatic rotation): CloudTrail's `AwsServiceEvent`, invoked by
     /// `kms.amazonaws.com` on behalf of the key's account.
     pub service_event: bool,
+    /// The service the operation belongs to (`eventSource`):
+    /// `kms.amazonaws.com`, or `iam.amazonaws.com` for identity policies.
+    pub event_source: &'a str,
     /// The request, as [`members`] writes it.
     pub parameters: &'a RawValue,
     /// What the request touched and how it was decided.
@@ -191,7 +194,7 @@ impl EventBuilder<'_> {
         }
         drop(identity);
         with_iso8601(self.time_ms, |time| event.str("eventTime", time));
-        event.str("eventSource", "kms.amazonaws.com");
+        event.str("eventSource", self.event_source);
         event.str("eventName", self.operation);
         event.str("awsRegion", &self.caller.region);
         match (&self.caller.source_ip, &self.caller.via_service) {
@@ -394,6 +397,7 @@ mod tests {
                 operation: "Encrypt",
                 read_only: true,
                 service_event: false,
+                event_source: KMS_SERVICE,
                 parameters: &parameters,
                 trail: &trail,
                 time_ms: 1_795_000_000_123,
@@ -459,6 +463,7 @@ mod tests {
             operation: "ListKeys",
             read_only: true,
             service_event: false,
+            event_source: KMS_SERVICE,
             parameters: RawValue::NULL,
             trail: &Trail::default(),
             time_ms: 1_795_000_000_000,
@@ -515,6 +520,7 @@ mod tests {
                 operation,
                 read_only: true,
                 service_event: false,
+                event_source: KMS_SERVICE,
                 parameters: &parameters,
                 trail,
                 time_ms: 1_795_000_000_000,

@@ -9,6 +9,8 @@
 //! key-policy.cedar        the key policy in Cedar, or
 //! key-policy.json         in IAM JSON (default: the owning account root may do everything)
 //! identity/<account>.cedar  identity policies of an account (optional)
+//! identity/<account>/user/<UserName>/<PolicyName>.json  an IAM JSON policy of a user
+//! identity/<account>/role/<RoleName>/<PolicyName>.json  ... or of a role
 //! grants.json             grants on the keys (optional), AWS's grant shape plus "KeyId"
 //! entities.json           Cedar JSON entities: the keys (with attributes and tags),
 //!                         and principals with tags
@@ -204,6 +206,17 @@ impl Folder {
                     .entry(account.clone())
                     .or_insert_with(Vec::new)
                     .push((account, text));
+            }
+        }
+        if identity_dir.is_dir() {
+            for (account, name, path) in attached_identity_files(&identity_dir)? {
+                let text = read(&path)?;
+                identity_policy_set(&account, &[(name.clone(), text.clone())])
+                    .map_err(|e| error(&path, e.0))?;
+                identity
+                    .entry(account)
+                    .or_insert_with(Vec::new)
+                    .push((name, text));
             }
         }
         let grants_path = root.join("grants.json");
@@ -426,6 +439,58 @@ fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Har
     Ok(files)
 }
 
+/// The IAM JSON identity policies under `identity/`:
+/// `<account>/<user|role>/<Name>/<PolicyName>.json`, as (account, stored
+/// name, file).
+fn attached_identity_files(
+    identity: &Path,
+) -> Result<Vec<(String, String, PathBuf)>, HarnessError> {
+    let mut found = Vec::new();
+    let dirs = |dir: &Path| -> Result<Vec<PathBuf>, HarnessError> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| error(dir, e.to_string()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        Ok(dirs)
+    };
+    let name_of = |path: &Path| {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for account_dir in dirs(identity)? {
+        let account = name_of(&account_dir);
+        if !super::is_account_id(&account) {
+            return Err(error(
+                &account_dir,
+                "identity policy folders are named <account id>",
+            ));
+        }
+        for kind_dir in dirs(&account_dir)? {
+            let kind = name_of(&kind_dir);
+            if kind != "user" && kind != "role" {
+                return Err(error(&kind_dir, "expected a `user` or `role` folder"));
+            }
+            for owner_dir in dirs(&kind_dir)? {
+                let owner = name_of(&owner_dir);
+                for file in files_with_extension(&owner_dir, "json")? {
+                    let policy = file
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    found.push((account.clone(), format!("{kind}/{owner}/{policy}"), file));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 fn cedar_files(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
     files_with_extension(dir, "cedar")
 }
@@ -461,7 +526,18 @@ pub fn validate(path: &Path) -> Result<Vec<(PathBuf, String)>, HarnessError> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let text = read(file)?;
-        let outcome: Result<(), String> = if name.ends_with(".cedar") || name == "key-policy.json" {
+        let attached_identity = file.strip_prefix(path).ok().and_then(identity_file_name);
+        let outcome: Result<(), String> = if let Some((account, stored)) = attached_identity {
+            parse_policy_set(
+                Source::Identity {
+                    account: &account,
+                    name: &stored,
+                },
+                &text,
+            )
+            .map(|_| ())
+            .map_err(|PolicyError(e)| e)
+        } else if name.ends_with(".cedar") || name == "key-policy.json" {
             parse_policy_set(Source::KeyPolicy, &text)
                 .map(|_| ())
                 .map_err(|PolicyError(e)| e)
@@ -491,6 +567,21 @@ pub fn validate(path: &Path) -> Result<Vec<(PathBuf, String)>, HarnessError> {
         walk(path, &mut check)?;
     }
     Ok(problems)
+}
+
+/// The account and stored name of an attached identity policy file, from
+/// its path below the folder being validated (`.../identity/<account>/
+/// <user|role>/<Name>/<PolicyName>.json`).
+fn identity_file_name(relative: &Path) -> Option<(String, String)> {
+    let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
+    let at = parts.iter().rposition(|p| *p == "identity")?;
+    match parts.get(at + 1..)? {
+        [account, kind @ ("user" | "role"), owner, file] => {
+            let policy = file.strip_suffix(".json")?;
+            Some(((*account).to_owned(), format!("{kind}/{owner}/{policy}")))
+        }
+        _ => None,
+    }
 }
 
 fn walk(

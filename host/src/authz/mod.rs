@@ -38,7 +38,7 @@ use cedar_policy::{
 };
 
 pub use action::Action;
-pub use policy::{PolicyError, Source, parse_policy_set};
+pub use policy::{Attached, PolicyError, Source, attachment, parse_policy_set};
 pub(crate) use principal::account_uid;
 pub use principal::{InvalidPrincipal, Principal, PrincipalKind, is_account_id};
 

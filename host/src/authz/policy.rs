@@ -40,6 +40,44 @@ impl Source<'_> {
     }
 }
 
+/// Where an identity policy is attached, from its name: IAM's user and role
+/// policies are named `user/<UserName>/<PolicyName>` and
+/// `role/<RoleName>/<PolicyName>`. Any other name is an account-wide Cedar
+/// document, whose policies name their principals themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached<'a> {
+    /// The user or role.
+    pub principal: super::Principal,
+    /// `user` or `role`.
+    pub kind: &'static str,
+    /// The user's or role's name.
+    pub owner: &'a str,
+    /// The policy's own name.
+    pub policy: &'a str,
+}
+
+/// The user or role an identity policy named `name` in `account` is
+/// attached to, if its name says one.
+pub fn attachment<'a>(account: &str, name: &'a str) -> Option<Attached<'a>> {
+    let (kind, rest) = match name.split_once('/')? {
+        ("user", rest) => ("user", rest),
+        ("role", rest) => ("role", rest),
+        _ => return None,
+    };
+    let (owner, policy) = rest.split_once('/')?;
+    if policy.is_empty() || policy.contains('/') {
+        return None;
+    }
+    let principal =
+        super::Principal::parse(&format!("arn:aws:iam::{account}:{kind}/{owner}")).ok()?;
+    Some(Attached {
+        principal,
+        kind,
+        owner,
+        policy,
+    })
+}
+
 /// A policy document that does not parse or does not validate, with Cedar's
 /// diagnostics (`line:column: message`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,11 +144,15 @@ fn parse_any(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {
     if super::iam::is_json(text) {
         let cedar = match source {
             Source::KeyPolicy => super::iam::compile(text, super::iam::Attachment::KeyPolicy)?,
-            Source::Identity { .. } => {
-                return Err(PolicyError(
-                    "keyward does not take identity policies in IAM JSON yet: write this one in Cedar"
-                        .into(),
-                ));
+            Source::Identity { account, name } => {
+                let Some(owner) = attachment(account, name).map(|a| a.principal) else {
+                    return Err(PolicyError(format!(
+                        "an IAM JSON identity policy is attached to a user or role: name it \
+                         `user/<UserName>/<PolicyName>` or `role/<RoleName>/<PolicyName>`, \
+                         not `{name}`"
+                    )));
+                };
+                super::iam::compile(text, super::iam::Attachment::Identity(&owner))?
             }
             Source::Guardrail => {
                 return Err(PolicyError("guardrails are written in Cedar".into()));

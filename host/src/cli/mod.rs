@@ -463,7 +463,8 @@ enum MaintenanceCommand {
 
 #[derive(Debug, Subcommand)]
 enum IdentityPolicyCommand {
-    /// Create or replace an identity policy.
+    /// Create or replace an identity policy: IAM JSON attached to a user
+    /// (`--user`) or role (`--role`), or an account-wide Cedar document.
     Put {
         /// The account (12 digits).
         #[arg(long)]
@@ -471,6 +472,12 @@ enum IdentityPolicyCommand {
         /// The policy's name.
         #[arg(long)]
         name: String,
+        /// Attach it to this IAM user (IAM's `PutUserPolicy`).
+        #[arg(long, conflicts_with = "role")]
+        user: Option<String>,
+        /// Attach it to this IAM role (IAM's `PutRolePolicy`).
+        #[arg(long)]
+        role: Option<String>,
         /// The policy: `file://PATH` or the text itself.
         #[arg(long)]
         policy: String,
@@ -489,7 +496,33 @@ enum IdentityPolicyCommand {
         /// The policy's name.
         #[arg(long)]
         name: String,
+        /// The IAM user it is attached to.
+        #[arg(long, conflicts_with = "role")]
+        user: Option<String>,
+        /// The IAM role it is attached to.
+        #[arg(long)]
+        role: Option<String>,
     },
+}
+
+/// The stored name of an identity policy attached to a user or role
+/// (`user/<UserName>/<PolicyName>`), or `name` itself.
+fn attached_name(name: &str, user: Option<&str>, role: Option<&str>) -> Result<String, CliError> {
+    Ok(match (user, role) {
+        (Some(user), _) => format!("user/{user}/{name}"),
+        (None, Some(role)) => format!("role/{role}/{name}"),
+        (None, None) => name.to_owned(),
+    })
+}
+
+/// The local operator, who changes an account's identity policies with the
+/// authority of its root; the audit trail records the CLI as the agent.
+fn operator(account: &str, cli: &Caller) -> Result<Caller, CliError> {
+    let root = Principal::account_root(account).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Caller {
+        principal: root,
+        ..cli.clone()
+    })
 }
 
 /// A text parameter: `file://PATH` reads the file.
@@ -706,9 +739,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
             IdentityPolicyCommand::Put {
                 account,
                 name,
+                user,
+                role,
                 policy,
             } => {
-                kms.put_identity_policy(&account, &name, &read_text(&policy)?)?;
+                let name = attached_name(&name, user.as_deref(), role.as_deref())?;
+                kms.put_identity_policy(
+                    &operator(&account, &caller)?,
+                    &account,
+                    &name,
+                    &read_text(&policy)?,
+                )?;
                 output::print(
                     &serde_json::json!({ "Account": account, "PolicyName": name }),
                     format,
@@ -725,8 +766,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     format,
                 )
             }
-            IdentityPolicyCommand::Delete { account, name } => {
-                kms.delete_identity_policy(&account, &name)?;
+            IdentityPolicyCommand::Delete {
+                account,
+                name,
+                user,
+                role,
+            } => {
+                let name = attached_name(&name, user.as_deref(), role.as_deref())?;
+                kms.delete_identity_policy(&operator(&account, &caller)?, &account, &name)?;
                 output::print(
                     &serde_json::json!({ "Account": account, "Deleted": name }),
                     format,

@@ -35,6 +35,10 @@ pub(crate) enum PolicyCommand {
     Translate {
         /// An IAM JSON policy document.
         file: PathBuf,
+        /// Translate it as an identity policy of this user or role (ARN)
+        /// rather than as a key policy.
+        #[arg(long)]
+        identity_of: Option<String>,
     },
 }
 
@@ -47,7 +51,7 @@ pub(crate) fn run(command: PolicyCommand) -> Result<(), CliError> {
         PolicyCommand::Validate { path } => validate(&path),
         PolicyCommand::Test { path } => test(&path),
         PolicyCommand::Explain { request } => explain(&request),
-        PolicyCommand::Translate { file } => translate(&file),
+        PolicyCommand::Translate { file, identity_of } => translate(&file, identity_of.as_deref()),
     }
 }
 
@@ -128,7 +132,7 @@ fn explain(request: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn translate(file: &Path) -> Result<(), CliError> {
+fn translate(file: &Path, identity_of: Option<&str>) -> Result<(), CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
     if !iam::is_json(&text) {
@@ -137,7 +141,15 @@ fn translate(file: &Path) -> Result<(), CliError> {
             file.display()
         )));
     }
-    let cedar = iam::compile(&text, iam::Attachment::KeyPolicy)
+    let owner = identity_of
+        .map(authz::Principal::parse)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let attachment = match &owner {
+        Some(owner) => iam::Attachment::Identity(owner),
+        None => iam::Attachment::KeyPolicy,
+    };
+    let cedar = iam::compile(&text, attachment)
         .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
     // What it compiles to must also validate, as it must when it is set.
     authz::parse_policy_set(authz::Source::KeyPolicy, &cedar)

@@ -197,6 +197,8 @@ pub(crate) struct Op {
     service: bool,
     /// Whether its event records the response (`responseElements`).
     records_response: bool,
+    /// Its event's `eventSource`.
+    source: &'static str,
 }
 
 impl Op {
@@ -207,6 +209,7 @@ impl Op {
             writes: false,
             service: false,
             records_response: true,
+            source: "kms.amazonaws.com",
         }
     }
 
@@ -223,10 +226,16 @@ impl Op {
     /// An operation that changes state.
     pub(crate) const fn write(name: &'static str) -> Self {
         Self {
-            name,
             writes: true,
-            service: false,
-            records_response: true,
+            ..Self::read(name)
+        }
+    }
+
+    /// A change to an identity policy, which CloudTrail records as IAM's.
+    pub(crate) const fn iam(name: &'static str) -> Self {
+        Self {
+            source: "iam.amazonaws.com",
+            ..Self::write(name)
         }
     }
 
@@ -543,6 +552,7 @@ impl Kms {
                 operation: op.name,
                 read_only: !op.writes,
                 service_event: op.service,
+                event_source: op.source,
                 parameters: parameters
                     .as_deref()
                     .unwrap_or(serde_json::value::RawValue::NULL),

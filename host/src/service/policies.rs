@@ -215,16 +215,68 @@ impl Kms {
         })
     }
 
-    /// Creates or replaces the identity policy `name` of `account` (the
-    /// operator's admin surface; AWS keeps these in IAM). The document is
-    /// validated against the schema.
-    pub fn put_identity_policy(&self, account: &str, name: &str, document: &str) -> KmsResult<()> {
-        check_identity_target(account, name)?;
-        check_size(document)?;
-        authz::parse_policy_set(Source::Identity { account, name }, document).map_err(|e| {
-            KmsError::MalformedPolicyDocument(format!("the identity policy is invalid:\n{e}"))
-        })?;
-        Ok(self.store.put_identity_policy(account, name, document)?)
+    /// Creates or replaces the identity policy `name` of `account` (AWS
+    /// keeps these in IAM; keyward here). A policy named
+    /// `user/<UserName>/<PolicyName>` or `role/<RoleName>/<PolicyName>` is
+    /// attached to that user or role and may be IAM JSON, as IAM's
+    /// `PutUserPolicy` and `PutRolePolicy` take it; any other name holds an
+    /// account-wide Cedar document. Only the account's root may do this.
+    /// Recorded in the audit trail as IAM records it.
+    pub fn put_identity_policy(
+        &self,
+        caller: &Caller,
+        account: &str,
+        name: &str,
+        document: &str,
+    ) -> KmsResult<()> {
+        let attached = authz::attachment(account, name);
+        let operation = match &attached {
+            Some(a) if a.kind == "user" => "PutUserPolicy",
+            Some(_) => "PutRolePolicy",
+            None => "PutIdentityPolicy",
+        };
+        let members = IdentityPolicyMembers::of(account, name, attached.as_ref(), Some(document));
+        self.run(caller, Op::iam(operation), members, |trail, _| {
+            check_identity_target(account, name)?;
+            self.admit_identity_change(caller, trail, operation, account, name)?;
+            check_size(document)?;
+            authz::parse_policy_set(Source::Identity { account, name }, document).map_err(|e| {
+                KmsError::MalformedPolicyDocument(format!("the identity policy is invalid:\n{e}"))
+            })?;
+            Ok(self.store.put_identity_policy(account, name, document)?)
+        })
+    }
+
+    /// Only an account's root changes its identity policies (keyward has no
+    /// IAM permissions to decide more finely).
+    fn admit_identity_change(
+        &self,
+        caller: &Caller,
+        trail: &super::Trail,
+        operation: &str,
+        account: &str,
+        name: &str,
+    ) -> KmsResult<()> {
+        let principal = &caller.principal;
+        let allowed = principal.is_root() && principal.account() == account;
+        let reasons = if allowed {
+            vec![format!("identity/{account}/root")]
+        } else {
+            Vec::new()
+        };
+        trail.decision(&authz::Decision { allowed, reasons });
+        if allowed {
+            return Ok(());
+        }
+        let resource = match authz::attachment(account, name) {
+            Some(a) => format!("arn:aws:iam::{account}:{}/{}", a.kind, a.owner),
+            None => format!("arn:aws:iam::{account}:root"),
+        };
+        Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: iam:{operation} on resource: {resource} \
+             because only the account's root changes its identity policies in keyward",
+            principal.arn()
+        )))
     }
 
     /// The identity policies of `account`, by name.
@@ -233,15 +285,67 @@ impl Kms {
         Ok(self.store.identity_policies(account)?.policies.clone())
     }
 
-    /// Deletes the identity policy `name` of `account`.
-    pub fn delete_identity_policy(&self, account: &str, name: &str) -> KmsResult<()> {
-        check_identity_target(account, name)?;
-        if self.store.delete_identity_policy(account, name)? {
-            Ok(())
-        } else {
-            Err(KmsError::NotFound(format!(
-                "identity policy `{name}` of account `{account}` does not exist"
-            )))
+    /// Deletes the identity policy `name` of `account` (only the account's
+    /// root may; recorded as IAM's `DeleteUserPolicy`, `DeleteRolePolicy`, or
+    /// keyward's `DeleteIdentityPolicy`).
+    pub fn delete_identity_policy(
+        &self,
+        caller: &Caller,
+        account: &str,
+        name: &str,
+    ) -> KmsResult<()> {
+        let attached = authz::attachment(account, name);
+        let operation = match &attached {
+            Some(a) if a.kind == "user" => "DeleteUserPolicy",
+            Some(_) => "DeleteRolePolicy",
+            None => "DeleteIdentityPolicy",
+        };
+        let members = IdentityPolicyMembers::of(account, name, attached.as_ref(), None);
+        self.run(caller, Op::iam(operation), members, |trail, _| {
+            check_identity_target(account, name)?;
+            self.admit_identity_change(caller, trail, operation, account, name)?;
+            if self.store.delete_identity_policy(account, name)? {
+                Ok(())
+            } else {
+                Err(KmsError::NotFound(format!(
+                    "identity policy `{name}` of account `{account}` does not exist"
+                )))
+            }
+        })
+    }
+}
+
+/// An identity-policy change as CloudTrail records IAM's: `userName` or
+/// `roleName`, `policyName` and `policyDocument` (and, for an account-wide
+/// Cedar document, the account).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdentityPolicyMembers<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+    policy_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_document: Option<&'a str>,
+}
+
+impl<'a> IdentityPolicyMembers<'a> {
+    fn of(
+        account: &'a str,
+        name: &'a str,
+        attached: Option<&authz::Attached<'a>>,
+        document: Option<&'a str>,
+    ) -> Self {
+        let owner = |kind: &str| attached.filter(|a| a.kind == kind).map(|a| a.owner);
+        Self {
+            user_name: owner("user"),
+            role_name: owner("role"),
+            account: attached.is_none().then_some(account),
+            policy_name: attached.map_or(name, |a| a.policy),
+            policy_document: document,
         }
     }
 }
@@ -252,14 +356,21 @@ fn check_identity_target(account: &str, name: &str) -> KmsResult<()> {
             "`{account}` is not a 12-digit account id"
         )));
     }
-    let valid_name = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    let is_name = |text: &str| {
+        !text.is_empty()
+            && text.len() <= 128
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    };
+    let valid_name = match authz::attachment(account, name) {
+        Some(attached) => is_name(attached.owner) && is_name(attached.policy),
+        None => is_name(name),
+    };
     if !valid_name {
         return Err(KmsError::validation(format!(
-            "identity policy name `{name}` must be 1 to 128 letters, digits or +=,.@_-"
+            "identity policy name `{name}` must be 1 to 128 letters, digits or +=,.@_-, \
+             or `user/<UserName>/<PolicyName>` or `role/<RoleName>/<PolicyName>` with such names"
         )));
     }
     Ok(())

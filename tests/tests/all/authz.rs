@@ -68,6 +68,7 @@ const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
 fn allow_alice(env: &Env, actions: &str) {
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "alice",
             &format!(r#"permit (principal == User::"{ALICE}", action in [{actions}], resource);"#),
@@ -121,7 +122,9 @@ fn the_default_key_policy_delegates_to_identity_policies() {
         .unwrap();
     assert!(!decrypt.allowed);
     // Deleting the identity policy takes effect at once.
-    env.kms.delete_identity_policy(ACCOUNT, "alice").unwrap();
+    env.kms
+        .delete_identity_policy(&env.caller, ACCOUNT, "alice")
+        .unwrap();
     assert_eq!(
         code(encrypt(&env, &alice, &key, None)),
         "AccessDeniedException"
@@ -206,6 +209,7 @@ fn an_explicit_forbid_beats_identity_permits_and_grants() {
     // A forbid in an identity policy wins over the key policy too.
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "deny-all",
             r#"forbid (principal == User::"arn:aws:iam::111122223333:user/alice", action, resource);"#,
@@ -578,6 +582,7 @@ fn encryption_context_conditions_in_policies() {
     let key = env.key();
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "finance",
             r#"permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource)
@@ -639,6 +644,7 @@ fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
     );
     env.kms
         .put_identity_policy(
+            &crate::support::root(OTHER_ACCOUNT),
             OTHER_ACCOUNT,
             "kms",
             r#"permit (principal == User::"arn:aws:iam::444455556666:user/carol", action == Action::"Encrypt", resource);"#,
@@ -764,15 +770,20 @@ fn identity_policies_decide_operations_without_a_key() {
         .unwrap()
         .key_metadata;
     assert_eq!(key.aws_account_id, ACCOUNT);
-    let invalid =
-        env.kms
-            .put_identity_policy(ACCOUNT, "bad", "permit (principal, action, resource");
+    let invalid = env.kms.put_identity_policy(
+        &env.caller,
+        ACCOUNT,
+        "bad",
+        "permit (principal, action, resource",
+    );
     assert_eq!(code(invalid), "MalformedPolicyDocumentException");
     assert_eq!(
-        code(
-            env.kms
-                .put_identity_policy("123", "x", "permit (principal, action, resource);")
-        ),
+        code(env.kms.put_identity_policy(
+            &env.caller,
+            "123",
+            "x",
+            "permit (principal, action, resource);"
+        )),
         "ValidationException"
     );
 }
@@ -1149,4 +1160,143 @@ fn json_condition_keys_read_the_members_of_the_request() {
     };
     assert_eq!(code(schedule(7)), "AccessDeniedException");
     assert!(schedule(20).is_ok());
+}
+
+#[test]
+fn json_identity_policies_attach_to_users_and_roles_and_are_audited() {
+    let env = Env::new();
+    // AWS's default key policy: users need identity policies.
+    let key = env.key();
+    let alice = user(ACCOUNT, "alice");
+    let bob = user(ACCOUNT, "bob");
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    let document = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "UseKeys", "Effect": "Allow",
+        "Action": ["kms:Encrypt", "kms:Describe*"], "Resource": "arn:aws:kms:us-east-1:111122223333:key/*",
+        "Condition": {"StringEquals": {"aws:username": "${aws:username}", "kms:CallerAccount": "111122223333"}}}]}"#;
+    env.kms
+        .put_identity_policy(&env.caller, ACCOUNT, "user/alice/UseKeys", document)
+        .unwrap();
+    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    let decision = env
+        .kms
+        .explain(&alice, Action::Encrypt, &key, None)
+        .unwrap();
+    assert_eq!(
+        decision.reasons,
+        [
+            "key-policy/Enable IAM User Permissions",
+            "identity/111122223333/user/alice/UseKeys/UseKeys"
+        ]
+    );
+    // It is alice's alone, and only for what it names.
+    assert_eq!(
+        code(encrypt(&env, &bob, &key, None)),
+        "AccessDeniedException"
+    );
+    assert!(
+        !env.kms
+            .explain(&alice, Action::Decrypt, &key, None)
+            .unwrap()
+            .allowed
+    );
+    // A role's policy with a Deny.
+    let app = role(ACCOUNT, "app");
+    env.kms
+        .put_identity_policy(
+            &env.caller,
+            ACCOUNT,
+            "role/app/NoEncrypt",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "kms:Encrypt", "Resource": "*"}]}"#,
+        )
+        .unwrap();
+    assert!(
+        env.kms
+            .explain(&app, Action::Decrypt, &key, None)
+            .unwrap()
+            .allowed
+    );
+    assert_eq!(
+        code(encrypt(&env, &app, &key, None)),
+        "AccessDeniedException"
+    );
+
+    // JSON must name its user or role, and must not name a principal.
+    let loose = env
+        .kms
+        .put_identity_policy(&env.caller, ACCOUNT, "loose", document)
+        .unwrap_err();
+    assert_eq!(loose.code(), "MalformedPolicyDocumentException");
+    assert!(
+        loose.to_string().contains("user/<UserName>/<PolicyName>"),
+        "{loose}"
+    );
+    let with_principal = env
+        .kms
+        .put_identity_policy(
+            &env.caller,
+            ACCOUNT,
+            "user/alice/Other",
+            r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}"#,
+        )
+        .unwrap_err();
+    assert_eq!(with_principal.code(), "MalformedPolicyDocumentException");
+    // Only the account's root changes identity policies.
+    let by_alice = env
+        .kms
+        .put_identity_policy(&alice, ACCOUNT, "user/alice/More", document)
+        .unwrap_err();
+    assert_eq!(by_alice.code(), "AccessDeniedException");
+    assert!(
+        by_alice.to_string().contains("iam:PutUserPolicy"),
+        "{by_alice}"
+    );
+
+    // Recorded as IAM records it.
+    let events = env
+        .kms
+        .query_audit(
+            &env.caller,
+            None,
+            keyward::audit::query::Filter {
+                event_name: Some("PutUserPolicy".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let first = &events[0];
+    assert_eq!(first["eventSource"], "iam.amazonaws.com");
+    assert_eq!(first["requestParameters"]["userName"], "alice");
+    assert_eq!(first["requestParameters"]["policyName"], "UseKeys");
+    assert_eq!(first["requestParameters"]["policyDocument"], document);
+    assert!(first["errorCode"].is_null());
+    assert_eq!(events[2]["errorCode"], "AccessDeniedException");
+
+    // What was put is what is listed; deleting it takes the access away.
+    let listed = env.kms.identity_policies(ACCOUNT).unwrap();
+    assert!(listed.contains(&("user/alice/UseKeys".to_owned(), document.to_owned())));
+    env.kms
+        .delete_identity_policy(&env.caller, ACCOUNT, "user/alice/UseKeys")
+        .unwrap();
+    assert_eq!(
+        code(encrypt(&env, &alice, &key, None)),
+        "AccessDeniedException"
+    );
+    let deleted = env
+        .kms
+        .query_audit(
+            &env.caller,
+            None,
+            keyward::audit::query::Filter {
+                event_name: Some("DeleteUserPolicy".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(deleted.len(), 1);
 }

@@ -422,6 +422,31 @@ fn grants_and_identity_policies_from_the_cli() {
         ],
     );
     assert!(as_app(&encrypt).status.success());
+    // An IAM JSON policy attached to the role, with a Deny that wins.
+    let attach = |verb: &str, extra: &[&str]| {
+        let mut args = vec![
+            "identity-policy",
+            verb,
+            "--account",
+            "111122223333",
+            "--role",
+            "app",
+            "--name",
+            "NoEncrypt",
+        ];
+        args.extend_from_slice(extra);
+        json(&data, &args)
+    };
+    attach(
+        "put",
+        &[
+            "--policy",
+            r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "kms:Encrypt", "Resource": "*"}}"#,
+        ],
+    );
+    assert_eq!(as_app(&encrypt).status.code(), Some(254));
+    attach("delete", &[]);
+    assert!(as_app(&encrypt).status.success());
     let current = json(&data, &["get-key-policy", "--key-id", &key_id]);
     assert_eq!(current["PolicyName"], "default");
 }

@@ -195,6 +195,7 @@ fn another_account_is_denied_with_aws_wording() {
     );
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "alice-encrypts",
             r#"permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource);"#,

@@ -310,6 +310,7 @@ fn tags_have_aws_limits_and_reach_cedar() {
     // A policy on key tags: users may encrypt with keys of their team.
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "team-keys",
             r#"permit (principal is User, action == Action::"Encrypt", resource)
@@ -350,6 +351,7 @@ fn request_alias_and_key_aliases_reach_cedar() {
     alias(&env, "alias/reports", &key).unwrap();
     env.kms
         .put_identity_policy(
+            &env.caller,
             ACCOUNT,
             "by-alias",
             r#"permit (principal == User::"arn:aws:iam::111122223333:user/rae", action == Action::"Encrypt", resource)
