@@ -328,7 +328,8 @@ impl Folder {
             encryption_context: Some(&ctx.encryption_context),
             parameters: ctx.parameters.as_ref(),
         };
-        let (context, request_entities) = request::context(&principal, &facts);
+        let (context, request_entities) =
+            request::context(&principal, &facts).map_err(|e| error(file, e.0))?;
         let mut extra: Vec<Entity> = request::principal_entities(&principal)
             .into_iter()
             .filter(|e| self.entities.get(&e.uid()).is_none())

@@ -17,6 +17,8 @@ use crate::store::KeyRecord;
 
 /// The id of the per-request encryption-context entity.
 const ENCRYPTION_CONTEXT_ID: &str = "request";
+/// The id of the per-request encryption-context entity with folded keys.
+const FOLDED_CONTEXT_ID: &str = "request-folded";
 /// The id of the per-request entity of the principal's tags.
 const PRINCIPAL_TAGS_ID: &str = "principal";
 /// The id of the per-request entity of the tags a request adds.
@@ -257,11 +259,24 @@ pub fn key_entity(
 
 /// The context record and the entities it refers to (the encryption
 /// context, the principal's tags, and the tags a request adds).
-pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec<Entity>) {
+///
+/// A context that cannot be built fails the request: an empty one in its
+/// place would make every conditional forbid error, and Cedar skips a
+/// policy that errors.
+pub fn context(
+    principal: &Principal,
+    facts: &RequestFacts<'_>,
+) -> Result<(Context, Vec<Entity>), super::PolicyError> {
     let empty = EncryptionContext::new();
     let pairs = facts.encryption_context.unwrap_or(&empty);
     let ec_uid = uid("EncryptionContext", ENCRYPTION_CONTEXT_ID);
     let ec_entity = entity(ec_uid.clone(), Vec::new(), Vec::new(), tags(pairs));
+    let folded_uid = uid("EncryptionContext", FOLDED_CONTEXT_ID);
+    let folded: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+        .collect();
+    let folded_entity = entity(folded_uid.clone(), Vec::new(), Vec::new(), tags(&folded));
     let tags_uid = uid("Tags", PRINCIPAL_TAGS_ID);
     let tags_entity = entity(
         tags_uid.clone(),
@@ -295,6 +310,10 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec
             RestrictedExpression::new_entity_uid(ec_uid),
         ),
         (
+            "encryption_context_folded".to_owned(),
+            RestrictedExpression::new_entity_uid(folded_uid),
+        ),
+        (
             "encryption_context_keys".to_owned(),
             RestrictedExpression::new_set(pairs.keys().map(|k| string(k))),
         ),
@@ -305,7 +324,9 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec
     if let Some(ip) = facts.source_ip {
         record.push((
             "source_ip".to_owned(),
-            RestrictedExpression::new_ip(ip.to_string()),
+            // An IPv4 client of a dual-stack listener arrives as
+            // `::ffff:a.b.c.d`, which Cedar's `ip()` does not take.
+            RestrictedExpression::new_ip(ip.to_canonical().to_string()),
         ));
     }
     if let Some(alias) = facts.request_alias {
@@ -316,7 +337,7 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec
         let name = name.rsplit('/').next().unwrap_or(name);
         record.push(("username".to_owned(), string(name)));
     }
-    let mut entities = vec![ec_entity, tags_entity];
+    let mut entities = vec![ec_entity, folded_entity, tags_entity];
     if let Some(parameters) = facts.parameters {
         parameters.record(&mut record);
         if let Some(added) = &parameters.request_tags {
@@ -333,9 +354,8 @@ pub fn context(principal: &Principal, facts: &RequestFacts<'_>) -> (Context, Vec
             ));
         }
     }
-    // INVARIANT: the names above are distinct, which is all from_pairs checks.
-    let context = Context::from_pairs(record).unwrap_or_else(|_| Context::empty());
-    (context, entities)
+    let context = Context::from_pairs(record).map_err(|e| super::PolicyError(e.to_string()))?;
+    Ok((context, entities))
 }
 
 /// What a request's entities and context are built from: everything that
@@ -460,7 +480,7 @@ pub fn build(
     resource_account: &str,
     facts: &RequestFacts<'_>,
 ) -> Result<Prepared, super::PolicyError> {
-    let (context, request_entities) = context(principal, facts);
+    let (context, request_entities) = context(principal, facts)?;
     let mut entities = principal_entities(principal);
     if let Some(action) = action {
         entities.extend(action_entities(action));

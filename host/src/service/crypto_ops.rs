@@ -51,7 +51,11 @@ fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
 /// `kms:EncryptionAlgorithm`: the request's algorithm (defaulted).
 fn algorithm_parameters(algorithm: Option<EncryptionAlgorithmSpec>) -> RequestParameters {
     RequestParameters {
-        encryption_algorithm: algorithm.map(|a| Cow::Borrowed(a.as_str())),
+        encryption_algorithm: Some(Cow::Borrowed(
+            algorithm
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                .as_str(),
+        )),
         ..RequestParameters::NONE
     }
 }

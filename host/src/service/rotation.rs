@@ -73,7 +73,8 @@ impl Kms {
                 )));
             }
             let parameters = RequestParameters {
-                rotation_period_in_days: request.rotation_period_in_days,
+                // AWS's default when the member is left out.
+                rotation_period_in_days: Some(days),
                 ..RequestParameters::NONE
             };
             let key = self.admit(caller, trail,

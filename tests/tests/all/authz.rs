@@ -892,6 +892,10 @@ fn json_key_policies_allow_and_deny_as_aws_does() {
         .explain(&alice, Action::Encrypt, &key, finance.as_ref())
         .unwrap();
     assert_eq!(decision.reasons, ["key-policy/AliceUsesFinance"]);
+    // The context key in a condition key is matched without regard to case,
+    // as IAM matches condition key names.
+    let lower = Some(context(&[("department", "Finance")]));
+    assert!(encrypt(&env, &alice, &key, lower).is_ok());
     // The condition holds the other way too.
     let hr = Some(context(&[("Department", "HR")]));
     assert_eq!(
