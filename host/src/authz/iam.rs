@@ -753,7 +753,14 @@ fn fact(key: &str) -> Result<Fact, String> {
         ));
     }
     if let Some(name) = suffix("aws:principaltag/") {
-        return Ok(Fact::tag("context.principal_tags", name, Type::String));
+        let tag = literal(name);
+        return Ok(Fact {
+            value: format!("context.principal_tags.getTag({tag})"),
+            presence: Presence::When(format!(
+                "context has principal_tags && context.principal_tags.hasTag({tag})"
+            )),
+            kind: Type::String,
+        });
     }
     if let Some(name) = suffix("aws:resourcetag/") {
         let tag = literal(name);
@@ -1449,7 +1456,7 @@ mod tests {
         for part in [
             r#"(resource is Key && (resource.arn like "arn:aws:kms:*:111122223333:key/*"))"#,
             r#"(resource is Key && resource.hasTag("env") && resource.getTag("env") == "prod")"#,
-            r#"(context.principal_tags.hasTag("team") && (context.principal_tags.hasTag("owner") && context.principal_tags.getTag("team") == context.principal_tags.getTag("owner")))"#,
+            r#"(context has principal_tags && context.principal_tags.hasTag("team") && (context has principal_tags && context.principal_tags.hasTag("owner") && context.principal_tags.getTag("team") == context.principal_tags.getTag("owner")))"#,
             r#"(if (resource is Key || context has multi_region) then (if resource is Key then resource.multi_region else (if context has multi_region then context.multi_region else false)) == false else true)"#,
             r#"(action in [Action::"CreateGrant", Action::"ListGrants", Action::"RevokeGrant"] && (context has via_service) == true)"#,
             r#"(context.encryption_context_folded.hasTag("dept"))"#,

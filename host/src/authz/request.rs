@@ -271,28 +271,31 @@ pub fn context(
     let pairs = facts.encryption_context.unwrap_or(&empty);
     let ec_uid = uid("EncryptionContext", ENCRYPTION_CONTEXT_ID);
     let ec_entity = entity(ec_uid.clone(), Vec::new(), Vec::new(), tags(pairs));
-    let folded_uid = uid("EncryptionContext", FOLDED_CONTEXT_ID);
-    let folded: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.clone()))
-        .collect();
-    let folded_entity = entity(folded_uid.clone(), Vec::new(), Vec::new(), tags(&folded));
-    let tags_uid = uid("Tags", PRINCIPAL_TAGS_ID);
-    let tags_entity = entity(
-        tags_uid.clone(),
-        Vec::new(),
-        Vec::new(),
-        tags(principal.tags()),
-    );
+    let mut entities = vec![ec_entity];
+    // Entities are the costly part of a request's build: the folded copy is
+    // one only when folding changes a key, and the principal's tags one
+    // only when it has tags.
+    let folded_uid = if pairs.keys().any(|k| k.chars().any(char::is_uppercase)) {
+        let folded_uid = uid("EncryptionContext", FOLDED_CONTEXT_ID);
+        let folded: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
+        entities.push(entity(
+            folded_uid.clone(),
+            Vec::new(),
+            Vec::new(),
+            tags(&folded),
+        ));
+        folded_uid
+    } else {
+        ec_uid.clone()
+    };
     let mut record = vec![
         ("request_region".to_owned(), string(facts.region)),
         ("caller_account".to_owned(), string(principal.account())),
         ("principal_arn".to_owned(), string(principal.arn())),
         ("principal_type".to_owned(), string(principal.iam_type())),
-        (
-            "principal_tags".to_owned(),
-            RestrictedExpression::new_entity_uid(tags_uid),
-        ),
         (
             "grant_tokens".to_owned(),
             RestrictedExpression::new_set(facts.grant_tokens.iter().map(|t| string(t))),
@@ -337,7 +340,19 @@ pub fn context(
         let name = name.rsplit('/').next().unwrap_or(name);
         record.push(("username".to_owned(), string(name)));
     }
-    let mut entities = vec![ec_entity, folded_entity, tags_entity];
+    if !principal.tags().is_empty() {
+        let tags_uid = uid("Tags", PRINCIPAL_TAGS_ID);
+        entities.push(entity(
+            tags_uid.clone(),
+            Vec::new(),
+            Vec::new(),
+            tags(principal.tags()),
+        ));
+        record.push((
+            "principal_tags".to_owned(),
+            RestrictedExpression::new_entity_uid(tags_uid),
+        ));
+    }
     if let Some(parameters) = facts.parameters {
         parameters.record(&mut record);
         if let Some(added) = &parameters.request_tags {
