@@ -1,8 +1,9 @@
 """Every request member of AWS's service model, sent to keyward one at a
 time: a member keyward implements is acted on, and every other one is
 refused by name (`UnsupportedOperationException`) before anything happens.
-Nothing is silently dropped. The model is botocore's, so a member that AWS
-adds shows up here as a failure until it is classified below."""
+Nothing is silently dropped. The model is botocore's, pinned in
+requirements.txt: moving the pin brings AWS's new members here, each a
+failure until it is classified below."""
 
 import datetime
 

@@ -230,11 +230,7 @@ impl Kms {
         document: &str,
     ) -> KmsResult<()> {
         let attached = authz::attachment(account, name);
-        let operation = match &attached {
-            Some(a) if a.kind == "user" => "PutUserPolicy",
-            Some(_) => "PutRolePolicy",
-            None => "PutIdentityPolicy",
-        };
+        let operation = identity_operation(attached.as_ref(), true);
         let members = IdentityPolicyMembers::of(account, name, attached.as_ref(), Some(document));
         self.run(caller, Op::iam(operation), members, |trail, _| {
             check_identity_target(account, name)?;
@@ -295,11 +291,7 @@ impl Kms {
         name: &str,
     ) -> KmsResult<()> {
         let attached = authz::attachment(account, name);
-        let operation = match &attached {
-            Some(a) if a.kind == "user" => "DeleteUserPolicy",
-            Some(_) => "DeleteRolePolicy",
-            None => "DeleteIdentityPolicy",
-        };
+        let operation = identity_operation(attached.as_ref(), false);
         let members = IdentityPolicyMembers::of(account, name, attached.as_ref(), None);
         self.run(caller, Op::iam(operation), members, |trail, _| {
             check_identity_target(account, name)?;
@@ -312,6 +304,19 @@ impl Kms {
                 )))
             }
         })
+    }
+}
+
+/// The event name of an identity-policy change: IAM's for a user's or a
+/// role's policy, keyward's own for an account-wide Cedar document.
+fn identity_operation(attached: Option<&authz::Attached<'_>>, put: bool) -> &'static str {
+    match (attached.map(|a| a.kind), put) {
+        (Some("user"), true) => "PutUserPolicy",
+        (Some("user"), false) => "DeleteUserPolicy",
+        (Some(_), true) => "PutRolePolicy",
+        (Some(_), false) => "DeleteRolePolicy",
+        (None, true) => "PutIdentityPolicy",
+        (None, false) => "DeleteIdentityPolicy",
     }
 }
 

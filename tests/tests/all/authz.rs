@@ -1261,17 +1261,19 @@ fn json_identity_policies_attach_to_users_and_roles_and_are_audited() {
     );
 
     // Recorded as IAM records it.
-    let events = env
-        .kms
-        .query_audit(
-            &env.caller,
-            None,
-            keyward::audit::query::Filter {
-                event_name: Some("PutUserPolicy".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let events_named = |name: &str| {
+        env.kms
+            .query_audit(
+                &env.caller,
+                None,
+                keyward::audit::query::Filter {
+                    event_name: Some(name.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    let events = events_named("PutUserPolicy");
     assert_eq!(events.len(), 3, "{events:#?}");
     let first = &events[0];
     assert_eq!(first["eventSource"], "iam.amazonaws.com");
@@ -1291,16 +1293,5 @@ fn json_identity_policies_attach_to_users_and_roles_and_are_audited() {
         code(encrypt(&env, &alice, &key, None)),
         "AccessDeniedException"
     );
-    let deleted = env
-        .kms
-        .query_audit(
-            &env.caller,
-            None,
-            keyward::audit::query::Filter {
-                event_name: Some("DeleteUserPolicy".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(deleted.len(), 1);
+    assert_eq!(events_named("DeleteUserPolicy").len(), 1);
 }
