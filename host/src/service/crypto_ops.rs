@@ -4,6 +4,7 @@
 use super::Op;
 use super::ciphertext::{self, Header};
 use super::error::InternalError;
+use super::error::Violation;
 use super::keys::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
@@ -489,13 +490,20 @@ impl Kms {
             Op::crypto("GenerateRandom"),
             request,
             |trail, request| {
+                let path = || "numberOfBytes".to_owned();
                 let length = match request.number_of_bytes {
                     Some(n) if (1..=MAX_RANDOM).contains(&n) => u32::try_from(n).unwrap_or(1),
-                    _ => {
-                        return Err(KmsError::validation(format!(
-                            "`NumberOfBytes` must be between 1 and {MAX_RANDOM}"
-                        )));
+                    Some(n) if n < 1 => {
+                        return Err(KmsError::constraints(&[Violation::below(n, path(), 1)]));
                     }
+                    Some(n) => {
+                        return Err(KmsError::constraints(&[Violation::above(
+                            n,
+                            path(),
+                            MAX_RANDOM,
+                        )]));
+                    }
+                    None => return Err(KmsError::required("NumberOfBytes")),
                 };
                 if let Some(store) = request.custom_key_store_id {
                     return Err(KmsError::CustomKeyStoreNotFound(format!(

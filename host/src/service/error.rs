@@ -186,3 +186,97 @@ impl From<CoreFault> for KmsError {
 
 /// The result of a KMS operation.
 pub type KmsResult<T> = Result<T, KmsError>;
+
+/// One violated constraint of a request member, as AWS's
+/// `ValidationException` messages list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    /// The member's value as sent.
+    value: String,
+    /// Where it is, in AWS's form: `tags.1.member.tagKey`.
+    path: String,
+    /// What it breaks: `Member must have length less than or equal to 128`.
+    constraint: String,
+}
+
+impl Violation {
+    /// A string longer than `max` characters.
+    pub(crate) fn too_long(value: &str, path: String, max: usize) -> Self {
+        Self {
+            value: value.to_owned(),
+            path,
+            constraint: format!("Member must have length less than or equal to {max}"),
+        }
+    }
+
+    /// A number below `min`.
+    pub(crate) fn below(value: i64, path: String, min: i64) -> Self {
+        Self {
+            value: value.to_string(),
+            path,
+            constraint: format!("Member must have value greater than or equal to {min}"),
+        }
+    }
+
+    /// A number above `max`.
+    pub(crate) fn above(value: i64, path: String, max: i64) -> Self {
+        Self {
+            value: value.to_string(),
+            path,
+            constraint: format!("Member must have value less than or equal to {max}"),
+        }
+    }
+
+    /// A string shorter than `min` characters.
+    pub(crate) fn too_short(value: &str, path: String, min: usize) -> Self {
+        Self {
+            value: value.to_owned(),
+            path,
+            constraint: format!("Member must have length greater than or equal to {min}"),
+        }
+    }
+}
+
+/// AWS's wording of the messages that callers and test suites compare
+/// with AWS's, in one place.
+impl KmsError {
+    /// `ValidationException` for violated member constraints, all of them
+    /// in one message, as AWS reports them.
+    pub(crate) fn constraints(violations: &[Violation]) -> Self {
+        let count = match violations.len() {
+            1 => "1 validation error detected".to_owned(),
+            n => format!("{n} validation errors detected"),
+        };
+        let listed: Vec<String> = violations
+            .iter()
+            .map(|v| {
+                format!(
+                    "Value '{}' at '{}' failed to satisfy constraint: {}",
+                    v.value, v.path, v.constraint
+                )
+            })
+            .collect();
+        Self::Validation(format!("{count}: {}", listed.join("; ")))
+    }
+
+    /// `ValidationException`: a required member is missing, worded as
+    /// AWS words it for `GenerateRandom`'s `NumberOfBytes`.
+    pub(crate) fn required(member: &str) -> Self {
+        Self::Validation(format!("{member} is required."))
+    }
+
+    /// `TagException`: more tags than a key may have.
+    pub(crate) fn too_many_tags() -> Self {
+        Self::Tag("Too many tags".into())
+    }
+
+    /// `TagException`: one request names a tag key twice.
+    pub(crate) fn duplicate_tag_keys() -> Self {
+        Self::Tag("Duplicate tag keys".into())
+    }
+
+    /// `TagException`: a tag key with AWS's reserved prefix.
+    pub(crate) fn reserved_tag_prefix() -> Self {
+        Self::Tag("Tags beginning with aws: are reserved".into())
+    }
+}

@@ -4,6 +4,7 @@
 use super::Op;
 use std::collections::BTreeMap;
 
+use super::error::Violation;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
@@ -19,42 +20,61 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
-fn check_tag_key(key: &str) -> KmsResult<()> {
+/// The length constraints of a tag key at `path` (AWS's shape).
+fn key_violation(key: &str, path: String) -> Option<Violation> {
     let length = key.chars().count();
-    if length == 0 || length > MAX_TAG_KEY {
-        return Err(KmsError::Tag(format!(
-            "tag key `{key}` must be 1 to {MAX_TAG_KEY} characters"
-        )));
+    if length == 0 {
+        Some(Violation::too_short(key, path, 1))
+    } else if length > MAX_TAG_KEY {
+        Some(Violation::too_long(key, path, MAX_TAG_KEY))
+    } else {
+        None
     }
+}
+
+fn check_reserved(key: &str) -> KmsResult<()> {
     if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(KmsError::Tag(format!(
-            "tag key `{key}` uses the reserved prefix `aws:`"
-        )));
+        return Err(KmsError::reserved_tag_prefix());
     }
     Ok(())
 }
 
 /// `existing` with `tags` added (a tag with an existing key replaces it),
-/// after checking each tag and the total.
+/// checked as AWS checks them: the members' lengths first, all reported
+/// together (`ValidationException`), then the reserved prefix, keys named
+/// twice and the total (`TagException`).
 pub(super) fn validated(
     tags: &[Tag],
     existing: &BTreeMap<String, String>,
 ) -> KmsResult<BTreeMap<String, String>> {
+    let mut violations = Vec::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let at = |member: &str| format!("tags.{}.member.{member}", i + 1);
+        violations.extend(key_violation(&tag.tag_key, at("tagKey")));
+        if tag.tag_value.chars().count() > MAX_TAG_VALUE {
+            violations.push(Violation::too_long(
+                &tag.tag_value,
+                at("tagValue"),
+                MAX_TAG_VALUE,
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(KmsError::constraints(&violations));
+    }
+    let mut named = std::collections::BTreeSet::new();
+    for tag in tags {
+        check_reserved(&tag.tag_key)?;
+        if !named.insert(tag.tag_key.as_str()) {
+            return Err(KmsError::duplicate_tag_keys());
+        }
+    }
     let mut merged = existing.clone();
     for tag in tags {
-        check_tag_key(&tag.tag_key)?;
-        if tag.tag_value.chars().count() > MAX_TAG_VALUE {
-            return Err(KmsError::Tag(format!(
-                "the value of tag `{}` must be at most {MAX_TAG_VALUE} characters",
-                tag.tag_key
-            )));
-        }
         merged.insert(tag.tag_key.clone(), tag.tag_value.clone());
     }
     if merged.len() > MAX_TAGS {
-        return Err(KmsError::LimitExceeded(format!(
-            "a key can have at most {MAX_TAGS} tags"
-        )));
+        return Err(KmsError::too_many_tags());
     }
     Ok(merged)
 }
@@ -71,9 +91,6 @@ impl Kms {
             Op::write("TagResource"),
             request,
             |trail, request| {
-                if request.tags.is_empty() {
-                    return Err(KmsError::validation("`Tags` must hold at least one tag"));
-                }
                 let parameters = RequestParameters {
                     request_tags: Some(
                         request
@@ -117,11 +134,17 @@ impl Kms {
             Op::write("UntagResource"),
             request,
             |trail, request| {
-                if request.tag_keys.is_empty() {
-                    return Err(KmsError::validation("`TagKeys` must hold at least one key"));
+                let violations: Vec<Violation> = request
+                    .tag_keys
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, key)| key_violation(key, format!("tagKeys.{}.member", i + 1)))
+                    .collect();
+                if !violations.is_empty() {
+                    return Err(KmsError::constraints(&violations));
                 }
                 for key in &request.tag_keys {
-                    check_tag_key(key)?;
+                    check_reserved(key)?;
                 }
                 let parameters = RequestParameters {
                     tag_keys: Some(request.tag_keys.iter().cloned().map(Cow::Owned).collect()),

@@ -288,12 +288,64 @@ fn tags_have_aws_limits_and_reach_cedar() {
             },
         ))
     };
+    // AWS's codes and words (../shared/reference: create_key_with_invalid_tag_key,
+    // key_with_long_tag_value_raises_error, tag_key_with_duplicate_tag_keys_raises_error,
+    // create_key_with_too_many_tags_raises_error).
+    let message = |tags: Vec<Tag>| {
+        env.kms
+            .tag_resource(
+                &env.caller,
+                TagResourceRequest {
+                    key_id: key.clone(),
+                    tags,
+                },
+            )
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(refuse(vec![tag("aws:owner", "x")]), "TagException");
-    assert_eq!(refuse(vec![tag(&"k".repeat(129), "x")]), "TagException");
-    assert_eq!(refuse(vec![tag("", "x")]), "TagException");
-    assert_eq!(refuse(vec![tag("long", &"v".repeat(257))]), "TagException");
+    assert_eq!(
+        message(vec![tag("AWS:owner", "x")]),
+        "Tags beginning with aws: are reserved"
+    );
+    let long_key = "k".repeat(129);
+    assert_eq!(refuse(vec![tag(&long_key, "x")]), "ValidationException");
+    assert_eq!(
+        message(vec![tag("ok", "x"), tag(&long_key, "x")]),
+        format!(
+            "1 validation error detected: Value '{long_key}' at 'tags.2.member.tagKey' \
+             failed to satisfy constraint: Member must have length less than or equal to 128"
+        )
+    );
+    assert_eq!(refuse(vec![tag("", "x")]), "ValidationException");
+    let long_value = "v".repeat(257);
+    assert_eq!(
+        message(vec![tag("", "x"), tag("long", &long_value)]),
+        format!(
+            "2 validation errors detected: Value '' at 'tags.1.member.tagKey' failed to satisfy \
+             constraint: Member must have length greater than or equal to 1; Value '{long_value}' \
+             at 'tags.2.member.tagValue' failed to satisfy constraint: Member must have length \
+             less than or equal to 256"
+        )
+    );
+    assert_eq!(refuse(vec![tag("d", "1"), tag("d", "2")]), "TagException");
+    assert_eq!(
+        message(vec![tag("d", "1"), tag("d", "2")]),
+        "Duplicate tag keys"
+    );
     let many: Vec<Tag> = (0..49).map(|i| tag(&format!("t{i}"), "x")).collect();
-    assert_eq!(refuse(many), "LimitExceededException");
+    assert_eq!(refuse(many.clone()), "TagException");
+    assert_eq!(message(many), "Too many tags");
+    // An empty list is allowed, as AWS's model allows it, and changes nothing.
+    env.kms
+        .tag_resource(
+            &env.caller,
+            TagResourceRequest {
+                key_id: key.clone(),
+                tags: Vec::new(),
+            },
+        )
+        .unwrap();
     // Nothing was half-applied.
     let listed = env
         .kms
