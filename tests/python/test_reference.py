@@ -83,3 +83,31 @@ def test_generate_random_errors_match_aws(keyward, recorded, number):
 def test_generate_random_lengths_match_aws(kms, recorded, number):
     length = recorded[f"generate_random[{number}]"]["responses"]["result_length"]
     assert len(kms.generate_random(NumberOfBytes=number)["Plaintext"]) == length
+
+
+def test_missing_and_invalid_key_ids_match_aws(kms, recorded):
+    account, region = "111122223333", "us-east-1"
+    for missing, response in [
+        ("0b4e2a3c-1d2e-4f5a-8b9c-0d1e2f3a4b5c", "describe-nonexistent-key-with-id"),
+        (f"arn:aws:kms:{region}:{account}:key/0b4e2a3c-1d2e-4f5a-8b9c-0d1e2f3a4b5c", "describe-nonexistent-with-arn"),
+        ("mrk-0123456789abcdef0123456789abcdef", "describe-key-with-valid-id-mrk"),
+    ]:
+        got = error_of(lambda: kms.describe_key(KeyId=missing))
+        want = expected(recorded, "get_key_does_not_exist", response)
+        key_id = missing.rsplit("/", 1)[-1]
+        arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+        placeholder = "<mrk-key-arn>" if key_id.startswith("mrk-") else "<key-arn>"
+        assert got == {"Code": want["Code"], "Message": want["Message"].replace(placeholder, arn)}, missing
+    for response in ["describe-key-with-invalid-uuid", "describe-key-with-invalid-uuid-2",
+                     "describe-key-with-invalid-uuid-mrk"]:
+        want = expected(recorded, "get_key_invalid_uuid", response)
+        invalid = re.search(r"Invalid keyId '([^']*)'", want["Message"]).group(1)
+        assert error_of(lambda: kms.describe_key(KeyId=invalid)) == want, invalid
+
+
+def test_invalid_ciphertext_has_aws_empty_message(kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = bytearray(kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"])
+    blob[-1] ^= 1
+    got = error_of(lambda: kms.decrypt(CiphertextBlob=bytes(blob)))
+    assert got == {"Code": "InvalidCiphertextException", "Message": ""}

@@ -19,10 +19,8 @@ pub enum KmsError {
     #[error("{0}")]
     InvalidState(String),
     /// `InvalidCiphertextException`. Opaque on purpose: it never says which
-    /// check failed.
-    #[error(
-        "the ciphertext is invalid, or was not encrypted under this key and encryption context"
-    )]
+    /// check failed, and, as AWS's, its message is empty.
+    #[error("")]
     InvalidCiphertext,
     /// `IncorrectKeyException`: the ciphertext is not under the named key.
     #[error("{0}")]
@@ -263,6 +261,18 @@ impl KmsError {
     /// AWS words it for `GenerateRandom`'s `NumberOfBytes`.
     pub(crate) fn required(member: &str) -> Self {
         Self::Validation(format!("{member} is required."))
+    }
+
+    /// `NotFoundException`: no key has this ARN (also when the request named
+    /// it by id).
+    pub(crate) fn key_not_found(arn: &str) -> Self {
+        Self::NotFound(format!("Key '{arn}' does not exist"))
+    }
+
+    /// `NotFoundException`: a `KeyId` that is neither a key id, an ARN nor
+    /// an alias.
+    pub(crate) fn invalid_key_id(text: &str) -> Self {
+        Self::NotFound(format!("Invalid keyId '{text}'"))
     }
 
     /// `TagException`: more tags than a key may have.

@@ -941,9 +941,7 @@ impl Kms {
                 let key = self.store.key(region, key_id)?;
                 match key {
                     Some(key) if key.account == account => Ok(key),
-                    _ => Err(KmsError::NotFound(format!(
-                        "key `{key_ref}` does not exist"
-                    ))),
+                    _ => Err(KmsError::key_not_found(&key_arn(region, account, key_id))),
                 }
             }
             KeyRef::Alias {
@@ -1107,7 +1105,7 @@ impl<'a> KeyRef<'a> {
                 key_id: text,
             });
         }
-        Err(KmsError::NotFound(format!("invalid keyId `{text}`")))
+        Err(KmsError::invalid_key_id(text))
     }
 }
 
