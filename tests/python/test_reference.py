@@ -111,3 +111,9 @@ def test_invalid_ciphertext_has_aws_empty_message(kms):
     blob[-1] ^= 1
     got = error_of(lambda: kms.decrypt(CiphertextBlob=bytes(blob)))
     assert got == {"Code": "InvalidCiphertextException", "Message": ""}
+
+
+def test_alias_without_prefix_matches_aws(kms, recorded):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    got = error_of(lambda: kms.create_alias(AliasName="no-prefix", TargetKeyId=key))
+    assert got == expected(recorded, "create_alias", "create_alias")

@@ -3,6 +3,7 @@
 //! accepts an alias name or alias ARN.
 
 use super::Op;
+use super::error::Violation;
 use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
@@ -14,20 +15,44 @@ use crate::store::{AliasRecord, StoreError};
 
 /// The longest alias name.
 const MAX_ALIAS_NAME: usize = 256;
+/// The pattern of AWS's `AliasNameType`.
+const ALIAS_NAME_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
 
-/// Checks an alias name: `alias/` and then letters, digits, `/_-`, at most
-/// 256 characters, not under the reserved `alias/aws/`.
+/// Checks an alias name as AWS does: first the member's shape (1 to 256
+/// characters of `a-zA-Z0-9:/_-`, `ValidationException`), then the
+/// `alias/` prefix (`ValidationException`, AWS's words), then KMS's own
+/// rules (`InvalidAliasNameException`): something after the prefix, no
+/// `:`, not under the reserved `alias/aws/`.
 fn check_alias_name(name: &str) -> KmsResult<()> {
+    let path = || "aliasName".to_owned();
+    if name.is_empty() {
+        return Err(KmsError::constraints(&[Violation::too_short(
+            name,
+            path(),
+            1,
+        )]));
+    }
+    if name.chars().count() > MAX_ALIAS_NAME {
+        return Err(KmsError::constraints(&[Violation::too_long(
+            name,
+            path(),
+            MAX_ALIAS_NAME,
+        )]));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+    {
+        return Err(KmsError::constraints(&[Violation::pattern(
+            name,
+            path(),
+            ALIAS_NAME_PATTERN,
+        )]));
+    }
     let Some(rest) = name.strip_prefix("alias/") else {
-        return Err(KmsError::InvalidAliasName(format!(
-            "alias name `{name}` must begin with `alias/`"
-        )));
+        return Err(KmsError::alias_prefix());
     };
-    let valid = !rest.is_empty()
-        && name.len() <= MAX_ALIAS_NAME
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b));
+    let valid = !rest.is_empty() && !rest.contains(':');
     if !valid {
         return Err(KmsError::InvalidAliasName(format!(
             "alias name `{name}` must be `alias/` and 1 or more of a-z A-Z 0-9 / _ -, at most {MAX_ALIAS_NAME} characters"
@@ -231,17 +256,27 @@ mod tests {
     #[test]
     fn alias_names_follow_aws_rules() {
         assert!(check_alias_name("alias/payroll-2026/v_1").is_ok());
-        for bad in [
-            "payroll",
-            "alias/",
-            "alias/has space",
-            "alias/aws/s3",
-            &format!("alias/{}", "a".repeat(251)),
-        ] {
+        for bad in ["alias/", "alias/aws/s3", "alias/a:b"] {
             assert!(
                 matches!(check_alias_name(bad), Err(KmsError::InvalidAliasName(_))),
                 "{bad}"
             );
         }
+        for bad in [
+            "",
+            "payroll",
+            "alias/has space",
+            &format!("alias/{}", "a".repeat(251)),
+        ] {
+            assert!(
+                matches!(check_alias_name(bad), Err(KmsError::Validation(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check_alias_name("alias/has space").unwrap_err().to_string(),
+            "1 validation error detected: Value 'alias/has space' at 'aliasName' failed to \
+             satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        );
     }
 }

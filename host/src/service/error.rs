@@ -207,6 +207,15 @@ impl Violation {
         }
     }
 
+    /// A string that does not match AWS's `pattern` for the member.
+    pub(crate) fn pattern(value: &str, path: String, pattern: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            path,
+            constraint: format!("Member must satisfy regular expression pattern: {pattern}"),
+        }
+    }
+
     /// A number below `min`.
     pub(crate) fn below(value: i64, path: String, min: i64) -> Self {
         Self {
@@ -273,6 +282,15 @@ impl KmsError {
     /// an alias.
     pub(crate) fn invalid_key_id(text: &str) -> Self {
         Self::NotFound(format!("Invalid keyId '{text}'"))
+    }
+
+    /// `ValidationException`: an alias name without `alias/`.
+    pub(crate) fn alias_prefix() -> Self {
+        Self::Validation(
+            "Alias must start with the prefix \"alias/\". Please see \
+             https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+                .into(),
+        )
     }
 
     /// `TagException`: more tags than a key may have.
