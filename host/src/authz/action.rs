@@ -132,6 +132,27 @@ impl Action {
         )
     }
 
+    /// Whether the operation's `KeyId` may be an alias (name or ARN), as in
+    /// AWS: the cryptographic operations and DescribeKey take one; the
+    /// operations that manage a key take its id or ARN only. The alias
+    /// operations, which name an alias anyway, check their own members.
+    pub fn accepts_alias(self) -> bool {
+        matches!(
+            self,
+            Self::DescribeKey
+                | Self::Encrypt
+                | Self::Decrypt
+                | Self::ReEncryptFrom
+                | Self::ReEncryptTo
+                | Self::GenerateDataKey
+                | Self::GenerateDataKeyWithoutPlaintext
+                | Self::GetKeyLastUsage
+                | Self::CreateAlias
+                | Self::UpdateAlias
+                | Self::DeleteAlias
+        )
+    }
+
     /// The action named `name` (an operation name, with or without `kms:`).
     pub fn from_name(name: &str) -> Option<Self> {
         let name = name.strip_prefix("kms:").unwrap_or(name);

@@ -1,6 +1,8 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. An alias is
-//! a name for a key in one account and region; every `KeyId` parameter
-//! accepts an alias name or alias ARN.
+//! a name for a key in one account and region. The `KeyId` of DescribeKey
+//! and the cryptographic operations accepts an alias name or alias ARN; the
+//! operations that manage a key take its id or ARN only, as in AWS
+//! (`Action::accepts_alias`).
 
 use super::Op;
 use super::error::Violation;

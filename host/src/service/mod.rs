@@ -748,6 +748,14 @@ impl Kms {
         key_ref: &str,
         details: Details<'_>,
     ) -> KmsResult<(KeyRecord, Decision)> {
+        if !action.accepts_alias()
+            && matches!(
+                KeyRef::parse(key_ref, &caller.region)?,
+                KeyRef::Alias { .. }
+            )
+        {
+            return Err(KmsError::invalid_key_id(key_ref));
+        }
         let key = imports::with_expiry(self.resolve(caller, key_ref)?, self.now_ms());
         trail.key(&key);
         check_state(action, &key)?;

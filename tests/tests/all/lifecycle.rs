@@ -91,10 +91,18 @@ fn disabled_keys_refuse_cryptography_until_enabled() {
 }
 
 #[test]
-fn aliases_name_keys_in_every_key_id_parameter() {
+fn aliases_name_keys_where_aws_takes_them() {
     let env = Env::new();
     let key = env.key();
     alias(&env, "alias/payroll", &key).unwrap();
+    // The operations that manage a key take its id or ARN only, as in AWS.
+    let alias_arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/payroll");
+    for named in ["alias/payroll", alias_arn.as_str()] {
+        let refused = env.kms.disable_key(&env.caller, key_id(named)).unwrap_err();
+        assert_eq!(refused.code(), "NotFoundException");
+        assert_eq!(refused.to_string(), format!("Invalid keyId '{named}'"));
+    }
+    assert_eq!(env.describe(&key).key_state, KeyState::Enabled);
     // By alias name and alias ARN.
     let blob = encrypt(&env, &env.caller, "alias/payroll").unwrap();
     let alias_arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/payroll");
