@@ -21,7 +21,7 @@
 //!   Cedar's `like` against the key's ARN.
 //! - `Condition`: each operator and key becomes one conjunct; several values
 //!   of one key are alternatives. Condition keys read the request context,
-//!   the principal and the key ([`fact`]). A key that keyward cannot know
+//!   the principal and the key (`fact` below). A key that keyward cannot know
 //!   (`aws:SourceVpc`) is absent, as IAM treats a key that a request lacks.
 //!
 //! What Cedar cannot express is refused with `MalformedPolicyDocument`
