@@ -685,12 +685,15 @@ impl Fact {
         }
     }
 
-    fn tag(entity: &str, tag: &str, kind: Type) -> Self {
+    /// The tag `tag` of `entity`, which exists when `guard` holds (`None`:
+    /// always). Every tag is a string.
+    fn tag(entity: &str, guard: Option<&str>, tag: &str) -> Self {
         let tag = literal(tag);
+        let guard = guard.map_or_else(String::new, |g| format!("{g} && "));
         Self {
             value: format!("{entity}.getTag({tag})"),
-            presence: Presence::When(format!("{entity}.hasTag({tag})")),
-            kind,
+            presence: Presence::When(format!("{guard}{entity}.hasTag({tag})")),
+            kind: Type::String,
         }
     }
 
@@ -748,37 +751,27 @@ fn fact(key: &str) -> Result<Fact, String> {
         // with their keys folded to lower case.
         return Ok(Fact::tag(
             "context.encryption_context_folded",
+            None,
             &name.to_lowercase(),
-            Type::String,
         ));
     }
-    if let Some(name) = suffix("aws:principaltag/") {
-        let tag = literal(name);
-        return Ok(Fact {
-            value: format!("context.principal_tags.getTag({tag})"),
-            presence: Presence::When(format!(
-                "context has principal_tags && context.principal_tags.hasTag({tag})"
-            )),
-            kind: Type::String,
-        });
-    }
-    if let Some(name) = suffix("aws:resourcetag/") {
-        let tag = literal(name);
-        return Ok(Fact {
-            value: format!("resource.getTag({tag})"),
-            presence: Presence::When(format!("resource is Key && resource.hasTag({tag})")),
-            kind: Type::String,
-        });
-    }
-    if let Some(name) = suffix("aws:requesttag/") {
-        let tag = literal(name);
-        return Ok(Fact {
-            value: format!("context.request_tags.getTag({tag})"),
-            presence: Presence::When(format!(
-                "context has request_tags && context.request_tags.hasTag({tag})"
-            )),
-            kind: Type::String,
-        });
+    let tag_sets = [
+        (
+            "aws:principaltag/",
+            "context.principal_tags",
+            "context has principal_tags",
+        ),
+        ("aws:resourcetag/", "resource", "resource is Key"),
+        (
+            "aws:requesttag/",
+            "context.request_tags",
+            "context has request_tags",
+        ),
+    ];
+    for (prefix, entity, guard) in tag_sets {
+        if let Some(name) = suffix(prefix) {
+            return Ok(Fact::tag(entity, Some(guard), name));
+        }
     }
     if NOT_YET.contains(&lower.as_str()) {
         return Err(format!(

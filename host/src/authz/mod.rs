@@ -145,6 +145,17 @@ impl KeyPolicies {
         grants: &[GrantRecord],
     ) -> Result<Self, PolicyError> {
         let key_policy = parse_policy_set(Source::KeyPolicy, key_policy)?;
+        Self::compiled(key_arn, aws_managed, &key_policy, grants)
+    }
+
+    /// [`KeyPolicies::new`] with the key policy already parsed (by
+    /// [`parse_policy_set`]), so that a policy being set is parsed once.
+    pub fn compiled(
+        key_arn: &str,
+        aws_managed: bool,
+        key_policy: &PolicySet,
+        grants: &[GrantRecord],
+    ) -> Result<Self, PolicyError> {
         let mut combined: Vec<Policy> = schema::guardrails_for_keys(aws_managed);
         combined.extend(key_policy.policies().cloned());
         for grant in grants {

@@ -120,24 +120,11 @@ pub fn parse_policy_set(source: Source<'_>, text: &str) -> Result<PolicySet, Pol
 /// thread's 2 MiB and abort the process. Only the pages used are committed.
 const POLICY_STACK: usize = 512 << 20;
 
-/// Runs `parse` on a thread of its own with [`POLICY_STACK`] of stack.
+/// Runs `parse` on a stack of [`POLICY_STACK`], on the calling thread.
 fn with_deep_stack(
-    parse: impl FnOnce() -> Result<PolicySet, PolicyError> + Send,
+    parse: impl FnOnce() -> Result<PolicySet, PolicyError>,
 ) -> Result<PolicySet, PolicyError> {
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("keyward-policy".into())
-            .stack_size(POLICY_STACK)
-            .spawn_scoped(scope, parse)
-            .map_err(|e| {
-                PolicyError(format!(
-                    "no thread could be started to parse the policy: {e}"
-                ))
-            })?;
-        handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    stacker::grow(POLICY_STACK, parse)
 }
 
 fn parse_any(source: Source<'_>, text: &str) -> Result<PolicySet, PolicyError> {

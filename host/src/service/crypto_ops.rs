@@ -49,6 +49,13 @@ fn check_grant_tokens(tokens: &[String]) -> KmsResult<()> {
     Ok(())
 }
 
+/// A ciphertext's header, the header's bytes and the body; every failure is
+/// the one opaque `InvalidCiphertextException`.
+fn open_ciphertext(blob: &[u8]) -> KmsResult<(Header, &[u8], &[u8])> {
+    check_ciphertext_size(blob)?;
+    Header::parse(blob).map_err(|_| KmsError::InvalidCiphertext)
+}
+
 /// `kms:EncryptionAlgorithm`: the request's algorithm (defaulted).
 fn algorithm_parameters(algorithm: Option<EncryptionAlgorithmSpec>) -> RequestParameters {
     RequestParameters {
@@ -199,20 +206,17 @@ impl Kms {
         Ok((wrapped, header.encode()))
     }
 
-    /// Parses a ciphertext and finds its key: `IncorrectKeyException` if the
+    /// Finds a parsed ciphertext's key: `IncorrectKeyException` if the
     /// caller named another key, then the pipeline gate for `action`.
-    fn ciphertext_key<'b>(
+    fn ciphertext_key(
         &self,
         caller: &Caller,
         trail: &Trail,
         action: Action,
-        blob: &'b [u8],
+        header: &Header,
         named: Option<&str>,
         details: Details<'_>,
-    ) -> KmsResult<(Header, &'b [u8], &'b [u8], KeyRecord)> {
-        check_ciphertext_size(blob)?;
-        let (header, header_bytes, body) =
-            Header::parse(blob).map_err(|_| KmsError::InvalidCiphertext)?;
+    ) -> KmsResult<KeyRecord> {
         if let Some(named) = named {
             let named_key = self.resolve(caller, named)?;
             if named_key.arn != header.key_arn {
@@ -221,8 +225,7 @@ impl Kms {
                 )));
             }
         }
-        let key = self.admit(caller, trail, action, &header.key_arn, details)?;
-        Ok((header, header_bytes, body, key))
+        self.admit(caller, trail, action, &header.key_arn, details)
     }
 
     /// `Encrypt`: up to 4096 bytes, with the encryption context as AAD.
@@ -278,11 +281,12 @@ impl Kms {
                 &request.grant_tokens,
             )?
             .with(&parameters);
-            let (header, header_bytes, body, key) = self.ciphertext_key(
+            let (header, header_bytes, body) = open_ciphertext(&request.ciphertext_blob)?;
+            let key = self.ciphertext_key(
                 caller,
                 trail,
                 Action::Decrypt,
-                &request.ciphertext_blob,
+                &header,
                 request.key_id.as_deref(),
                 details,
             )?;
@@ -317,13 +321,24 @@ impl Kms {
         self.run(caller, op, request, |trail, request| {
             // Both checked before either key is looked up (the grant tokens
             // with each: a list of at most ten).
-            // kms:ReEncryptOnSameKey, for both decisions: whether the
-            // ciphertext names the destination key (unknown, and so absent,
-            // when either does not resolve: the request then fails below).
-            let same_key = Header::parse(&request.ciphertext_blob)
-                .ok()
-                .zip(self.resolve(caller, &request.destination_key_id).ok())
-                .map(|((header, _, _), destination)| header.key_arn == destination.arn);
+            let source_details = Details::checked(
+                "SourceEncryptionContext",
+                request.source_encryption_context.as_ref(),
+                &request.grant_tokens,
+            )?;
+            let destination_details = Details::checked(
+                "DestinationEncryptionContext",
+                request.destination_encryption_context.as_ref(),
+                &request.grant_tokens,
+            )?;
+            let (header, header_bytes, body) = open_ciphertext(&request.ciphertext_blob)?;
+            // The destination is looked up once, here; a failure to find it
+            // is reported at its gate, after the source's, as before.
+            let destination =
+                self.resolve_for(caller, Action::ReEncryptTo, &request.destination_key_id);
+            // kms:ReEncryptOnSameKey, for both decisions (absent when the
+            // destination does not resolve: the request then fails below).
+            let same_key = destination.as_ref().ok().map(|d| d.arn == header.key_arn);
             let source_parameters = RequestParameters {
                 re_encrypt_on_same_key: same_key,
                 ..algorithm_parameters(request.source_encryption_algorithm)
@@ -332,33 +347,22 @@ impl Kms {
                 re_encrypt_on_same_key: same_key,
                 ..algorithm_parameters(request.destination_encryption_algorithm)
             };
-            let source_details = Details::checked(
-                "SourceEncryptionContext",
-                request.source_encryption_context.as_ref(),
-                &request.grant_tokens,
-            )?
-            .with(&source_parameters);
-            let destination_details = Details::checked(
-                "DestinationEncryptionContext",
-                request.destination_encryption_context.as_ref(),
-                &request.grant_tokens,
-            )?
-            .with(&destination_parameters);
-            let (header, header_bytes, body, source) = self.ciphertext_key(
+            let source = self.ciphertext_key(
                 caller,
                 trail,
                 Action::ReEncryptFrom,
-                &request.ciphertext_blob,
+                &header,
                 request.source_key_id.as_deref(),
-                source_details,
+                source_details.with(&source_parameters),
             )?;
             check_symmetric_use(&source, request.source_encryption_algorithm)?;
-            let destination = self.admit(
+            let (destination, _) = self.gate(
                 caller,
                 trail,
                 Action::ReEncryptTo,
+                destination?,
                 &request.destination_key_id,
-                destination_details,
+                destination_details.with(&destination_parameters),
             )?;
             check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
             check_dry_run(request.dry_run)?;

@@ -198,49 +198,57 @@ pub(crate) struct Violation {
 }
 
 impl Violation {
+    fn new(value: impl ToString, path: String, constraint: String) -> Self {
+        Self {
+            value: value.to_string(),
+            path,
+            constraint,
+        }
+    }
+
     /// A string longer than `max` characters.
     pub(crate) fn too_long(value: &str, path: String, max: usize) -> Self {
-        Self {
-            value: value.to_owned(),
+        Self::new(
+            value,
             path,
-            constraint: format!("Member must have length less than or equal to {max}"),
-        }
-    }
-
-    /// A string that does not match AWS's `pattern` for the member.
-    pub(crate) fn pattern(value: &str, path: String, pattern: &str) -> Self {
-        Self {
-            value: value.to_owned(),
-            path,
-            constraint: format!("Member must satisfy regular expression pattern: {pattern}"),
-        }
-    }
-
-    /// A number below `min`.
-    pub(crate) fn below(value: i64, path: String, min: i64) -> Self {
-        Self {
-            value: value.to_string(),
-            path,
-            constraint: format!("Member must have value greater than or equal to {min}"),
-        }
-    }
-
-    /// A number above `max`.
-    pub(crate) fn above(value: i64, path: String, max: i64) -> Self {
-        Self {
-            value: value.to_string(),
-            path,
-            constraint: format!("Member must have value less than or equal to {max}"),
-        }
+            format!("Member must have length less than or equal to {max}"),
+        )
     }
 
     /// A string shorter than `min` characters.
     pub(crate) fn too_short(value: &str, path: String, min: usize) -> Self {
-        Self {
-            value: value.to_owned(),
+        Self::new(
+            value,
             path,
-            constraint: format!("Member must have length greater than or equal to {min}"),
-        }
+            format!("Member must have length greater than or equal to {min}"),
+        )
+    }
+
+    /// A string that does not match AWS's `pattern` for the member.
+    pub(crate) fn pattern(value: &str, path: String, pattern: &str) -> Self {
+        Self::new(
+            value,
+            path,
+            format!("Member must satisfy regular expression pattern: {pattern}"),
+        )
+    }
+
+    /// A number below `min`.
+    pub(crate) fn below(value: i64, path: String, min: i64) -> Self {
+        Self::new(
+            value,
+            path,
+            format!("Member must have value greater than or equal to {min}"),
+        )
+    }
+
+    /// A number above `max`.
+    pub(crate) fn above(value: i64, path: String, max: i64) -> Self {
+        Self::new(
+            value,
+            path,
+            format!("Member must have value less than or equal to {max}"),
+        )
     }
 }
 

@@ -153,11 +153,15 @@ impl Kms {
             let account = caller.principal.account().to_owned();
             let key_id = uuid::Uuid::new_v4().to_string();
             let arn = key_arn(&caller.region, &account, &key_id);
+            // A policy given is parsed once, here, and checked for lockout
+            // below.
+            let given = request
+                .policy
+                .as_deref()
+                .map(super::policies::check_key_policy_text)
+                .transpose()?;
             let policy = match &request.policy {
-                Some(text) => {
-                    super::policies::check_key_policy_text(text)?;
-                    text.clone()
-                }
+                Some(text) => text.clone(),
                 None => crate::authz::iam::default_key_policy(&account),
             };
             let version = 1;
@@ -199,9 +203,10 @@ impl Kms {
                 imported: None,
                 aliases: Vec::new(),
             };
-            if request.policy.is_some() && request.bypass_policy_lockout_safety_check != Some(true)
+            if let Some(given) = &given
+                && request.bypass_policy_lockout_safety_check != Some(true)
             {
-                self.check_lockout(caller, &record, &[])?;
+                self.check_lockout(caller, &record, given, &[])?;
             }
             let material = wrapped.map(|wrapped| Material {
                 version,

@@ -748,15 +748,32 @@ impl Kms {
         key_ref: &str,
         details: Details<'_>,
     ) -> KmsResult<(KeyRecord, Decision)> {
-        if !action.accepts_alias()
-            && matches!(
-                KeyRef::parse(key_ref, &caller.region)?,
-                KeyRef::Alias { .. }
-            )
-        {
+        let key = self.resolve_for(caller, action, key_ref)?;
+        self.gate(caller, trail, action, key, key_ref, details)
+    }
+
+    /// The key `key_ref` names for `action`: an alias only where the
+    /// operation takes one ([`Action::accepts_alias`]), as in AWS.
+    fn resolve_for(&self, caller: &Caller, action: Action, key_ref: &str) -> KmsResult<KeyRecord> {
+        let parsed = KeyRef::parse(key_ref, &caller.region)?;
+        if !action.accepts_alias() && matches!(parsed, KeyRef::Alias { .. }) {
             return Err(KmsError::invalid_key_id(key_ref));
         }
-        let key = imports::with_expiry(self.resolve(caller, key_ref)?, self.now_ms());
+        self.resolve_parsed(caller, parsed)
+    }
+
+    /// The gate after resolution: the key's state for `action`, then
+    /// authorization. `key_ref` is what the request named the key by.
+    fn gate(
+        &self,
+        caller: &Caller,
+        trail: &Trail,
+        action: Action,
+        key: KeyRecord,
+        key_ref: &str,
+        details: Details<'_>,
+    ) -> KmsResult<(KeyRecord, Decision)> {
+        let key = imports::with_expiry(key, self.now_ms());
         trail.key(&key);
         check_state(action, &key)?;
         let request_alias = key_ref.contains("alias/").then_some(key_ref);
@@ -938,7 +955,11 @@ impl Kms {
 
     /// Finds the key a `KeyId` parameter names.
     fn resolve(&self, caller: &Caller, key_ref: &str) -> KmsResult<KeyRecord> {
-        match KeyRef::parse(key_ref, &caller.region)? {
+        self.resolve_parsed(caller, KeyRef::parse(key_ref, &caller.region)?)
+    }
+
+    fn resolve_parsed(&self, caller: &Caller, key_ref: KeyRef<'_>) -> KmsResult<KeyRecord> {
+        match key_ref {
             KeyRef::Key {
                 region,
                 account,

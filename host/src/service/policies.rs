@@ -11,6 +11,7 @@ use crate::model::{
     ListKeyPoliciesRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
 use crate::store::{GrantRecord, KeyRecord};
+use cedar_policy::PolicySet;
 
 /// AWS's limit on a key policy document, in bytes.
 const MAX_POLICY_BYTES: usize = 32 * 1024;
@@ -19,10 +20,9 @@ const MAX_POLICY_MEMBER: usize = 131_072;
 
 /// Parses and validates a key policy, as `MalformedPolicyDocumentException`
 /// with Cedar's diagnostics if it fails.
-pub(super) fn check_key_policy_text(text: &str) -> KmsResult<()> {
+pub(super) fn check_key_policy_text(text: &str) -> KmsResult<PolicySet> {
     check_size(text)?;
     authz::parse_policy_set(Source::KeyPolicy, text)
-        .map(|_| ())
         .map_err(|e| KmsError::MalformedPolicyDocument(format!("the key policy is invalid:\n{e}")))
 }
 
@@ -54,15 +54,16 @@ fn check_policy_name(name: Option<&str>) -> KmsResult<()> {
 
 impl Kms {
     /// The lockout safety check: the caller must still be able to call
-    /// PutKeyPolicy on `key` under its new policy.
+    /// PutKeyPolicy on `key` under its new policy (`policy`, parsed).
     pub(super) fn check_lockout(
         &self,
         caller: &Caller,
         key: &KeyRecord,
+        policy: &PolicySet,
         grants: &[GrantRecord],
     ) -> KmsResult<()> {
         let aws_managed = key.key_manager == crate::model::KeyManager::Aws;
-        let policies = KeyPolicies::new(&key.arn, aws_managed, &key.policy, grants)
+        let policies = KeyPolicies::compiled(&key.arn, aws_managed, policy, grants)
             .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
         let decision = self.decide_with(
             caller,
@@ -109,7 +110,7 @@ impl Kms {
                     &request.key_id,
                     Details::parameters(&parameters),
                 )?;
-                check_key_policy_text(&request.policy)?;
+                let parsed = check_key_policy_text(&request.policy)?;
                 let updated = KeyRecord {
                     policy: request.policy.clone(),
                     policy_version: key.policy_version + 1,
@@ -117,7 +118,7 @@ impl Kms {
                 };
                 if request.bypass_policy_lockout_safety_check != Some(true) {
                     let grants = self.store.grants(&key.region, &key.key_id)?;
-                    self.check_lockout(caller, &updated, &grants)?;
+                    self.check_lockout(caller, &updated, &parsed, &grants)?;
                 }
                 self.store
                     .put_key_policy(&key.region, &key.key_id, &request.policy)?;

@@ -863,6 +863,20 @@ fn retiring_a_grant_is_still_subject_to_the_guardrails() {
         .unwrap();
 }
 
+/// The key policy of `key`, as GetKeyPolicy returns it.
+fn key_policy_of(env: &Env, key: &str) -> String {
+    env.kms
+        .get_key_policy(
+            &env.caller,
+            GetKeyPolicyRequest {
+                key_id: key.to_owned(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .policy
+}
+
 /// An IAM JSON key policy as AWS users write it.
 fn json_policy(statements: &str) -> String {
     format!(r#"{{"Version": "2012-10-17", "Id": "test", "Statement": [{statements}]}}"#)
@@ -930,17 +944,7 @@ fn json_key_policies_allow_and_deny_as_aws_does() {
         "{denied}"
     );
     // GetKeyPolicy returns the document as it was put.
-    let got = env
-        .kms
-        .get_key_policy(
-            &env.caller,
-            GetKeyPolicyRequest {
-                key_id: key.clone(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(got.policy, policy);
+    assert_eq!(key_policy_of(&env, &key), policy);
 }
 
 #[test]
@@ -1007,17 +1011,7 @@ fn bad_json_key_policies_are_refused_and_change_nothing() {
             },
         )
     };
-    let before = env
-        .kms
-        .get_key_policy(
-            &env.caller,
-            GetKeyPolicyRequest {
-                key_id: key.clone(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .policy;
+    let before = key_policy_of(&env, &key);
     let big_sid = "x".repeat(33 * 1024);
     let cases: Vec<(String, &str)> = vec![
         ("{\"Statement\": [".into(), "not valid JSON"),
@@ -1060,17 +1054,7 @@ fn bad_json_key_policies_are_refused_and_change_nothing() {
     ))
     .unwrap_err();
     assert_eq!(lockout.code(), "MalformedPolicyDocumentException");
-    let after = env
-        .kms
-        .get_key_policy(
-            &env.caller,
-            GetKeyPolicyRequest {
-                key_id: key.clone(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .policy;
+    let after = key_policy_of(&env, &key);
     assert_eq!(before, after);
 }
 
