@@ -8,9 +8,11 @@
 
 pub mod crypto;
 pub mod import;
+pub mod keys;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crypto::{NONCE_LEN, Opaque, SALT_LEN, SecretKey};
 use zeroize::Zeroizing;
@@ -46,6 +48,9 @@ struct State {
     /// Unwrapped backing keys by (label, wrapped blob). The blob carries a
     /// random nonce, so equal blobs mean equal material.
     keys: HashMap<(Vec<u8>, Vec<u8>), SecretKey>,
+    /// Opened private and HMAC keys, likewise: parsing an RSA key costs far
+    /// more than using it.
+    private_keys: HashMap<(Vec<u8>, Vec<u8>), Rc<keys::PrivateKey>>,
 }
 
 thread_local! {
@@ -69,8 +74,25 @@ pub enum CoreError {
     InvalidArgument(String),
     /// The random source failed.
     EntropyUnavailable,
-    /// Imported material is not 256 bits.
+    /// Imported material is not a key of its spec.
     IncorrectKeyMaterial,
+    /// A public key is not a valid key of the expected spec.
+    InvalidPublicKey,
+}
+
+impl From<keys::KeyError> for CoreError {
+    fn from(error: keys::KeyError) -> Self {
+        match error {
+            keys::KeyError::InvalidArgument(what) => Self::InvalidArgument(what),
+            keys::KeyError::InvalidSealedKey => Self::InvalidWrappedKey,
+            keys::KeyError::InvalidCiphertext => Self::InvalidCiphertext,
+            keys::KeyError::InvalidPublicKey => Self::InvalidPublicKey,
+            keys::KeyError::IncorrectMaterial => Self::IncorrectKeyMaterial,
+            keys::KeyError::Internal => {
+                Self::InvalidArgument("generating or encoding the key failed".into())
+            }
+        }
+    }
 }
 
 impl From<import::ImportError> for CoreError {
@@ -84,7 +106,6 @@ impl From<import::ImportError> for CoreError {
             }
             import::ImportError::InvalidToken => Self::InvalidWrappedKey,
             import::ImportError::InvalidCiphertext => Self::InvalidCiphertext,
-            import::ImportError::IncorrectMaterial => Self::IncorrectKeyMaterial,
         }
     }
 }
@@ -137,6 +158,23 @@ fn backing_key<'s>(
         .ok_or(CoreError::InvalidWrappedKey)
 }
 
+fn private_key(
+    state: &mut State,
+    label: &[u8],
+    blob: &[u8],
+) -> Result<Rc<keys::PrivateKey>, CoreError> {
+    let cache_key = (label.to_vec(), blob.to_vec());
+    if let Some(key) = state.private_keys.get(&cache_key) {
+        return Ok(Rc::clone(key));
+    }
+    let key = Rc::new(keys::open(&state.domain, label, blob)?);
+    if state.private_keys.len() >= KEY_CACHE_LIMIT {
+        state.private_keys.clear();
+    }
+    state.private_keys.insert(cache_key, Rc::clone(&key));
+    Ok(key)
+}
+
 fn check_length(name: &str, length: usize, max: usize) -> Result<(), CoreError> {
     if (1..=max).contains(&length) {
         Ok(())
@@ -171,18 +209,128 @@ pub mod ops {
                 audit: crypto::audit_digest_key(&domain),
                 domain,
                 keys: HashMap::new(),
+                private_keys: HashMap::new(),
             });
             Ok(())
         })
     }
 
-    /// See `generate-key` in the WIT.
-    pub fn generate_key(label: &[u8]) -> Result<Vec<u8>, CoreError> {
-        with_state(|state| {
-            let material = random_key()?;
-            crypto::wrap_backing_key(&state.domain, label, &material, random::<NONCE_LEN>()?)
-                .map_err(|Opaque| CoreError::InvalidWrappedKey)
+    /// See `generate-key` in the WIT: `None` is `SYMMETRIC_DEFAULT`.
+    /// Returns the wrapped material and the public key.
+    pub fn generate_key(
+        label: &[u8],
+        spec: Option<keys::KeySpec>,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), CoreError> {
+        // An RSA key takes seconds to generate: it is made before the state
+        // is borrowed, and only sealed under it.
+        let key = spec
+            .map(|spec| keys::PrivateKey::generate(spec, &mut rsa_rng()))
+            .transpose()?;
+        with_state(|state| match &key {
+            None => {
+                let material = random_key()?;
+                let blob = crypto::wrap_backing_key(
+                    &state.domain,
+                    label,
+                    &material,
+                    random::<NONCE_LEN>()?,
+                )
+                .map_err(|Opaque| CoreError::InvalidWrappedKey)?;
+                Ok((blob, None))
+            }
+            Some(key) => {
+                let blob = keys::seal(&state.domain, label, key, random()?)?;
+                Ok((blob, key.public_key()?))
+            }
         })
+    }
+
+    /// See `sign` in the WIT.
+    pub fn sign(
+        label: &[u8],
+        blob: &[u8],
+        algorithm: keys::SigningAlgorithm,
+        message_type: keys::MessageType,
+        message: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
+        let key = with_state(|state| private_key(state, label, blob))?;
+        Ok(key.sign(algorithm, message_type, message, &mut rsa_rng())?)
+    }
+
+    /// See `generate-mac` in the WIT.
+    pub fn generate_mac(
+        label: &[u8],
+        blob: &[u8],
+        hash: keys::Hash,
+        message: &[u8],
+    ) -> Result<Vec<u8>, CoreError> {
+        let key = with_state(|state| private_key(state, label, blob))?;
+        Ok(key.mac(hash, message)?)
+    }
+
+    /// See `verify-mac` in the WIT.
+    pub fn verify_mac(
+        label: &[u8],
+        blob: &[u8],
+        hash: keys::Hash,
+        message: &[u8],
+        tag: &[u8],
+    ) -> Result<bool, CoreError> {
+        let key = with_state(|state| private_key(state, label, blob))?;
+        Ok(key.verify_mac(hash, message, tag)?)
+    }
+
+    /// See `rsa-decrypt` in the WIT.
+    pub fn rsa_decrypt(
+        label: &[u8],
+        blob: &[u8],
+        hash: keys::OaepHash,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let key = with_state(|state| private_key(state, label, blob))?;
+        Ok(key.decrypt(hash, ciphertext, &mut rsa_rng())?)
+    }
+
+    /// See `generate-data-key-pair` in the WIT. Returns the public key, the
+    /// private key and the body that seals it.
+    pub fn generate_data_key_pair(
+        label: &[u8],
+        blob: &[u8],
+        aad: &[u8],
+        spec: keys::KeySpec,
+    ) -> Result<KeyPair, CoreError> {
+        if matches!(
+            spec,
+            keys::KeySpec::Hmac224
+                | keys::KeySpec::Hmac256
+                | keys::KeySpec::Hmac384
+                | keys::KeySpec::Hmac512
+        ) {
+            return Err(CoreError::InvalidArgument(
+                "the spec is not a data key pair spec".into(),
+            ));
+        }
+        let pair = keys::PrivateKey::generate(spec, &mut rsa_rng())?;
+        let public = pair
+            .public_key()?
+            .ok_or_else(|| CoreError::InvalidArgument("the pair has no public key".into()))?;
+        let private = pair.to_secret()?;
+        let body = encrypt(label, blob, aad, &private)?;
+        Ok(KeyPair {
+            public_key: public,
+            private_key: private,
+            body,
+        })
+    }
+
+    /// See `derive-shared-secret` in the WIT.
+    pub fn derive_shared_secret(
+        label: &[u8],
+        blob: &[u8],
+        peer: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let key = with_state(|state| private_key(state, label, blob))?;
+        Ok(key.agree(peer)?)
     }
 
     /// See `encrypt` in the WIT.
@@ -228,16 +376,63 @@ pub mod ops {
         Ok((plaintext, body))
     }
 
+    /// A data key pair (see `generate-data-key-pair` in the WIT).
+    pub struct KeyPair {
+        /// DER `SubjectPublicKeyInfo`.
+        pub public_key: Vec<u8>,
+        /// PKCS #8 DER.
+        pub private_key: Zeroizing<Vec<u8>>,
+        /// The private key sealed as `encrypt` seals.
+        pub body: Vec<u8>,
+    }
+
+    /// Imported material (see `import-key` in the WIT).
+    pub struct Imported {
+        /// Wrapped under the domain key.
+        pub blob: Vec<u8>,
+        /// The keyed fingerprint.
+        pub fingerprint: Vec<u8>,
+        /// The public key of asymmetric material.
+        pub public_key: Option<Vec<u8>>,
+    }
+
+    /// A ciphertext `re_encrypt` opens (see `ciphertext-source` in the WIT).
+    pub enum Source<'a> {
+        /// A body under a symmetric key: label, blob, AAD, body.
+        Symmetric(&'a [u8], &'a [u8], &'a [u8], &'a [u8]),
+        /// RSA-OAEP under an RSA key: label, blob, hash, ciphertext.
+        Rsa(&'a [u8], &'a [u8], keys::OaepHash, &'a [u8]),
+    }
+
+    /// What `re_encrypt` seals for (see `ciphertext-destination`).
+    pub enum Destination<'a> {
+        /// A symmetric key: label, blob, AAD.
+        Symmetric(&'a [u8], &'a [u8], &'a [u8]),
+        /// An RSA public key: spec, DER, hash.
+        Rsa(keys::KeySpec, &'a [u8], keys::OaepHash),
+    }
+
     /// See `re-encrypt` in the WIT.
     pub fn re_encrypt(
-        source: (&[u8], &[u8]),
-        source_aad: &[u8],
-        body: &[u8],
-        destination: (&[u8], &[u8]),
-        destination_aad: &[u8],
+        source: Source<'_>,
+        destination: Destination<'_>,
     ) -> Result<Vec<u8>, CoreError> {
-        let plaintext = decrypt(source.0, source.1, source_aad, body)?;
-        encrypt(destination.0, destination.1, destination_aad, &plaintext)
+        let plaintext = match source {
+            Source::Symmetric(label, blob, aad, body) => decrypt(label, blob, aad, body)?,
+            Source::Rsa(label, blob, hash, ciphertext) => {
+                rsa_decrypt(label, blob, hash, ciphertext)?
+            }
+        };
+        match destination {
+            Destination::Symmetric(label, blob, aad) => encrypt(label, blob, aad, &plaintext),
+            Destination::Rsa(spec, public, hash) => Ok(keys::encrypt(
+                spec,
+                public,
+                hash,
+                &plaintext,
+                &mut rsa_rng(),
+            )?),
+        }
     }
 
     /// See `seal-digest` in the WIT.
@@ -272,14 +467,15 @@ pub mod ops {
         })
     }
 
-    /// See `import-key` in the WIT. Returns the wrapped material and its
-    /// fingerprint.
+    /// See `import-key` in the WIT (`None` is `SYMMETRIC_DEFAULT`). Returns
+    /// the wrapped material, its fingerprint and its public key.
     pub fn import_key(
         wrapping_key: (&[u8], &[u8]),
         algorithm: import::WrappingAlgorithm,
         encrypted_material: &[u8],
         label: &[u8],
-    ) -> Result<(Vec<u8>, Vec<u8>), CoreError> {
+        spec: Option<keys::KeySpec>,
+    ) -> Result<Imported, CoreError> {
         with_state(|state| {
             let material = import::open_material(
                 &state.domain,
@@ -289,14 +485,32 @@ pub mod ops {
                 encrypted_material,
                 &mut rsa_rng(),
             )?;
-            // Neither step can fail for a 32-byte key; if one did, it is no
-            // fault of the token or the material.
+            // Neither step can fail for a key that parsed; if one did, it is
+            // no fault of the token or the material.
             let failed = |Opaque| CoreError::InvalidArgument("sealing imported material".into());
-            let blob = crypto::wrap_backing_key(&state.domain, label, &material, random()?)
-                .map_err(failed)?;
+            let (blob, secret, public) = match spec {
+                None => {
+                    let key =
+                        SecretKey::from_slice(&material).ok_or(CoreError::IncorrectKeyMaterial)?;
+                    let blob = crypto::wrap_backing_key(&state.domain, label, &key, random()?)
+                        .map_err(failed)?;
+                    (blob, material, None)
+                }
+                Some(spec) => {
+                    let key = keys::PrivateKey::from_secret(spec, &material)?;
+                    let blob = keys::seal(&state.domain, label, &key, random()?)?;
+                    // The canonical encoding, so that the same key in
+                    // another PKCS #8 encoding fingerprints alike.
+                    (blob, key.to_secret()?, key.public_key()?)
+                }
+            };
             let fingerprint =
-                import::material_fingerprint(&state.domain, label, &material).map_err(failed)?;
-            Ok((blob, fingerprint))
+                import::material_fingerprint(&state.domain, label, &secret).map_err(failed)?;
+            Ok(Imported {
+                blob,
+                fingerprint,
+                public_key: public,
+            })
         })
     }
 
@@ -312,7 +526,10 @@ pub mod ops {
     /// See `reveal-key` in the WIT (test hooks only).
     #[cfg(feature = "test-hooks")]
     pub fn reveal_key(label: &[u8], blob: &[u8]) -> Result<Vec<u8>, CoreError> {
-        with_state(|state| Ok(backing_key(state, label, blob)?.expose().to_vec()))
+        with_state(|state| match backing_key(state, label, blob) {
+            Ok(key) => Ok(key.expose().to_vec()),
+            Err(_) => Ok(private_key(state, label, blob)?.to_secret()?.to_vec()),
+        })
     }
 }
 
@@ -320,10 +537,13 @@ pub mod ops {
 mod glue {
     use super::bindings::exports::keyward::crypto::core::Guest;
     use super::bindings::keyward::crypto::types::{
-        DataKey, Error, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+        CiphertextDestination, CiphertextSource, DataKey, DataKeyPair, Error, GeneratedKey,
+        ImportedKey, KeySpec, MacAlgorithm, MessageType, OaepHash, SigningAlgorithm, WrappedKey,
+        WrappingAlgorithm, WrappingKeyPair,
     };
-    use super::import;
-    use super::{Component, CoreError, ops};
+    use super::ops::{Destination, Source};
+    use super::{Component, CoreError, import, keys, ops};
+    use zeroize::Zeroizing;
 
     impl From<CoreError> for Error {
         fn from(error: CoreError) -> Self {
@@ -336,27 +556,93 @@ mod glue {
                 CoreError::InvalidArgument(what) => Error::InvalidArgument(what),
                 CoreError::EntropyUnavailable => Error::EntropyUnavailable,
                 CoreError::IncorrectKeyMaterial => Error::IncorrectKeyMaterial,
+                CoreError::InvalidPublicKey => Error::InvalidPublicKey,
             }
+        }
+    }
+
+    /// `None` is `SYMMETRIC_DEFAULT`, which the symmetric code holds.
+    fn spec(spec: KeySpec) -> Option<keys::KeySpec> {
+        Some(match spec {
+            KeySpec::SymmetricDefault => return None,
+            KeySpec::Rsa2048 => keys::KeySpec::Rsa2048,
+            KeySpec::Rsa3072 => keys::KeySpec::Rsa3072,
+            KeySpec::Rsa4096 => keys::KeySpec::Rsa4096,
+            KeySpec::EccNistP256 => keys::KeySpec::P256,
+            KeySpec::EccNistP384 => keys::KeySpec::P384,
+            KeySpec::EccNistP521 => keys::KeySpec::P521,
+            KeySpec::EccSecgP256k1 => keys::KeySpec::Secp256k1,
+            KeySpec::EccNistEdwards25519 => keys::KeySpec::Ed25519,
+            KeySpec::Hmac224 => keys::KeySpec::Hmac224,
+            KeySpec::Hmac256 => keys::KeySpec::Hmac256,
+            KeySpec::Hmac384 => keys::KeySpec::Hmac384,
+            KeySpec::Hmac512 => keys::KeySpec::Hmac512,
+        })
+    }
+
+    fn asymmetric(given: KeySpec) -> Result<keys::KeySpec, Error> {
+        spec(given).ok_or_else(|| Error::InvalidArgument("the key spec is symmetric".into()))
+    }
+
+    fn signing(algorithm: SigningAlgorithm) -> keys::SigningAlgorithm {
+        use keys::Hash::*;
+        use keys::SigningAlgorithm as A;
+        match algorithm {
+            SigningAlgorithm::RsassaPssSha256 => A::RsassaPss(Sha256),
+            SigningAlgorithm::RsassaPssSha384 => A::RsassaPss(Sha384),
+            SigningAlgorithm::RsassaPssSha512 => A::RsassaPss(Sha512),
+            SigningAlgorithm::RsassaPkcs1V15Sha256 => A::RsassaPkcs1V15(Sha256),
+            SigningAlgorithm::RsassaPkcs1V15Sha384 => A::RsassaPkcs1V15(Sha384),
+            SigningAlgorithm::RsassaPkcs1V15Sha512 => A::RsassaPkcs1V15(Sha512),
+            SigningAlgorithm::EcdsaSha256 => A::Ecdsa(Sha256),
+            SigningAlgorithm::EcdsaSha384 => A::Ecdsa(Sha384),
+            SigningAlgorithm::EcdsaSha512 => A::Ecdsa(Sha512),
+            SigningAlgorithm::Ed25519Sha512 => A::Ed25519,
+            SigningAlgorithm::Ed25519PhSha512 => A::Ed25519Ph,
+        }
+    }
+
+    fn message_type(message_type: MessageType) -> keys::MessageType {
+        match message_type {
+            MessageType::Raw => keys::MessageType::Raw,
+            MessageType::Digest => keys::MessageType::Digest,
+        }
+    }
+
+    fn mac(algorithm: MacAlgorithm) -> keys::Hash {
+        match algorithm {
+            MacAlgorithm::HmacSha224 => keys::Hash::Sha224,
+            MacAlgorithm::HmacSha256 => keys::Hash::Sha256,
+            MacAlgorithm::HmacSha384 => keys::Hash::Sha384,
+            MacAlgorithm::HmacSha512 => keys::Hash::Sha512,
+        }
+    }
+
+    fn oaep(hash: OaepHash) -> keys::OaepHash {
+        match hash {
+            OaepHash::Sha1 => keys::OaepHash::Sha1,
+            OaepHash::Sha256 => keys::OaepHash::Sha256,
         }
     }
 
     impl Guest for Component {
         fn create_domain_key(master_key: Vec<u8>) -> Result<Vec<u8>, Error> {
-            let master_key = zeroize::Zeroizing::new(master_key);
+            let master_key = Zeroizing::new(master_key);
             Ok(ops::create_domain_key(&master_key)?)
         }
 
         fn start(master_key: Vec<u8>, sealed_domain_key: Vec<u8>) -> Result<(), Error> {
-            let master_key = zeroize::Zeroizing::new(master_key);
+            let master_key = Zeroizing::new(master_key);
             Ok(ops::start(&master_key, &sealed_domain_key)?)
         }
 
-        fn generate_key(label: Vec<u8>) -> Result<Vec<u8>, Error> {
-            Ok(ops::generate_key(&label)?)
+        fn generate_key(label: Vec<u8>, key_spec: KeySpec) -> Result<GeneratedKey, Error> {
+            let (blob, public_key) = ops::generate_key(&label, spec(key_spec))?;
+            Ok(GeneratedKey { blob, public_key })
         }
 
         fn encrypt(key: WrappedKey, aad: Vec<u8>, plaintext: Vec<u8>) -> Result<Vec<u8>, Error> {
-            let plaintext = zeroize::Zeroizing::new(plaintext);
+            let plaintext = Zeroizing::new(plaintext);
             Ok(ops::encrypt(&key.label, &key.blob, &aad, &plaintext)?)
         }
 
@@ -380,19 +666,135 @@ mod glue {
         }
 
         fn re_encrypt(
-            source: WrappedKey,
-            source_aad: Vec<u8>,
-            body: Vec<u8>,
-            destination: WrappedKey,
-            destination_aad: Vec<u8>,
+            source: CiphertextSource,
+            destination: CiphertextDestination,
         ) -> Result<Vec<u8>, Error> {
-            Ok(ops::re_encrypt(
-                (&source.label, &source.blob),
-                &source_aad,
-                &body,
-                (&destination.label, &destination.blob),
-                &destination_aad,
+            let source = match &source {
+                CiphertextSource::Symmetric(s) => {
+                    Source::Symmetric(&s.key.label, &s.key.blob, &s.aad, &s.body)
+                }
+                CiphertextSource::Rsa(s) => {
+                    Source::Rsa(&s.key.label, &s.key.blob, oaep(s.hash), &s.ciphertext)
+                }
+            };
+            let destination = match &destination {
+                CiphertextDestination::Symmetric(d) => {
+                    Destination::Symmetric(&d.key.label, &d.key.blob, &d.aad)
+                }
+                CiphertextDestination::Rsa(d) => {
+                    Destination::Rsa(asymmetric(d.spec)?, &d.public_key, oaep(d.hash))
+                }
+            };
+            Ok(ops::re_encrypt(source, destination)?)
+        }
+
+        fn sign(
+            key: WrappedKey,
+            algorithm: SigningAlgorithm,
+            kind: MessageType,
+            message: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            Ok(ops::sign(
+                &key.label,
+                &key.blob,
+                signing(algorithm),
+                message_type(kind),
+                &message,
             )?)
+        }
+
+        fn verify(
+            key_spec: KeySpec,
+            public_key: Vec<u8>,
+            algorithm: SigningAlgorithm,
+            kind: MessageType,
+            message: Vec<u8>,
+            signature: Vec<u8>,
+        ) -> Result<bool, Error> {
+            Ok(keys::verify(
+                asymmetric(key_spec)?,
+                &public_key,
+                signing(algorithm),
+                message_type(kind),
+                &message,
+                &signature,
+            )
+            .map_err(CoreError::from)?)
+        }
+
+        fn generate_mac(
+            key: WrappedKey,
+            algorithm: MacAlgorithm,
+            message: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            Ok(ops::generate_mac(
+                &key.label,
+                &key.blob,
+                mac(algorithm),
+                &message,
+            )?)
+        }
+
+        fn verify_mac(
+            key: WrappedKey,
+            algorithm: MacAlgorithm,
+            message: Vec<u8>,
+            tag: Vec<u8>,
+        ) -> Result<bool, Error> {
+            Ok(ops::verify_mac(
+                &key.label,
+                &key.blob,
+                mac(algorithm),
+                &message,
+                &tag,
+            )?)
+        }
+
+        fn rsa_encrypt(
+            key_spec: KeySpec,
+            public_key: Vec<u8>,
+            hash: OaepHash,
+            plaintext: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            let plaintext = Zeroizing::new(plaintext);
+            Ok(keys::encrypt(
+                asymmetric(key_spec)?,
+                &public_key,
+                oaep(hash),
+                &plaintext,
+                &mut super::rsa_rng(),
+            )
+            .map_err(CoreError::from)?)
+        }
+
+        fn rsa_decrypt(
+            key: WrappedKey,
+            hash: OaepHash,
+            ciphertext: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            Ok(ops::rsa_decrypt(&key.label, &key.blob, oaep(hash), &ciphertext)?.to_vec())
+        }
+
+        fn generate_data_key_pair(
+            key: WrappedKey,
+            aad: Vec<u8>,
+            key_spec: KeySpec,
+            with_plaintext: bool,
+        ) -> Result<DataKeyPair, Error> {
+            let pair =
+                ops::generate_data_key_pair(&key.label, &key.blob, &aad, asymmetric(key_spec)?)?;
+            Ok(DataKeyPair {
+                public_key: pair.public_key,
+                private_key: with_plaintext.then(|| pair.private_key.to_vec()),
+                body: pair.body,
+            })
+        }
+
+        fn derive_shared_secret(
+            key: WrappedKey,
+            peer_public_key: Vec<u8>,
+        ) -> Result<Vec<u8>, Error> {
+            Ok(ops::derive_shared_secret(&key.label, &key.blob, &peer_public_key)?.to_vec())
         }
 
         fn seal_digest(message: Vec<u8>) -> Result<Vec<u8>, Error> {
@@ -416,6 +818,7 @@ mod glue {
             algorithm: WrappingAlgorithm,
             encrypted_material: Vec<u8>,
             label: Vec<u8>,
+            key_spec: KeySpec,
         ) -> Result<ImportedKey, Error> {
             let algorithm = match algorithm {
                 WrappingAlgorithm::RsaesOaepSha1 => import::WrappingAlgorithm::RsaesOaepSha1,
@@ -427,13 +830,18 @@ mod glue {
                     import::WrappingAlgorithm::RsaAesKeyWrapSha256
                 }
             };
-            let (blob, fingerprint) = ops::import_key(
+            let imported = ops::import_key(
                 (&wrapping_key.label, &wrapping_key.blob),
                 algorithm,
                 &encrypted_material,
                 &label,
+                spec(key_spec),
             )?;
-            Ok(ImportedKey { blob, fingerprint })
+            Ok(ImportedKey {
+                blob: imported.blob,
+                fingerprint: imported.fingerprint,
+                public_key: imported.public_key,
+            })
         }
 
         fn random_bytes(length: u32) -> Result<Vec<u8>, Error> {

@@ -95,7 +95,8 @@ def test_re_encrypt_and_data_keys(kms):
         ),
         (lambda kms: kms.decrypt(CiphertextBlob=b"not a ciphertext"), "InvalidCiphertextException"),
         (lambda kms: kms.list_keys(Marker="bogus"), "InvalidMarkerException"),
-        (lambda kms: kms.create_key(KeySpec="RSA_2048"), "UnsupportedOperationException"),
+        (lambda kms: kms.create_key(KeySpec="SM2", KeyUsage="SIGN_VERIFY"), "UnsupportedOperationException"),
+        (lambda kms: kms.create_key(KeySpec="RSA_2048"), "ValidationException"),
     ],
 )
 def test_bad_input_gets_aws_error_codes(kms, call, expected):

@@ -63,6 +63,18 @@ IMPLEMENTED = {
     "UntagResource": {"KeyId", "TagKeys"},
     "UpdateAlias": {"AliasName", "TargetKeyId"},
     "UpdateKeyDescription": {"KeyId", "Description"},
+    "Sign": {"KeyId", "Message", "MessageType", "GrantTokens", "SigningAlgorithm", "DryRun"},
+    "Verify": {"KeyId", "Message", "MessageType", "Signature", "SigningAlgorithm",
+               "GrantTokens", "DryRun"},
+    "GetPublicKey": {"KeyId", "GrantTokens"},
+    "GenerateMac": {"Message", "KeyId", "MacAlgorithm", "GrantTokens", "DryRun"},
+    "VerifyMac": {"Message", "KeyId", "MacAlgorithm", "Mac", "GrantTokens", "DryRun"},
+    "GenerateDataKeyPair": {"EncryptionContext", "KeyId", "KeyPairSpec", "GrantTokens",
+                            "DryRun"},
+    "GenerateDataKeyPairWithoutPlaintext": {"EncryptionContext", "KeyId", "KeyPairSpec",
+                                            "GrantTokens", "DryRun"},
+    "DeriveSharedSecret": {"KeyId", "KeyAgreementAlgorithm", "PublicKey", "GrantTokens",
+                           "DryRun"},
 }
 
 
@@ -146,6 +158,9 @@ def test_recipient_never_gets_a_plaintext(kms):
         ("decrypt", dict(CiphertextBlob=blob)),
         ("generate_data_key", dict(KeyId=key, KeySpec="AES_256")),
         ("generate_random", dict(NumberOfBytes=32)),
+        ("generate_data_key_pair", dict(KeyId=key, KeyPairSpec="ECC_NIST_P256")),
+        ("derive_shared_secret", dict(KeyId=key, KeyAgreementAlgorithm="ECDH",
+                                      PublicKey=b"peer")),
     ]
     for method, params in calls:
         with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -154,5 +169,6 @@ def test_recipient_never_gets_a_plaintext(kms):
         assert response["Error"]["Code"] == "UnsupportedOperationException", method
         assert "`Recipient`" in response["Error"]["Message"]
         assert "Plaintext" not in response and "CiphertextForRecipient" not in response
+        assert "PrivateKeyPlaintext" not in response and "SharedSecret" not in response
     # Nothing was half-done: the key still decrypts as before.
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"

@@ -200,6 +200,15 @@ operations! {
     slow "GetParametersForImport" => get_parameters_for_import,
     write "ImportKeyMaterial" => import_key_material,
     write "DeleteImportedKeyMaterial" => delete_imported_key_material,
+    read "Sign" => sign,
+    read "Verify" => verify,
+    read "GetPublicKey" => get_public_key,
+    read "GenerateMac" => generate_mac,
+    read "VerifyMac" => verify_mac,
+    // A key pair is generated per call: RSA_4096 takes seconds.
+    slow "GenerateDataKeyPair" => generate_data_key_pair,
+    slow "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair_without_plaintext,
+    read "DeriveSharedSecret" => derive_shared_secret,
 }
 
 #[cfg(test)]

@@ -38,11 +38,18 @@ use crate::store::{KeyRecord, NewEvent};
 /// The operations whose successful use of a key `GetKeyLastUsage` reports
 /// (AWS's `KeyLastUsageTrackingOperation` values that keyward serves).
 const TRACKED_OPERATIONS: &[&str] = &[
-    "Encrypt",
     "Decrypt",
-    "ReEncrypt",
+    "DeriveSharedSecret",
+    "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
 ];
 
 /// Whether an event of `operation` records a use of its keys (its

@@ -107,6 +107,22 @@ actions! {
     ImportKeyMaterial,
     /// `kms:DeleteImportedKeyMaterial`.
     DeleteImportedKeyMaterial,
+    /// `kms:Sign`.
+    Sign,
+    /// `kms:Verify`.
+    Verify,
+    /// `kms:GetPublicKey`.
+    GetPublicKey,
+    /// `kms:GenerateMac`.
+    GenerateMac,
+    /// `kms:VerifyMac`.
+    VerifyMac,
+    /// `kms:GenerateDataKeyPair`.
+    GenerateDataKeyPair,
+    /// `kms:GenerateDataKeyPairWithoutPlaintext`.
+    GenerateDataKeyPairWithoutPlaintext,
+    /// `kms:DeriveSharedSecret`.
+    DeriveSharedSecret,
 }
 
 impl Action {
@@ -146,6 +162,14 @@ impl Action {
                 | Self::ReEncryptTo
                 | Self::GenerateDataKey
                 | Self::GenerateDataKeyWithoutPlaintext
+                | Self::Sign
+                | Self::Verify
+                | Self::GetPublicKey
+                | Self::GenerateMac
+                | Self::VerifyMac
+                | Self::GenerateDataKeyPair
+                | Self::GenerateDataKeyPairWithoutPlaintext
+                | Self::DeriveSharedSecret
                 | Self::GetKeyLastUsage
                 | Self::CreateAlias
                 | Self::UpdateAlias

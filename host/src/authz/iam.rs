@@ -811,6 +811,13 @@ fn fact(key: &str) -> Result<Fact, String> {
             Fact::optional("encryption_algorithm", Type::Folded(Case::Upper))
         }
         "kms:reencryptonsamekey" => Fact::optional("re_encrypt_on_same_key", Type::Bool),
+        "kms:signingalgorithm" => Fact::optional("signing_algorithm", Type::Folded(Case::Upper)),
+        "kms:messagetype" => Fact::optional("message_type", Type::Folded(Case::Upper)),
+        "kms:macalgorithm" => Fact::optional("mac_algorithm", Type::Folded(Case::Upper)),
+        "kms:keyagreementalgorithm" => {
+            Fact::optional("key_agreement_algorithm", Type::Folded(Case::Upper))
+        }
+        "kms:datakeypairspec" => Fact::optional("data_key_pair_spec", Type::Folded(Case::Upper)),
         "kms:wrappingalgorithm" => Fact::optional("wrapping_algorithm", Type::Folded(Case::Upper)),
         "kms:wrappingkeyspec" => Fact::optional("wrapping_key_spec", Type::Folded(Case::Upper)),
         "kms:expirationmodel" => Fact::optional("expiration_model", Type::Folded(Case::Upper)),

@@ -73,6 +73,16 @@ pub struct RequestParameters {
     pub request_tags: Option<BTreeMap<String, String>>,
     /// The tag keys a request names (`aws:TagKeys`).
     pub tag_keys: Option<Vec<Text>>,
+    /// `kms:SigningAlgorithm`.
+    pub signing_algorithm: Option<Text>,
+    /// `kms:MessageType`.
+    pub message_type: Option<Text>,
+    /// `kms:MacAlgorithm`.
+    pub mac_algorithm: Option<Text>,
+    /// `kms:KeyAgreementAlgorithm`.
+    pub key_agreement_algorithm: Option<Text>,
+    /// `kms:DataKeyPairSpec`.
+    pub data_key_pair_spec: Option<Text>,
 }
 
 impl RequestParameters {
@@ -97,6 +107,11 @@ impl RequestParameters {
         multi_region: None,
         request_tags: None,
         tag_keys: None,
+        signing_algorithm: None,
+        message_type: None,
+        mac_algorithm: None,
+        key_agreement_algorithm: None,
+        data_key_pair_spec: None,
     };
 
     /// The context attributes, for those that are set.
@@ -119,6 +134,14 @@ impl RequestParameters {
         text("key_spec", self.key_spec.as_deref());
         text("key_usage", self.key_usage.as_deref());
         text("key_origin", self.key_origin.as_deref());
+        text("signing_algorithm", self.signing_algorithm.as_deref());
+        text("message_type", self.message_type.as_deref());
+        text("mac_algorithm", self.mac_algorithm.as_deref());
+        text(
+            "key_agreement_algorithm",
+            self.key_agreement_algorithm.as_deref(),
+        );
+        text("data_key_pair_spec", self.data_key_pair_spec.as_deref());
         let flags = [
             ("re_encrypt_on_same_key", self.re_encrypt_on_same_key),
             (

@@ -5,6 +5,7 @@
 //! Output is compact JSON when stdout is not a terminal, and an indented,
 //! human-readable form when it is; `--output` overrides either.
 
+mod asymmetric;
 mod audit;
 mod output;
 mod policy;
@@ -21,8 +22,8 @@ use serde::Serialize;
 
 use crate::authz::Principal;
 use crate::model::{
-    AlgorithmSpec, ExpirationModelType, GetParametersForImportRequest, ImportKeyMaterialRequest,
-    OriginType, WrappingKeySpec,
+    AlgorithmSpec, EncryptionAlgorithmSpec, ExpirationModelType, GetParametersForImportRequest,
+    ImportKeyMaterialRequest, OriginType, WrappingKeySpec,
 };
 use crate::model::{
     AliasRequest, CreateGrantRequest, CreateKeyRequest, DataKeySpec, DecryptRequest,
@@ -397,6 +398,10 @@ enum Command {
         plaintext: String,
         #[command(flatten)]
         context: ContextArg,
+        /// SYMMETRIC_DEFAULT (the default), or RSAES_OAEP_SHA_1 or
+        /// RSAES_OAEP_SHA_256 for RSA keys.
+        #[arg(long, value_parser = parse_enum::<EncryptionAlgorithmSpec>)]
+        encryption_algorithm: Option<EncryptionAlgorithmSpec>,
         #[command(flatten)]
         blob_out: BlobOut,
     },
@@ -405,11 +410,16 @@ enum Command {
         /// The ciphertext: `fileb://PATH` for raw bytes, else base64.
         #[arg(long)]
         ciphertext_blob: String,
-        /// If given, the key the ciphertext must be under.
+        /// If given, the key the ciphertext must be under (required for
+        /// RSA keys).
         #[arg(long)]
         key_id: Option<String>,
         #[command(flatten)]
         context: ContextArg,
+        /// SYMMETRIC_DEFAULT (the default), or the RSA-OAEP algorithm the
+        /// ciphertext was made with.
+        #[arg(long, value_parser = parse_enum::<EncryptionAlgorithmSpec>)]
+        encryption_algorithm: Option<EncryptionAlgorithmSpec>,
         #[command(flatten)]
         blob_out: BlobOut,
     },
@@ -452,6 +462,8 @@ enum Command {
         #[command(flatten)]
         blob_out: BlobOut,
     },
+    #[command(flatten)]
+    Asymmetric(asymmetric::AsymmetricCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -1092,12 +1104,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             key_id,
             plaintext,
             context,
+            encryption_algorithm,
             blob_out,
         } => {
             let request = EncryptRequest {
                 key_id,
                 plaintext: SecretBytes::new(read_blob("--plaintext", &plaintext)?),
                 encryption_context: context.encryption_context,
+                encryption_algorithm,
                 ..Default::default()
             };
             let response = kms.encrypt(&caller, request)?;
@@ -1113,12 +1127,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             ciphertext_blob,
             key_id,
             context,
+            encryption_algorithm,
             blob_out,
         } => {
             let request = DecryptRequest {
                 ciphertext_blob: read_blob("--ciphertext-blob", &ciphertext_blob)?,
                 key_id,
                 encryption_context: context.encryption_context,
+                encryption_algorithm,
                 ..Default::default()
             };
             let response = kms.decrypt(&caller, request)?;
@@ -1173,6 +1189,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 format,
             )
         }
+        Command::Asymmetric(command) => asymmetric::run(&kms, &caller, command, format),
         Command::GenerateRandom {
             number_of_bytes,
             blob_out,

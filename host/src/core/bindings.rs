@@ -18,6 +18,10 @@ mod generated {
 }
 
 pub use generated::keyward::crypto::types::{
-    DataKey, Error as GuestError, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+    CiphertextDestination, CiphertextSource, DataKey, DataKeyPair, Error as GuestError,
+    GeneratedKey, ImportedKey, KeySpec as CoreKeySpec, MacAlgorithm,
+    MessageType as CoreMessageType, OaepHash, RsaCiphertext, RsaDestination,
+    SigningAlgorithm as CoreSigningAlgorithm, SymmetricCiphertext, SymmetricDestination,
+    WrappedKey, WrappingAlgorithm, WrappingKeyPair,
 };
 pub use generated::{Bindings, BindingsPre};

@@ -23,7 +23,10 @@ use zeroize::Zeroizing;
 
 use bindings::{Bindings, BindingsPre};
 pub use bindings::{
-    DataKey, GuestError, ImportedKey, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+    CiphertextDestination, CiphertextSource, CoreKeySpec, CoreMessageType, CoreSigningAlgorithm,
+    DataKey, DataKeyPair, GeneratedKey, GuestError, ImportedKey, MacAlgorithm, OaepHash,
+    RsaCiphertext, RsaDestination, SymmetricCiphertext, SymmetricDestination, WrappedKey,
+    WrappingAlgorithm, WrappingKeyPair,
 };
 
 /// The crypto-core component, built from `guest/` by the build script.
@@ -331,9 +334,163 @@ impl CorePool {
         }
     }
 
-    /// Generates backing key material bound to `label`, returned wrapped.
-    pub fn generate_key(&self, label: &[u8]) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
-        self.call(|store, b| b.keyward_crypto_core().call_generate_key(store, label))
+    /// Generates key material of `spec` bound to `label`, returned wrapped,
+    /// with its public key if it has one. RSA generation takes seconds: it
+    /// runs one at a time, under the key-generation budget.
+    pub fn generate_key(
+        &self,
+        label: &[u8],
+        spec: CoreKeySpec,
+    ) -> Result<Result<GeneratedKey, GuestError>, CoreFault> {
+        if is_rsa(spec) {
+            let _one_at_a_time = self
+                .keygen
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            return self.call_within(self.config.keygen_deadline, |store, b| {
+                b.keyward_crypto_core()
+                    .call_generate_key(store, label, spec)
+            });
+        }
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_generate_key(store, label, spec)
+        })
+    }
+
+    /// Signs `message` with the private key `key`.
+    pub fn sign(
+        &self,
+        key: &WrappedKey,
+        algorithm: CoreSigningAlgorithm,
+        message_type: CoreMessageType,
+        message: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_sign(store, key, algorithm, message_type, message)
+        })
+    }
+
+    /// Whether `signature` verifies under the public key of a key of `spec`.
+    pub fn verify(
+        &self,
+        spec: CoreKeySpec,
+        public_key: &[u8],
+        algorithm: CoreSigningAlgorithm,
+        message_type: CoreMessageType,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<Result<bool, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core().call_verify(
+                store,
+                spec,
+                public_key,
+                algorithm,
+                message_type,
+                message,
+                signature,
+            )
+        })
+    }
+
+    /// The HMAC of `message` under the HMAC key `key`.
+    pub fn generate_mac(
+        &self,
+        key: &WrappedKey,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_generate_mac(store, key, algorithm, message)
+        })
+    }
+
+    /// Whether `mac` is the HMAC of `message` under `key`.
+    pub fn verify_mac(
+        &self,
+        key: &WrappedKey,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<Result<bool, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_verify_mac(store, key, algorithm, message, mac)
+        })
+    }
+
+    /// RSA-OAEP encryption with the public key of an RSA key of `spec`.
+    pub fn rsa_encrypt(
+        &self,
+        spec: CoreKeySpec,
+        public_key: &[u8],
+        hash: OaepHash,
+        plaintext: &[u8],
+    ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            b.keyward_crypto_core()
+                .call_rsa_encrypt(store, spec, public_key, hash, plaintext)
+        })
+    }
+
+    /// RSA-OAEP decryption with the private key `key`.
+    pub fn rsa_decrypt(
+        &self,
+        key: &WrappedKey,
+        hash: OaepHash,
+        ciphertext: &[u8],
+    ) -> Result<Result<Zeroizing<Vec<u8>>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            let result = b
+                .keyward_crypto_core()
+                .call_rsa_decrypt(store, key, hash, ciphertext)?;
+            Ok(result.map(Zeroizing::new))
+        })
+    }
+
+    /// Generates a data key pair of `spec`, its private key sealed under
+    /// `key` and `aad`.
+    pub fn generate_data_key_pair(
+        &self,
+        key: &WrappedKey,
+        aad: &[u8],
+        spec: CoreKeySpec,
+        with_plaintext: bool,
+    ) -> Result<Result<DataKeyPair, GuestError>, CoreFault> {
+        let call = |store: &mut Store<HostState>, b: &Bindings| {
+            b.keyward_crypto_core().call_generate_data_key_pair(
+                store,
+                key,
+                aad,
+                spec,
+                with_plaintext,
+            )
+        };
+        if is_rsa(spec) {
+            let _one_at_a_time = self
+                .keygen
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            return self.call_within(self.config.keygen_deadline, call);
+        }
+        self.call(call)
+    }
+
+    /// ECDH between the private key `key` and a peer's public key.
+    pub fn derive_shared_secret(
+        &self,
+        key: &WrappedKey,
+        peer_public_key: &[u8],
+    ) -> Result<Result<Zeroizing<Vec<u8>>, GuestError>, CoreFault> {
+        self.call(|store, b| {
+            let result =
+                b.keyward_crypto_core()
+                    .call_derive_shared_secret(store, key, peer_public_key)?;
+            Ok(result.map(Zeroizing::new))
+        })
     }
 
     /// Encrypts `plaintext` under `key`, authenticating `aad`.
@@ -378,24 +535,16 @@ impl CorePool {
         })
     }
 
-    /// Re-seals a body from one key and AAD to another inside the guest.
+    /// Opens a ciphertext and seals its plaintext for another key, inside
+    /// the guest.
     pub fn re_encrypt(
         &self,
-        source: &WrappedKey,
-        source_aad: &[u8],
-        body: &[u8],
-        destination: &WrappedKey,
-        destination_aad: &[u8],
+        source: &CiphertextSource,
+        destination: &CiphertextDestination,
     ) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
         self.call(|store, b| {
-            b.keyward_crypto_core().call_re_encrypt(
-                store,
-                source,
-                source_aad,
-                body,
-                destination,
-                destination_aad,
-            )
+            b.keyward_crypto_core()
+                .call_re_encrypt(store, source, destination)
         })
     }
 
@@ -441,6 +590,7 @@ impl CorePool {
         algorithm: WrappingAlgorithm,
         encrypted_material: &[u8],
         label: &[u8],
+        spec: CoreKeySpec,
     ) -> Result<Result<ImportedKey, GuestError>, CoreFault> {
         self.call(|store, b| {
             b.keyward_crypto_core().call_import_key(
@@ -449,6 +599,7 @@ impl CorePool {
                 algorithm,
                 encrypted_material,
                 label,
+                spec,
             )
         })
     }
@@ -457,6 +608,14 @@ impl CorePool {
     pub fn random_bytes(&self, length: u32) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
         self.call(|store, b| b.keyward_crypto_core().call_random_bytes(store, length))
     }
+}
+
+/// Whether generating a key of `spec` is the slow RSA prime search.
+fn is_rsa(spec: CoreKeySpec) -> bool {
+    matches!(
+        spec,
+        CoreKeySpec::Rsa2048 | CoreKeySpec::Rsa3072 | CoreKeySpec::Rsa4096
+    )
 }
 
 /// Test-only calls, present when the guest is built with its `testing`
@@ -522,4 +681,86 @@ fn instantiate(
     store.set_epoch_deadline(u64::MAX / 2);
     let bindings = pre.instantiate(&mut store).map_err(CoreFault)?;
     Ok(Instance { store, bindings })
+}
+
+/// The crypto core's names for the model's enums: `None` where keyward
+/// does not support the value.
+pub mod names {
+    use super::{CoreKeySpec, CoreMessageType, CoreSigningAlgorithm, MacAlgorithm, OaepHash};
+    use crate::model::{
+        EncryptionAlgorithmSpec, KeySpec, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+    };
+
+    /// A key spec.
+    pub fn key_spec(spec: KeySpec) -> Option<CoreKeySpec> {
+        Some(match spec {
+            KeySpec::SymmetricDefault => CoreKeySpec::SymmetricDefault,
+            KeySpec::Rsa2048 => CoreKeySpec::Rsa2048,
+            KeySpec::Rsa3072 => CoreKeySpec::Rsa3072,
+            KeySpec::Rsa4096 => CoreKeySpec::Rsa4096,
+            KeySpec::EccNistP256 => CoreKeySpec::EccNistP256,
+            KeySpec::EccNistP384 => CoreKeySpec::EccNistP384,
+            KeySpec::EccNistP521 => CoreKeySpec::EccNistP521,
+            KeySpec::EccSecgP256k1 => CoreKeySpec::EccSecgP256k1,
+            KeySpec::EccNistEdwards25519 => CoreKeySpec::EccNistEdwards25519,
+            KeySpec::Hmac224 => CoreKeySpec::Hmac224,
+            KeySpec::Hmac256 => CoreKeySpec::Hmac256,
+            KeySpec::Hmac384 => CoreKeySpec::Hmac384,
+            KeySpec::Hmac512 => CoreKeySpec::Hmac512,
+            KeySpec::Sm2
+            | KeySpec::MlDsa44
+            | KeySpec::MlDsa65
+            | KeySpec::MlDsa87
+            | KeySpec::MlKem512
+            | KeySpec::MlKem768
+            | KeySpec::MlKem1024 => return None,
+        })
+    }
+
+    /// A signing algorithm.
+    pub fn signing_algorithm(algorithm: SigningAlgorithmSpec) -> Option<CoreSigningAlgorithm> {
+        use SigningAlgorithmSpec as S;
+        Some(match algorithm {
+            S::RsassaPssSha256 => CoreSigningAlgorithm::RsassaPssSha256,
+            S::RsassaPssSha384 => CoreSigningAlgorithm::RsassaPssSha384,
+            S::RsassaPssSha512 => CoreSigningAlgorithm::RsassaPssSha512,
+            S::RsassaPkcs1V15Sha256 => CoreSigningAlgorithm::RsassaPkcs1V15Sha256,
+            S::RsassaPkcs1V15Sha384 => CoreSigningAlgorithm::RsassaPkcs1V15Sha384,
+            S::RsassaPkcs1V15Sha512 => CoreSigningAlgorithm::RsassaPkcs1V15Sha512,
+            S::EcdsaSha256 => CoreSigningAlgorithm::EcdsaSha256,
+            S::EcdsaSha384 => CoreSigningAlgorithm::EcdsaSha384,
+            S::EcdsaSha512 => CoreSigningAlgorithm::EcdsaSha512,
+            S::Ed25519Sha512 => CoreSigningAlgorithm::Ed25519Sha512,
+            S::Ed25519PhSha512 => CoreSigningAlgorithm::Ed25519PhSha512,
+            S::Sm2dsa | S::MlDsaShake256 => return None,
+        })
+    }
+
+    /// A message type.
+    pub fn message_type(message_type: MessageType) -> Option<CoreMessageType> {
+        match message_type {
+            MessageType::Raw => Some(CoreMessageType::Raw),
+            MessageType::Digest => Some(CoreMessageType::Digest),
+            MessageType::ExternalMu => None,
+        }
+    }
+
+    /// A MAC algorithm.
+    pub fn mac_algorithm(algorithm: MacAlgorithmSpec) -> MacAlgorithm {
+        match algorithm {
+            MacAlgorithmSpec::HmacSha224 => MacAlgorithm::HmacSha224,
+            MacAlgorithmSpec::HmacSha256 => MacAlgorithm::HmacSha256,
+            MacAlgorithmSpec::HmacSha384 => MacAlgorithm::HmacSha384,
+            MacAlgorithmSpec::HmacSha512 => MacAlgorithm::HmacSha512,
+        }
+    }
+
+    /// The OAEP hash of an RSA encryption algorithm.
+    pub fn oaep_hash(algorithm: EncryptionAlgorithmSpec) -> Option<OaepHash> {
+        match algorithm {
+            EncryptionAlgorithmSpec::RsaesOaepSha1 => Some(OaepHash::Sha1),
+            EncryptionAlgorithmSpec::RsaesOaepSha256 => Some(OaepHash::Sha256),
+            EncryptionAlgorithmSpec::SymmetricDefault | EncryptionAlgorithmSpec::Sm2pke => None,
+        }
+    }
 }

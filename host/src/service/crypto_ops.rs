@@ -2,6 +2,7 @@
 //! GenerateDataKeyWithoutPlaintext and GenerateRandom.
 
 use super::Op;
+use super::asymmetric::{check_usage, core_spec};
 use super::ciphertext::{self, Header};
 use super::error::InternalError;
 use super::error::Violation;
@@ -10,7 +11,10 @@ use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
-use crate::core::{GuestError, WrappedKey};
+use crate::core::{
+    CiphertextDestination, CiphertextSource, GuestError, OaepHash, RsaCiphertext, RsaDestination,
+    SymmetricCiphertext, SymmetricDestination, WrappedKey, names,
+};
 use crate::model::{
     DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
     EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
@@ -120,24 +124,45 @@ fn check_ciphertext_size(blob: &[u8]) -> KmsResult<()> {
     Ok(())
 }
 
-/// Symmetric keys encrypt and decrypt with `SYMMETRIC_DEFAULT` only.
-fn check_symmetric_use(
+/// The key encrypts (`ENCRYPT_DECRYPT`) with `algorithm`, one its spec
+/// offers: `SYMMETRIC_DEFAULT` for symmetric keys, RSA-OAEP for RSA keys.
+fn check_encryption_use(
     key: &KeyRecord,
     algorithm: Option<EncryptionAlgorithmSpec>,
+    operation: &str,
 ) -> KmsResult<()> {
-    if key.key_usage != KeyUsage::EncryptDecrypt {
-        return Err(KmsError::InvalidKeyUsage(format!(
-            "key `{}` has key usage `{}`, not `ENCRYPT_DECRYPT`",
-            key.arn, key.key_usage
+    check_usage(key, KeyUsage::EncryptDecrypt, operation)?;
+    let algorithm = algorithm.unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault);
+    if key.key_spec.encryption_algorithms().contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(KmsError::wrong_algorithm(algorithm, key.key_spec))
+    }
+}
+
+/// Whether a request names RSA-OAEP: its ciphertext is then plain RSA-OAEP,
+/// with no keyward header, and its key must be named.
+fn is_rsa_algorithm(algorithm: Option<EncryptionAlgorithmSpec>) -> bool {
+    algorithm.and_then(names::oaep_hash).is_some()
+}
+
+/// RSA keys take no encryption context, as in AWS.
+fn check_no_context(name: &str, context: Option<&EncryptionContext>) -> KmsResult<()> {
+    if context.is_some_and(|c| !c.is_empty()) {
+        return Err(KmsError::validation(format!(
+            "{name} is not supported with asymmetric KMS keys"
         )));
     }
-    match algorithm {
-        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
-        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
-            "encryption algorithm `{other}` is not compatible with key `{}`",
-            key.arn
-        ))),
-    }
+    Ok(())
+}
+
+/// The OAEP hash of an algorithm checked to be RSA-OAEP.
+fn oaep(algorithm: Option<EncryptionAlgorithmSpec>) -> KmsResult<OaepHash> {
+    algorithm.and_then(names::oaep_hash).ok_or_else(|| {
+        KmsError::guest(GuestError::InvalidArgument(
+            "an RSA key without an RSA-OAEP algorithm".into(),
+        ))
+    })
 }
 
 /// Fills in `SYMMETRIC_DEFAULT` for an encryption algorithm a request
@@ -148,7 +173,7 @@ fn default_algorithm(algorithm: &mut Option<EncryptionAlgorithmSpec>) {
     algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
 }
 
-fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
+pub(super) fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
     if dry_run == Some(true) {
         return Err(KmsError::DryRunOperation);
     }
@@ -181,7 +206,11 @@ fn decrypt_error(error: GuestError) -> KmsError {
 
 impl Kms {
     /// The wrapped material of one version of `key`, for the guest.
-    fn wrapped_key(&self, key: &KeyRecord, version: u32) -> KmsResult<Option<WrappedKey>> {
+    pub(super) fn wrapped_key(
+        &self,
+        key: &KeyRecord,
+        version: u32,
+    ) -> KmsResult<Option<WrappedKey>> {
         let material = self.store.material(&key.region, &key.key_id, version)?;
         Ok(material.map(|m| WrappedKey {
             label: material_label(&key.arn, version),
@@ -190,7 +219,7 @@ impl Kms {
     }
 
     /// The current material of `key` and the header new ciphertexts get.
-    fn current_material(&self, key: &KeyRecord) -> KmsResult<(WrappedKey, Vec<u8>)> {
+    pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<(WrappedKey, Vec<u8>)> {
         let wrapped = self.wrapped_key(key, key.current_version)?.ok_or_else(|| {
             KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
                 format!(
@@ -249,7 +278,10 @@ impl Kms {
             )?
             .with(&parameters);
             let key = self.admit(caller, trail, Action::Encrypt, &request.key_id, details)?;
-            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_encryption_use(&key, request.encryption_algorithm, "Encrypt")?;
+            if key.key_spec.is_rsa() {
+                return self.rsa_encrypt(&key, &request);
+            }
             check_dry_run(request.dry_run)?;
             let (wrapped, header) = self.current_material(&key)?;
             let aad = ciphertext::aad(&header, request.encryption_context.as_ref());
@@ -281,6 +313,13 @@ impl Kms {
                 &request.grant_tokens,
             )?
             .with(&parameters);
+            // An RSA-OAEP ciphertext has no header: the request names its key.
+            // Without a name, the blob must be keyward's, whose header does.
+            if let Some(named) = request.key_id.as_deref()
+                && is_rsa_algorithm(request.encryption_algorithm)
+            {
+                return self.rsa_decrypt(caller, trail, &request, named, details);
+            }
             let (header, header_bytes, body) = open_ciphertext(&request.ciphertext_blob)?;
             let key = self.ciphertext_key(
                 caller,
@@ -290,7 +329,7 @@ impl Kms {
                 request.key_id.as_deref(),
                 details,
             )?;
-            check_symmetric_use(&key, request.encryption_algorithm)?;
+            check_encryption_use(&key, request.encryption_algorithm, "Decrypt")?;
             check_dry_run(request.dry_run)?;
             let wrapped = self
                 .wrapped_key(&key, header.version)?
@@ -331,14 +370,35 @@ impl Kms {
                 request.destination_encryption_context.as_ref(),
                 &request.grant_tokens,
             )?;
-            let (header, header_bytes, body) = open_ciphertext(&request.ciphertext_blob)?;
+            // A symmetric ciphertext names its key in its header; an RSA one
+            // is plain RSA-OAEP, so the request must name its key.
+            let rsa_source = request
+                .source_key_id
+                .as_deref()
+                .filter(|_| is_rsa_algorithm(request.source_encryption_algorithm));
+            let parsed = match rsa_source {
+                Some(_) => {
+                    check_ciphertext_size(&request.ciphertext_blob)?;
+                    None
+                }
+                None => Some(open_ciphertext(&request.ciphertext_blob)?),
+            };
+            let named_source = match rsa_source {
+                Some(named) => Some(self.resolve_for(caller, Action::ReEncryptFrom, named)?),
+                None => None,
+            };
+            let source_arn = match (&parsed, &named_source) {
+                (Some((header, ..)), _) => header.key_arn.clone(),
+                (None, Some(key)) => key.arn.clone(),
+                (None, None) => return Err(KmsError::InvalidCiphertext),
+            };
             // The destination is looked up once, here; a failure to find it
             // is reported at its gate, after the source's, as before.
             let destination =
                 self.resolve_for(caller, Action::ReEncryptTo, &request.destination_key_id);
             // kms:ReEncryptOnSameKey, for both decisions (absent when the
             // destination does not resolve: the request then fails below).
-            let same_key = destination.as_ref().ok().map(|d| d.arn == header.key_arn);
+            let same_key = destination.as_ref().ok().map(|d| d.arn == source_arn);
             let source_parameters = RequestParameters {
                 re_encrypt_on_same_key: same_key,
                 ..algorithm_parameters(request.source_encryption_algorithm)
@@ -347,15 +407,37 @@ impl Kms {
                 re_encrypt_on_same_key: same_key,
                 ..algorithm_parameters(request.destination_encryption_algorithm)
             };
-            let source = self.ciphertext_key(
-                caller,
-                trail,
-                Action::ReEncryptFrom,
-                &header,
-                request.source_key_id.as_deref(),
-                source_details.with(&source_parameters),
-            )?;
-            check_symmetric_use(&source, request.source_encryption_algorithm)?;
+            let source_details = source_details.with(&source_parameters);
+            let source = match (&parsed, named_source) {
+                (Some((header, ..)), _) => self.ciphertext_key(
+                    caller,
+                    trail,
+                    Action::ReEncryptFrom,
+                    header,
+                    request.source_key_id.as_deref(),
+                    source_details,
+                )?,
+                (None, Some(key)) => {
+                    let named = request.source_key_id.as_deref().unwrap_or_default();
+                    self.gate(
+                        caller,
+                        trail,
+                        Action::ReEncryptFrom,
+                        key,
+                        named,
+                        source_details,
+                    )?
+                    .0
+                }
+                (None, None) => return Err(KmsError::InvalidCiphertext),
+            };
+            check_encryption_use(&source, request.source_encryption_algorithm, "ReEncrypt")?;
+            if source.key_spec.is_rsa() {
+                check_no_context(
+                    "SourceEncryptionContext",
+                    request.source_encryption_context.as_ref(),
+                )?;
+            }
             let (destination, _) = self.gate(
                 caller,
                 trail,
@@ -364,35 +446,142 @@ impl Kms {
                 &request.destination_key_id,
                 destination_details.with(&destination_parameters),
             )?;
-            check_symmetric_use(&destination, request.destination_encryption_algorithm)?;
+            check_encryption_use(
+                &destination,
+                request.destination_encryption_algorithm,
+                "ReEncrypt",
+            )?;
             check_dry_run(request.dry_run)?;
-            let source_key = self
-                .wrapped_key(&source, header.version)?
-                .ok_or(KmsError::InvalidCiphertext)?;
-            let source_aad =
-                ciphertext::aad(header_bytes, request.source_encryption_context.as_ref());
-            let (destination_key, destination_header) = self.current_material(&destination)?;
-            let destination_aad = ciphertext::aad(
-                &destination_header,
-                request.destination_encryption_context.as_ref(),
-            );
+            let source_input = match &parsed {
+                Some((header, header_bytes, body)) => {
+                    CiphertextSource::Symmetric(SymmetricCiphertext {
+                        key: self
+                            .wrapped_key(&source, header.version)?
+                            .ok_or(KmsError::InvalidCiphertext)?,
+                        aad: ciphertext::aad(
+                            header_bytes,
+                            request.source_encryption_context.as_ref(),
+                        ),
+                        body: body.to_vec(),
+                    })
+                }
+                None => CiphertextSource::Rsa(RsaCiphertext {
+                    key: self
+                        .wrapped_key(&source, source.current_version)?
+                        .ok_or(KmsError::InvalidCiphertext)?,
+                    hash: oaep(request.source_encryption_algorithm)?,
+                    ciphertext: request.ciphertext_blob.clone(),
+                }),
+            };
+            let (destination_input, header) = if destination.key_spec.is_rsa() {
+                check_no_context(
+                    "DestinationEncryptionContext",
+                    request.destination_encryption_context.as_ref(),
+                )?;
+                let rsa = RsaDestination {
+                    spec: core_spec(destination.key_spec)?,
+                    public_key: self.public_key(&destination)?,
+                    hash: oaep(request.destination_encryption_algorithm)?,
+                };
+                (CiphertextDestination::Rsa(rsa), Vec::new())
+            } else {
+                let (key, header) = self.current_material(&destination)?;
+                let aad = ciphertext::aad(&header, request.destination_encryption_context.as_ref());
+                (
+                    CiphertextDestination::Symmetric(SymmetricDestination { key, aad }),
+                    header,
+                )
+            };
             let new_body = self
                 .core
-                .re_encrypt(
-                    &source_key,
-                    &source_aad,
-                    body,
-                    &destination_key,
-                    &destination_aad,
-                )?
-                .map_err(decrypt_error)?;
+                .re_encrypt(&source_input, &destination_input)?
+                .map_err(|error| match error {
+                    // The plaintext is longer than the RSA destination takes.
+                    GuestError::InvalidArgument(_) if destination.key_spec.is_rsa() => {
+                        KmsError::validation(
+                            "the plaintext is too long for the destination key and algorithm",
+                        )
+                    }
+                    other => decrypt_error(other),
+                })?;
             Ok(ReEncryptResponse {
-                ciphertext_blob: [destination_header, new_body].concat(),
+                ciphertext_blob: [header, new_body].concat(),
                 source_key_id: source.arn,
                 key_id: destination.arn,
-                source_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
-                destination_encryption_algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+                source_encryption_algorithm: request
+                    .source_encryption_algorithm
+                    .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
+                destination_encryption_algorithm: request
+                    .destination_encryption_algorithm
+                    .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
             })
+        })
+    }
+
+    /// Encrypt under an RSA key: plain RSA-OAEP with its public key, as
+    /// AWS's, so that data encrypted offline decrypts here and the reverse.
+    fn rsa_encrypt(&self, key: &KeyRecord, request: &EncryptRequest) -> KmsResult<EncryptResponse> {
+        let algorithm = request
+            .encryption_algorithm
+            .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault);
+        check_no_context("EncryptionContext", request.encryption_context.as_ref())?;
+        let limit = key.key_spec.rsa_plaintext_limit(algorithm).unwrap_or(0);
+        if request.plaintext.len() > limit {
+            return Err(KmsError::rsa_plaintext_too_long(
+                algorithm,
+                key.key_spec,
+                limit,
+            ));
+        }
+        check_dry_run(request.dry_run)?;
+        let ciphertext_blob = self
+            .core
+            .rsa_encrypt(
+                core_spec(key.key_spec)?,
+                &self.public_key(key)?,
+                oaep(Some(algorithm))?,
+                request.plaintext.expose(),
+            )?
+            .map_err(KmsError::guest)?;
+        Ok(EncryptResponse {
+            ciphertext_blob,
+            key_id: key.arn.clone(),
+            encryption_algorithm: algorithm,
+        })
+    }
+
+    /// Decrypt an RSA-OAEP ciphertext: the request names the key and the
+    /// algorithm, since the ciphertext carries neither.
+    fn rsa_decrypt(
+        &self,
+        caller: &Caller,
+        trail: &Trail,
+        request: &DecryptRequest,
+        named: &str,
+        details: Details<'_>,
+    ) -> KmsResult<DecryptResponse> {
+        check_ciphertext_size(&request.ciphertext_blob)?;
+        let key = self.admit(caller, trail, Action::Decrypt, named, details)?;
+        check_encryption_use(&key, request.encryption_algorithm, "Decrypt")?;
+        check_no_context("EncryptionContext", request.encryption_context.as_ref())?;
+        check_dry_run(request.dry_run)?;
+        let wrapped = self
+            .wrapped_key(&key, key.current_version)?
+            .ok_or(KmsError::InvalidCiphertext)?;
+        let plaintext = self
+            .core
+            .rsa_decrypt(
+                &wrapped,
+                oaep(request.encryption_algorithm)?,
+                &request.ciphertext_blob,
+            )?
+            .map_err(decrypt_error)?;
+        Ok(DecryptResponse {
+            key_id: key.arn,
+            plaintext: SecretBytes::from(plaintext),
+            encryption_algorithm: request
+                .encryption_algorithm
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
         })
     }
 
@@ -413,7 +602,7 @@ impl Kms {
         )?
         .with(&parameters);
         let key = self.admit(caller, trail, action, &request.key_id, details)?;
-        check_symmetric_use(&key, None)?;
+        check_encryption_use(&key, None, action.name())?;
         check_dry_run(request.dry_run)?;
         let (wrapped, header) = self.current_material(&key)?;
         let aad = ciphertext::aad(&header, request.encryption_context.as_ref());

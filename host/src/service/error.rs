@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::core::{CoreFault, GuestError};
+use crate::model::{EncryptionAlgorithmSpec, KeySpec, KeyUsage, SigningAlgorithmSpec};
 use crate::store::StoreError;
 
 /// An error of a KMS operation.
@@ -79,6 +80,14 @@ pub enum KmsError {
     /// material imported before, or not a valid key.
     #[error("{0}")]
     IncorrectKeyMaterial(String),
+    /// `KMSInvalidSignatureException`: the signature does not verify. As
+    /// AWS's, its message is empty.
+    #[error("")]
+    InvalidSignature,
+    /// `KMSInvalidMacException`: the MAC does not match. As AWS's, its
+    /// message is empty.
+    #[error("")]
+    InvalidMac,
     /// `DryRunOperationException`: the request would have succeeded.
     #[error("the request would have succeeded, but `DryRun` was set")]
     DryRunOperation,
@@ -139,6 +148,8 @@ impl KmsError {
             Self::InvalidImportToken(_) => "InvalidImportTokenException",
             Self::ExpiredImportToken(_) => "ExpiredImportTokenException",
             Self::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            Self::InvalidSignature => "KMSInvalidSignatureException",
+            Self::InvalidMac => "KMSInvalidMacException",
             Self::DryRunOperation => "DryRunOperationException",
             Self::Internal(_) => "KMSInternalException",
         }
@@ -299,6 +310,70 @@ impl KmsError {
              https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
                 .into(),
         )
+    }
+
+    /// `InvalidKeyUsageException`: the key's usage does not allow the
+    /// operation.
+    pub(crate) fn wrong_usage(arn: &str, usage: KeyUsage, operation: &str) -> Self {
+        Self::InvalidKeyUsage(format!(
+            "{arn} key usage is {usage} which is not valid for {operation}."
+        ))
+    }
+
+    /// `InvalidKeyUsageException`: an algorithm the key's spec does not
+    /// offer.
+    pub(crate) fn wrong_algorithm(algorithm: impl std::fmt::Display, spec: KeySpec) -> Self {
+        Self::InvalidKeyUsage(format!(
+            "Algorithm {algorithm} is incompatible with key spec {spec}."
+        ))
+    }
+
+    /// `ValidationException`: a `DIGEST` message of the wrong length.
+    pub(crate) fn digest_length(algorithm: SigningAlgorithmSpec) -> Self {
+        Self::Validation(format!(
+            "Digest is invalid length for algorithm {algorithm}."
+        ))
+    }
+
+    /// `ValidationException`: a plaintext too long for RSA-OAEP.
+    pub(crate) fn rsa_plaintext_too_long(
+        algorithm: EncryptionAlgorithmSpec,
+        spec: KeySpec,
+        limit: usize,
+    ) -> Self {
+        Self::Validation(format!(
+            "Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {limit} bytes."
+        ))
+    }
+
+    /// `ValidationException`: a key usage the spec does not allow.
+    pub(crate) fn usage_not_compatible(usage: KeyUsage, spec: KeySpec) -> Self {
+        Self::Validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        ))
+    }
+
+    /// `ValidationException`: `CreateKey` without `KeyUsage` for a spec
+    /// that is not symmetric.
+    pub(crate) fn usage_required() -> Self {
+        Self::Validation(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+                .into(),
+        )
+    }
+
+    /// `ValidationException`: a binary member (`message`, `signature`)
+    /// outside its length bounds. AWS leaves sensitive values out of the
+    /// message.
+    pub(crate) fn binary_length(path: &str, length: usize, min: usize, max: usize) -> Self {
+        let constraint = if length < min {
+            format!("Member must have length greater than or equal to {min}")
+        } else {
+            format!("Member must have length less than or equal to {max}")
+        };
+        Self::Validation(format!(
+            "1 validation error detected: Value at '{path}' failed to satisfy constraint: {constraint}"
+        ))
     }
 
     /// `TagException`: more tags than a key may have.

@@ -18,7 +18,7 @@ use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
 use crate::model::{
     AlgorithmSpec, EmptyResponse, ExpirationModelType, GetParametersForImportRequest,
     GetParametersForImportResponse, ImportKeyMaterialRequest, ImportKeyMaterialResponse,
-    KeyIdRequest, KeyState, OriginType, WrappingKeySpec,
+    KeyIdRequest, KeySpec, KeyState, OriginType, WrappingKeySpec,
 };
 use crate::store::{ImportedMaterial, KeyRecord, Material};
 use std::borrow::Cow;
@@ -167,6 +167,18 @@ fn without_material(key: KeyRecord) -> KeyRecord {
     }
 }
 
+/// What material of `spec` must be, for `IncorrectKeyMaterialException`.
+fn incorrect_material(spec: KeySpec) -> String {
+    match spec {
+        KeySpec::SymmetricDefault => "symmetric key material must be 256 bits (32 bytes)".into(),
+        KeySpec::Hmac224 => "HMAC_224 key material must be 28 to 64 bytes".into(),
+        KeySpec::Hmac256 => "HMAC_256 key material must be 32 to 64 bytes".into(),
+        KeySpec::Hmac384 => "HMAC_384 key material must be 48 to 128 bytes".into(),
+        KeySpec::Hmac512 => "HMAC_512 key material must be 64 to 128 bytes".into(),
+        spec => format!("{spec} key material must be a PKCS #8 private key of that spec"),
+    }
+}
+
 fn require_external(key: &KeyRecord) -> KmsResult<()> {
     if key.origin == OriginType::External {
         Ok(())
@@ -260,6 +272,19 @@ impl Kms {
                     Details::parameters(&parameters),
                 )?;
                 require_external(&key)?;
+                // A private key (PKCS #8) is longer than RSA-OAEP can carry:
+                // AWS takes RSA and ECC material only with RSA_AES_KEY_WRAP.
+                if key.key_spec.is_asymmetric()
+                    && matches!(
+                        ALGORITHMS[algorithm].0,
+                        AlgorithmSpec::RsaesOaepSha1 | AlgorithmSpec::RsaesOaepSha256
+                    )
+                {
+                    return Err(KmsError::validation(format!(
+                        "{} is not a supported wrapping algorithm for key spec {}; use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256",
+                        ALGORITHMS[algorithm].0, key.key_spec
+                    )));
+                }
                 let expires_ms = self.now_ms().saturating_add(TOKEN_VALIDITY_MS);
                 let mut token = ImportToken {
                     algorithm,
@@ -356,13 +381,14 @@ impl Kms {
                         ALGORITHMS[token.algorithm].1,
                         request.encrypted_key_material.expose(),
                         &material_label(&key.arn, IMPORTED_VERSION),
+                        super::asymmetric::core_spec(key.key_spec)?,
                     )?
                     .map_err(|e| match e {
                         GuestError::InvalidWrappedKey => invalid_token(),
                         GuestError::InvalidCiphertext => KmsError::InvalidCiphertext,
-                        GuestError::IncorrectKeyMaterial => KmsError::IncorrectKeyMaterial(
-                            "symmetric key material must be 256 bits (32 bytes)".into(),
-                        ),
+                        GuestError::IncorrectKeyMaterial => {
+                            KmsError::IncorrectKeyMaterial(incorrect_material(key.key_spec))
+                        }
                         other => KmsError::guest(other),
                     })?;
                 if let Some(previous) = &key.imported
@@ -389,6 +415,7 @@ impl Kms {
                     version: IMPORTED_VERSION,
                     wrapped: imported.blob,
                     created_ms: now,
+                    public_key: imported.public_key,
                 };
                 self.store.replace_material(&record, Some(&material))?;
                 Ok(ImportKeyMaterialResponse { key_id: arn })

@@ -5,9 +5,9 @@ use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
 use crate::model::{
-    CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse,
-    EncryptionAlgorithmSpec, KeyListEntry, KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage,
-    ListKeysRequest, ListKeysResponse, OriginType,
+    CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse, KeyListEntry,
+    KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage, ListKeysRequest, ListKeysResponse,
+    OriginType,
 };
 use crate::store::{KeyRecord, Material, Page};
 use std::borrow::Cow;
@@ -32,6 +32,7 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
     )]
     let creation_date = key.created_ms as f64 / 1000.0;
     let (expiration_model, valid_to_ms) = super::imports::expiration(key);
+    let algorithms = key.key_spec.algorithms(key.key_usage);
     KeyMetadata {
         aws_account_id: key.account.clone(),
         key_id: key.key_id.clone(),
@@ -45,7 +46,10 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         key_manager: key.key_manager,
         customer_master_key_spec: key.key_spec,
         key_spec: key.key_spec,
-        encryption_algorithms: vec![EncryptionAlgorithmSpec::SymmetricDefault],
+        encryption_algorithms: algorithms.encryption,
+        signing_algorithms: algorithms.signing,
+        mac_algorithms: algorithms.mac,
+        key_agreement_algorithms: algorithms.key_agreement,
         multi_region: key.multi_region,
         deletion_date: key.deletion.map(|(at, _)| seconds(at)),
         pending_deletion_window_in_days: key.deletion.map(|(_, days)| days),
@@ -95,15 +99,16 @@ impl Kms {
                 (Some(spec), None) | (None, Some(spec)) => spec,
                 (None, None) => KeySpec::SymmetricDefault,
             };
-            if key_spec != KeySpec::SymmetricDefault {
-                return Err(not_yet(&format!("key spec `{key_spec}`")));
+            let key_usage = match request.key_usage {
+                Some(usage) => usage,
+                None if key_spec == KeySpec::SymmetricDefault => KeyUsage::EncryptDecrypt,
+                None => return Err(KmsError::usage_required()),
+            };
+            if !key_spec.usages().contains(&key_usage) {
+                return Err(KmsError::usage_not_compatible(key_usage, key_spec));
             }
-            let key_usage = request.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-            if key_usage != KeyUsage::EncryptDecrypt {
-                return Err(KmsError::validation(format!(
-                    "key usage `{key_usage}` is not compatible with key spec `{key_spec}`"
-                )));
-            }
+            let core_spec = crate::core::names::key_spec(key_spec)
+                .ok_or_else(|| not_yet(&format!("key spec `{key_spec}`")))?;
             let origin = request.origin.unwrap_or(OriginType::AwsKms);
             match origin {
                 OriginType::AwsKms | OriginType::External => {}
@@ -171,7 +176,7 @@ impl Kms {
                 OriginType::External => None,
                 _ => Some(
                     self.core
-                        .generate_key(&material_label(&arn, version))?
+                        .generate_key(&material_label(&arn, version), core_spec)?
                         .map_err(KmsError::guest)?,
                 ),
             };
@@ -208,10 +213,11 @@ impl Kms {
             {
                 self.check_lockout(caller, &record, given, &[])?;
             }
-            let material = wrapped.map(|wrapped| Material {
+            let material = wrapped.map(|generated| Material {
                 version,
-                wrapped,
+                wrapped: generated.blob,
                 created_ms: now,
+                public_key: generated.public_key,
             });
             self.store.insert_key(&record, material.as_ref())?;
             // As CloudTrail records CreateKey: with the new key as its
@@ -253,9 +259,12 @@ impl Kms {
         let arn = key_arn(region, account, &key_id);
         let now = self.now_ms();
         let version = 1;
-        let wrapped = self
+        let generated = self
             .core
-            .generate_key(&material_label(&arn, version))?
+            .generate_key(
+                &material_label(&arn, version),
+                crate::core::CoreKeySpec::SymmetricDefault,
+            )?
             .map_err(KmsError::guest)?;
         let record = KeyRecord {
             key_id,
@@ -287,8 +296,9 @@ impl Kms {
             &record,
             Some(&Material {
                 version,
-                wrapped,
+                wrapped: generated.blob,
                 created_ms: now,
+                public_key: None,
             }),
         )?;
         let alias = crate::store::AliasRecord {

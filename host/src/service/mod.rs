@@ -13,6 +13,7 @@
 //! the audit event.
 
 mod aliases;
+mod asymmetric;
 mod audit;
 mod ciphertext;
 mod crypto_ops;
@@ -1022,6 +1023,14 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
             | Action::GenerateDataKey
             | Action::GenerateDataKeyWithoutPlaintext
             | Action::RotateKeyOnDemand
+            | Action::Sign
+            | Action::Verify
+            | Action::GetPublicKey
+            | Action::GenerateMac
+            | Action::VerifyMac
+            | Action::GenerateDataKeyPair
+            | Action::GenerateDataKeyPairWithoutPlaintext
+            | Action::DeriveSharedSecret
     );
     match (action, key.state) {
         (

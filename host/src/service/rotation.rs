@@ -44,14 +44,19 @@ impl Kms {
     /// makes it current; `key` carries the rotation fields to store with it.
     fn rotate(&self, key: &KeyRecord, rotation_type: &str) -> KmsResult<()> {
         let version = key.current_version + 1;
-        let wrapped = self
+        // INVARIANT: only symmetric keys rotate (`check_rotatable`).
+        let generated = self
             .core
-            .generate_key(&material_label(&key.arn, version))?
+            .generate_key(
+                &material_label(&key.arn, version),
+                crate::core::CoreKeySpec::SymmetricDefault,
+            )?
             .map_err(KmsError::guest)?;
         let material = Material {
             version,
-            wrapped,
+            wrapped: generated.blob,
             created_ms: self.now_ms(),
+            public_key: None,
         };
         self.store.add_material(key, &material, rotation_type)?;
         Ok(())

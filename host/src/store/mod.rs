@@ -200,6 +200,8 @@ pub struct Material {
     pub wrapped: Vec<u8>,
     /// When this version was created, in milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// The public key (DER `SubjectPublicKeyInfo`) of asymmetric material.
+    pub public_key: Option<Vec<u8>>,
 }
 
 /// Where one page of `ListKeys` starts and how long it is.

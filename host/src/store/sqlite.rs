@@ -205,6 +205,11 @@ const MIGRATIONS: &[&str] = &[
         hash        BLOB    NOT NULL
     ) STRICT;
 "#,
+    // Asymmetric keys: the public key of each material version, kept in
+    // the clear as AWS returns it (the private half stays wrapped).
+    r#"
+    ALTER TABLE key_material ADD COLUMN public_key BLOB;
+"#,
 ];
 
 const DOMAIN_KEY: &str = "sealed_domain_key";
@@ -507,14 +512,15 @@ fn update_key_row(conn: &Connection, key: &KeyRecord) -> StoreResult<()> {
 /// Inserts one material version of `key`.
 fn insert_material(conn: &Connection, key: &KeyRecord, material: &Material) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO key_material (region, key_id, version, wrapped, created_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO key_material (region, key_id, version, wrapped, created_ms, public_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             key.region,
             key.key_id,
             material.version,
             material.wrapped,
-            material.created_ms
+            material.created_ms,
+            material.public_key
         ],
     )?;
     Ok(())
@@ -960,7 +966,7 @@ impl Store for SqliteStore {
         let material = inner
             .conn
             .prepare_cached(
-                "SELECT version, wrapped, created_ms FROM key_material \
+                "SELECT version, wrapped, created_ms, public_key FROM key_material \
                  WHERE region = ?1 AND key_id = ?2 AND version = ?3",
             )?
             .query_row(params![region, key_id, version], |row| {
@@ -968,6 +974,7 @@ impl Store for SqliteStore {
                     version: row.get(0)?,
                     wrapped: row.get(1)?,
                     created_ms: row.get(2)?,
+                    public_key: row.get(3)?,
                 })
             })
             .optional()?;
@@ -1211,9 +1218,9 @@ impl Store for SqliteStore {
         inner.invalidate();
         let tx = inner.conn.savepoint()?;
         tx.execute(
-            "INSERT INTO key_material (region, key_id, version, wrapped, created_ms, rotation_type) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![key.region, key.key_id, material.version, material.wrapped, material.created_ms, rotation_type],
+            "INSERT INTO key_material (region, key_id, version, wrapped, created_ms, rotation_type, public_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![key.region, key.key_id, material.version, material.wrapped, material.created_ms, rotation_type, material.public_key],
         )?;
         tx.execute(
             "UPDATE keys SET current_version = ?3, rotation_period_days = ?4, next_rotation_ms = ?5, \
@@ -1506,6 +1513,7 @@ mod tests {
             version: 1,
             wrapped,
             created_ms: 1,
+            public_key: None,
         };
         store.insert_key(&key, Some(&material)).unwrap();
         (dir, path, store, key)
@@ -1574,6 +1582,7 @@ mod tests {
             version: 1,
             wrapped: vec![1],
             created_ms: 1,
+            public_key: None,
         };
         store.insert_key(&key, Some(&material)).unwrap();
         assert!(matches!(

@@ -542,3 +542,174 @@ fn imported_key_material_from_the_cli_through_files() {
     let described = json(&data, &["describe-key", "--key-id", &key]);
     assert_eq!(described["KeyMetadata"]["KeyState"], "PendingImport");
 }
+
+#[test]
+fn asymmetric_and_hmac_commands_through_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let document = dir.path().join("document");
+    std::fs::write(&document, b"a document to sign").unwrap();
+    let message = format!("fileb://{}", document.display());
+    let key = json(
+        &data,
+        &[
+            "create-key",
+            "--key-spec",
+            "ECC_NIST_P384",
+            "--key-usage",
+            "SIGN_VERIFY",
+        ],
+    )["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signature = dir.path().join("signature");
+    let signed = json(
+        &data,
+        &[
+            "sign",
+            "--key-id",
+            &key,
+            "--message",
+            &message,
+            "--signing-algorithm",
+            "ECDSA_SHA_384",
+            "--outfile",
+            signature.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        signed.get("Signature").is_none(),
+        "written to the file instead"
+    );
+    assert_eq!(signed["SigningAlgorithm"], "ECDSA_SHA_384");
+    let signature_arg = format!("fileb://{}", signature.display());
+    let verified = json(
+        &data,
+        &[
+            "verify",
+            "--key-id",
+            &key,
+            "--message",
+            &message,
+            "--signature",
+            &signature_arg,
+            "--signing-algorithm",
+            "ECDSA_SHA_384",
+        ],
+    );
+    assert_eq!(verified["SignatureValid"], true);
+    // Another document: the AWS error code, exit 254.
+    std::fs::write(&document, b"another document").unwrap();
+    let refused = keyward(
+        &data,
+        &[
+            "verify",
+            "--key-id",
+            &key,
+            "--message",
+            &message,
+            "--signature",
+            &signature_arg,
+            "--signing-algorithm",
+            "ECDSA_SHA_384",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("KMSInvalidSignatureException"));
+    // The public key, raw to a file, is the DER that `verify` used.
+    let public = dir.path().join("public.der");
+    json(
+        &data,
+        &[
+            "get-public-key",
+            "--key-id",
+            &key,
+            "--outfile",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&public).unwrap()[0], 0x30, "DER SEQUENCE");
+
+    // HMAC: generate, then verify the MAC given as base64.
+    let hmac = json(
+        &data,
+        &[
+            "create-key",
+            "--key-spec",
+            "HMAC_256",
+            "--key-usage",
+            "GENERATE_VERIFY_MAC",
+        ],
+    )["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tag = json(
+        &data,
+        &[
+            "generate-mac",
+            "--key-id",
+            &hmac,
+            "--message",
+            &message,
+            "--mac-algorithm",
+            "HMAC_SHA_256",
+        ],
+    )["Mac"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(STANDARD.decode(&tag).unwrap().len(), 32);
+    let checked = json(
+        &data,
+        &[
+            "verify-mac",
+            "--key-id",
+            &hmac,
+            "--message",
+            &message,
+            "--mac-algorithm",
+            "HMAC_SHA_256",
+            "--mac",
+            &tag,
+        ],
+    );
+    assert_eq!(checked["MacValid"], true);
+
+    // A data key pair, its private key to a file; decrypt opens the blob.
+    let symmetric = json(&data, &["create-key"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let private = dir.path().join("private.der");
+    let blob = dir.path().join("private.enc");
+    json(
+        &data,
+        &[
+            "generate-data-key-pair",
+            "--key-id",
+            &symmetric,
+            "--key-pair-spec",
+            "ECC_NIST_P256",
+            "--outfile",
+            blob.to_str().unwrap(),
+            "--private-key-outfile",
+            private.to_str().unwrap(),
+        ],
+    );
+    let opened = json(
+        &data,
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &format!("fileb://{}", blob.display()),
+        ],
+    );
+    assert_eq!(
+        STANDARD
+            .decode(opened["Plaintext"].as_str().unwrap())
+            .unwrap(),
+        std::fs::read(&private).unwrap()
+    );
+}

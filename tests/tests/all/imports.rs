@@ -37,7 +37,7 @@ fn external_key(env: &Env) -> String {
         .key_id
 }
 
-fn parameters(
+pub(crate) fn parameters(
     env: &Env,
     key_id: &str,
     algorithm: AlgorithmSpec,
@@ -55,7 +55,7 @@ fn parameters(
 
 /// Wraps `material` under the returned public key the way AWS documents it
 /// for `algorithm`.
-fn wrap(public_key_der: &[u8], algorithm: AlgorithmSpec, material: &[u8]) -> Vec<u8> {
+pub(crate) fn wrap(public_key_der: &[u8], algorithm: AlgorithmSpec, material: &[u8]) -> Vec<u8> {
     let public = RsaPublicKey::from_public_key_der(public_key_der).unwrap();
     match algorithm {
         AlgorithmSpec::RsaesOaepSha256 => public
@@ -83,7 +83,7 @@ fn wrap(public_key_der: &[u8], algorithm: AlgorithmSpec, material: &[u8]) -> Vec
     }
 }
 
-fn import(
+pub(crate) fn import(
     env: &Env,
     key_id: &str,
     token: &[u8],

@@ -8,6 +8,7 @@
     reason = "integration tests fail by panicking"
 )]
 
+mod asymmetric;
 mod audit;
 mod authz;
 mod cli;

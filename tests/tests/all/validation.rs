@@ -257,12 +257,22 @@ fn ciphertext_size_is_checked() {
 fn create_key_rejects_what_it_cannot_honour() {
     let env = Env::new();
     let create = |request: CreateKeyRequest| code(env.kms.create_key(&env.caller, request));
+    // A spec keyward does not support yet, and a spec other than
+    // SYMMETRIC_DEFAULT without a usage (AWS requires one).
+    assert_eq!(
+        create(CreateKeyRequest {
+            key_spec: Some(KeySpec::Sm2),
+            key_usage: Some(KeyUsage::SignVerify),
+            ..Default::default()
+        }),
+        "UnsupportedOperationException"
+    );
     assert_eq!(
         create(CreateKeyRequest {
             key_spec: Some(KeySpec::Rsa2048),
             ..Default::default()
         }),
-        "UnsupportedOperationException"
+        "ValidationException"
     );
     assert_eq!(
         create(CreateKeyRequest {

@@ -3,6 +3,10 @@
 //! serialise them as AWS's JSON (binary fields in base64, times in epoch
 //! seconds).
 
+mod specs;
+
+pub use specs::Algorithms;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -101,6 +105,116 @@ kms_enum! {
         Hmac512 = "HMAC_512",
         /// SM2 (China Regions only).
         Sm2 = "SM2",
+        /// ML-DSA-44 (FIPS 204).
+        MlDsa44 = "ML_DSA_44",
+        /// ML-DSA-65 (FIPS 204).
+        MlDsa65 = "ML_DSA_65",
+        /// ML-DSA-87 (FIPS 204).
+        MlDsa87 = "ML_DSA_87",
+        /// Ed25519.
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        /// ML-KEM-512 (FIPS 203).
+        MlKem512 = "ML_KEM_512",
+        /// ML-KEM-768 (FIPS 203).
+        MlKem768 = "ML_KEM_768",
+        /// ML-KEM-1024 (FIPS 203).
+        MlKem1024 = "ML_KEM_1024",
+    }
+}
+
+kms_enum! {
+    /// The type of a data key pair (AWS's `DataKeyPairSpec`).
+    DataKeyPairSpec {
+        /// RSA 2048.
+        Rsa2048 = "RSA_2048",
+        /// RSA 3072.
+        Rsa3072 = "RSA_3072",
+        /// RSA 4096.
+        Rsa4096 = "RSA_4096",
+        /// NIST P-256.
+        EccNistP256 = "ECC_NIST_P256",
+        /// NIST P-384.
+        EccNistP384 = "ECC_NIST_P384",
+        /// NIST P-521.
+        EccNistP521 = "ECC_NIST_P521",
+        /// secp256k1.
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        /// SM2 (China Regions only).
+        Sm2 = "SM2",
+        /// Ed25519.
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        /// ML-KEM-512.
+        MlKem512 = "ML_KEM_512",
+        /// ML-KEM-768.
+        MlKem768 = "ML_KEM_768",
+        /// ML-KEM-1024.
+        MlKem1024 = "ML_KEM_1024",
+    }
+}
+
+kms_enum! {
+    /// Signing algorithms (AWS's `SigningAlgorithmSpec`).
+    SigningAlgorithmSpec {
+        /// RSASSA-PSS with SHA-256.
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        /// RSASSA-PSS with SHA-384.
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        /// RSASSA-PSS with SHA-512.
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        /// RSASSA-PKCS1-v1_5 with SHA-384.
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        /// RSASSA-PKCS1-v1_5 with SHA-512.
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        /// ECDSA with SHA-256.
+        EcdsaSha256 = "ECDSA_SHA_256",
+        /// ECDSA with SHA-384.
+        EcdsaSha384 = "ECDSA_SHA_384",
+        /// ECDSA with SHA-512.
+        EcdsaSha512 = "ECDSA_SHA_512",
+        /// SM2 signatures (China Regions only).
+        Sm2dsa = "SM2DSA",
+        /// ML-DSA with SHAKE-256.
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+        /// Pure Ed25519.
+        Ed25519Sha512 = "ED25519_SHA_512",
+        /// Ed25519ph.
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
+    }
+}
+
+kms_enum! {
+    /// MAC algorithms (AWS's `MacAlgorithmSpec`).
+    MacAlgorithmSpec {
+        /// HMAC with SHA-224.
+        HmacSha224 = "HMAC_SHA_224",
+        /// HMAC with SHA-256.
+        HmacSha256 = "HMAC_SHA_256",
+        /// HMAC with SHA-384.
+        HmacSha384 = "HMAC_SHA_384",
+        /// HMAC with SHA-512.
+        HmacSha512 = "HMAC_SHA_512",
+    }
+}
+
+kms_enum! {
+    /// Key agreement algorithms (AWS's `KeyAgreementAlgorithmSpec`).
+    KeyAgreementAlgorithmSpec {
+        /// Elliptic-curve Diffie-Hellman.
+        Ecdh = "ECDH",
+    }
+}
+
+kms_enum! {
+    /// What `Sign` and `Verify` take as `Message` (AWS's `MessageType`).
+    MessageType {
+        /// The message itself.
+        Raw = "RAW",
+        /// Its digest.
+        Digest = "DIGEST",
+        /// ML-DSA's external mu.
+        ExternalMu = "EXTERNAL_MU",
     }
 }
 
@@ -115,6 +229,8 @@ kms_enum! {
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
         /// Derive shared secrets.
         KeyAgreement = "KEY_AGREEMENT",
+        /// Encapsulate and decapsulate (ML-KEM).
+        EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
     }
 }
 
@@ -407,8 +523,18 @@ pub struct KeyMetadata {
     pub customer_master_key_spec: KeySpec,
     /// The key spec.
     pub key_spec: KeySpec,
-    /// The algorithms the key supports.
-    pub encryption_algorithms: Vec<EncryptionAlgorithmSpec>,
+    /// The encryption algorithms of an `ENCRYPT_DECRYPT` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<EncryptionAlgorithmSpec>>,
+    /// The signing algorithms of a `SIGN_VERIFY` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<SigningAlgorithmSpec>>,
+    /// The MAC algorithm of a `GENERATE_VERIFY_MAC` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_algorithms: Option<Vec<MacAlgorithmSpec>>,
+    /// The key agreement algorithms of a `KEY_AGREEMENT` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<KeyAgreementAlgorithmSpec>>,
     /// Whether this is a multi-region key.
     pub multi_region: bool,
     /// When a key pending deletion will be deleted, epoch seconds.
@@ -655,6 +781,277 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
     pub ciphertext_blob: Vec<u8>,
     /// The ARN of the key used.
     pub key_id: String,
+}
+
+/// `Sign` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignRequest {
+    /// Key id, key ARN, alias name or alias ARN of a `SIGN_VERIFY` key.
+    pub key_id: String,
+    /// The message (1..=4096 bytes) or its digest.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub message: SecretBytes,
+    /// `RAW` (the default) or `DIGEST`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<MessageType>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// The algorithm; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<SigningAlgorithmSpec>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `Sign` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignResponse {
+    /// The ARN of the key used.
+    pub key_id: String,
+    /// The signature: DER for ECDSA, raw for RSA and Ed25519.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub signature: Vec<u8>,
+    /// The algorithm used.
+    pub signing_algorithm: SigningAlgorithmSpec,
+}
+
+/// `Verify` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VerifyRequest {
+    /// Key id, key ARN, alias name or alias ARN of a `SIGN_VERIFY` key.
+    pub key_id: String,
+    /// The message or its digest, as signed.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub message: SecretBytes,
+    /// `RAW` (the default) or `DIGEST`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<MessageType>,
+    /// The signature to check.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub signature: Vec<u8>,
+    /// The algorithm; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<SigningAlgorithmSpec>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `Verify` response (an invalid signature is `KMSInvalidSignatureException`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyResponse {
+    /// The ARN of the key used.
+    pub key_id: String,
+    /// Always true: a signature that does not verify is an error.
+    pub signature_valid: bool,
+    /// The algorithm used.
+    pub signing_algorithm: SigningAlgorithmSpec,
+}
+
+/// `GetPublicKey` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetPublicKeyRequest {
+    /// Key id, key ARN, alias name or alias ARN of an asymmetric key.
+    pub key_id: String,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `GetPublicKey` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetPublicKeyResponse {
+    /// The key ARN.
+    pub key_id: String,
+    /// DER `SubjectPublicKeyInfo`.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub public_key: Vec<u8>,
+    /// The deprecated name of `KeySpec`.
+    pub customer_master_key_spec: KeySpec,
+    /// The key spec.
+    pub key_spec: KeySpec,
+    /// The key usage.
+    pub key_usage: KeyUsage,
+    /// The encryption algorithms of an `ENCRYPT_DECRYPT` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<EncryptionAlgorithmSpec>>,
+    /// The signing algorithms of a `SIGN_VERIFY` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<SigningAlgorithmSpec>>,
+    /// The key agreement algorithms of a `KEY_AGREEMENT` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<KeyAgreementAlgorithmSpec>>,
+}
+
+/// `GenerateMac` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateMacRequest {
+    /// The message, 1..=4096 bytes.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub message: SecretBytes,
+    /// Key id, key ARN, alias name or alias ARN of an HMAC key.
+    pub key_id: String,
+    /// The algorithm; required, and the key spec's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_algorithm: Option<MacAlgorithmSpec>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `GenerateMac` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateMacResponse {
+    /// The MAC.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub mac: Vec<u8>,
+    /// The algorithm used.
+    pub mac_algorithm: MacAlgorithmSpec,
+    /// The ARN of the key used.
+    pub key_id: String,
+}
+
+/// `VerifyMac` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VerifyMacRequest {
+    /// The message, 1..=4096 bytes.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub message: SecretBytes,
+    /// Key id, key ARN, alias name or alias ARN of an HMAC key.
+    pub key_id: String,
+    /// The algorithm; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_algorithm: Option<MacAlgorithmSpec>,
+    /// The MAC to check.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub mac: Vec<u8>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `VerifyMac` response (a MAC that does not match is
+/// `KMSInvalidMacException`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyMacResponse {
+    /// The ARN of the key used.
+    pub key_id: String,
+    /// Always true: a MAC that does not match is an error.
+    pub mac_valid: bool,
+    /// The algorithm used.
+    pub mac_algorithm: MacAlgorithmSpec,
+}
+
+/// `GenerateDataKeyPair` and `GenerateDataKeyPairWithoutPlaintext` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateDataKeyPairRequest {
+    /// Bound to the encrypted private key as AAD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context: Option<EncryptionContext>,
+    /// Key id, key ARN, alias name or alias ARN of a symmetric encryption key.
+    pub key_id: String,
+    /// The type of pair; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_pair_spec: Option<DataKeyPairSpec>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `GenerateDataKeyPair` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateDataKeyPairResponse {
+    /// The private key (PKCS #8 DER), encrypted under the KMS key: a
+    /// ciphertext that `Decrypt` opens.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// The private key, PKCS #8 DER.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub private_key_plaintext: SecretBytes,
+    /// The public key, DER `SubjectPublicKeyInfo`.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub public_key: Vec<u8>,
+    /// The ARN of the key that encrypted the private key.
+    pub key_id: String,
+    /// The type of pair.
+    pub key_pair_spec: DataKeyPairSpec,
+}
+
+/// `GenerateDataKeyPairWithoutPlaintext` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateDataKeyPairWithoutPlaintextResponse {
+    /// The private key (PKCS #8 DER), encrypted under the KMS key.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// The public key, DER `SubjectPublicKeyInfo`.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub public_key: Vec<u8>,
+    /// The ARN of the key that encrypted the private key.
+    pub key_id: String,
+    /// The type of pair.
+    pub key_pair_spec: DataKeyPairSpec,
+}
+
+/// `DeriveSharedSecret` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeriveSharedSecretRequest {
+    /// Key id, key ARN, alias name or alias ARN of a `KEY_AGREEMENT` key.
+    pub key_id: String,
+    /// `ECDH`; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithm: Option<KeyAgreementAlgorithmSpec>,
+    /// The peer's public key, DER `SubjectPublicKeyInfo`.
+    #[serde(with = "base64_bytes", skip_serializing_if = "base64_bytes::redacting")]
+    pub public_key: Vec<u8>,
+    /// Grant tokens (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// Check authorization only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// `DeriveSharedSecret` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeriveSharedSecretResponse {
+    /// The ARN of the key used.
+    pub key_id: String,
+    /// The raw shared secret.
+    #[serde(skip_serializing_if = "base64_bytes::redacting")]
+    pub shared_secret: SecretBytes,
+    /// The algorithm used.
+    pub key_agreement_algorithm: KeyAgreementAlgorithmSpec,
+    /// The origin of the key's material.
+    pub key_origin: OriginType,
 }
 
 /// `GenerateRandom` request.
