@@ -96,6 +96,11 @@ impl KeySpec {
         Self::ALL.into_iter().find(|spec| spec.tag() == tag)
     }
 
+    /// An HMAC spec.
+    pub fn is_hmac(self) -> bool {
+        self.hmac_lengths().is_some()
+    }
+
     /// The modulus size of an RSA spec.
     fn rsa_bits(self) -> Option<usize> {
         match self {
@@ -775,21 +780,60 @@ pub fn seal(
     key: &PrivateKey,
     nonce: [u8; NONCE_LEN],
 ) -> Result<Vec<u8>, KeyError> {
+    seal_with(domain, &sealed_key_aad(label), key, nonce)
+}
+
+fn seal_with(
+    domain: &SecretKey,
+    aad: &[u8],
+    key: &PrivateKey,
+    nonce: [u8; NONCE_LEN],
+) -> Result<Vec<u8>, KeyError> {
     let secret = key.to_secret()?;
     let mut plain = Zeroizing::new(Vec::with_capacity(1 + secret.len()));
     plain.push(key.spec().tag());
     plain.extend_from_slice(&secret);
-    crypto::seal_secret(domain, &sealed_key_aad(label), &plain, nonce)
-        .map_err(|Opaque| KeyError::Internal)
+    crypto::seal_secret(domain, aad, &plain, nonce).map_err(|Opaque| KeyError::Internal)
+}
+
+fn open_with(domain: &SecretKey, aad: &[u8], blob: &[u8]) -> Result<PrivateKey, KeyError> {
+    let plain =
+        crypto::open_secret(domain, aad, blob).map_err(|Opaque| KeyError::InvalidSealedKey)?;
+    let (&tag, secret) = plain.split_first().ok_or(KeyError::InvalidSealedKey)?;
+    let spec = KeySpec::from_tag(tag).ok_or(KeyError::InvalidSealedKey)?;
+    PrivateKey::from_secret(spec, secret).map_err(|_| KeyError::InvalidSealedKey)
+}
+
+/// Associated data of a prepared key: no label, and a prefix no label can
+/// make, so that it opens only as a prepared key.
+const AAD_PREPARED_KEY: &[u8] = b"keyward/v1/prepared-key";
+
+/// Seals a key generated ahead of use ([`open_prepared`] opens it).
+pub fn seal_prepared(
+    domain: &SecretKey,
+    key: &PrivateKey,
+    nonce: [u8; NONCE_LEN],
+) -> Result<Vec<u8>, KeyError> {
+    seal_with(domain, AAD_PREPARED_KEY, key, nonce)
+}
+
+/// Opens a key sealed by [`seal_prepared`]; it must be of `spec`.
+pub fn open_prepared(
+    domain: &SecretKey,
+    blob: &[u8],
+    spec: KeySpec,
+) -> Result<PrivateKey, KeyError> {
+    let key = open_with(domain, AAD_PREPARED_KEY, blob)?;
+    if key.spec() == spec {
+        Ok(key)
+    } else {
+        Err(KeyError::InvalidSealedKey)
+    }
 }
 
 /// Opens a key sealed by [`seal`] with the same label.
 pub fn open(domain: &SecretKey, label: &[u8], blob: &[u8]) -> Result<PrivateKey, KeyError> {
-    let plain = crypto::open_secret(domain, &sealed_key_aad(label), blob)
-        .map_err(|Opaque| KeyError::InvalidSealedKey)?;
-    let (&tag, secret) = plain.split_first().ok_or(KeyError::InvalidSealedKey)?;
-    let spec = KeySpec::from_tag(tag).ok_or(KeyError::InvalidSealedKey)?;
-    PrivateKey::from_secret(spec, secret).map_err(|_| KeyError::InvalidSealedKey)
+    open_with(domain, &sealed_key_aad(label), blob)
 }
 
 #[cfg(test)]

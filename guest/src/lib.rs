@@ -220,12 +220,12 @@ pub mod ops {
     pub fn generate_key(
         label: &[u8],
         spec: Option<keys::KeySpec>,
+        prepared: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Option<Vec<u8>>), CoreError> {
-        // An RSA key takes seconds to generate: it is made before the state
-        // is borrowed, and only sealed under it.
-        let key = spec
-            .map(|spec| keys::PrivateKey::generate(spec, &mut rsa_rng()))
-            .transpose()?;
+        let key = match spec {
+            Some(spec) => Some(new_private_key(spec, prepared)?),
+            None => None,
+        };
         with_state(|state| match &key {
             None => {
                 let material = random_key()?;
@@ -243,6 +243,30 @@ pub mod ops {
                 Ok((blob, key.public_key()?))
             }
         })
+    }
+
+    /// A private key of `spec`: the prepared one if given, else a new one.
+    /// An RSA key takes seconds to generate, so it is made without holding
+    /// the state, and only sealed under it.
+    fn new_private_key(
+        spec: keys::KeySpec,
+        prepared: Option<&[u8]>,
+    ) -> Result<keys::PrivateKey, CoreError> {
+        match prepared {
+            Some(blob) => with_state(|state| Ok(keys::open_prepared(&state.domain, blob, spec)?)),
+            None => Ok(keys::PrivateKey::generate(spec, &mut rsa_rng())?),
+        }
+    }
+
+    /// See `prepare-key` in the WIT.
+    pub fn prepare_key(spec: keys::KeySpec) -> Result<Vec<u8>, CoreError> {
+        if spec.is_hmac() {
+            return Err(CoreError::InvalidArgument(
+                "only private keys are prepared".into(),
+            ));
+        }
+        let key = keys::PrivateKey::generate(spec, &mut rsa_rng())?;
+        with_state(|state| Ok(keys::seal_prepared(&state.domain, &key, random()?)?))
     }
 
     /// See `sign` in the WIT.
@@ -298,19 +322,14 @@ pub mod ops {
         blob: &[u8],
         aad: &[u8],
         spec: keys::KeySpec,
+        prepared: Option<&[u8]>,
     ) -> Result<KeyPair, CoreError> {
-        if matches!(
-            spec,
-            keys::KeySpec::Hmac224
-                | keys::KeySpec::Hmac256
-                | keys::KeySpec::Hmac384
-                | keys::KeySpec::Hmac512
-        ) {
+        if spec.is_hmac() {
             return Err(CoreError::InvalidArgument(
                 "the spec is not a data key pair spec".into(),
             ));
         }
-        let pair = keys::PrivateKey::generate(spec, &mut rsa_rng())?;
+        let pair = new_private_key(spec, prepared)?;
         let public = pair
             .public_key()?
             .ok_or_else(|| CoreError::InvalidArgument("the pair has no public key".into()))?;
@@ -636,9 +655,18 @@ mod glue {
             Ok(ops::start(&master_key, &sealed_domain_key)?)
         }
 
-        fn generate_key(label: Vec<u8>, key_spec: KeySpec) -> Result<GeneratedKey, Error> {
-            let (blob, public_key) = ops::generate_key(&label, spec(key_spec))?;
+        fn generate_key(
+            label: Vec<u8>,
+            key_spec: KeySpec,
+            prepared: Option<Vec<u8>>,
+        ) -> Result<GeneratedKey, Error> {
+            let (blob, public_key) =
+                ops::generate_key(&label, spec(key_spec), prepared.as_deref())?;
             Ok(GeneratedKey { blob, public_key })
+        }
+
+        fn prepare_key(key_spec: KeySpec) -> Result<Vec<u8>, Error> {
+            Ok(ops::prepare_key(asymmetric(key_spec)?)?)
         }
 
         fn encrypt(key: WrappedKey, aad: Vec<u8>, plaintext: Vec<u8>) -> Result<Vec<u8>, Error> {
@@ -780,9 +808,15 @@ mod glue {
             aad: Vec<u8>,
             key_spec: KeySpec,
             with_plaintext: bool,
+            prepared: Option<Vec<u8>>,
         ) -> Result<DataKeyPair, Error> {
-            let pair =
-                ops::generate_data_key_pair(&key.label, &key.blob, &aad, asymmetric(key_spec)?)?;
+            let pair = ops::generate_data_key_pair(
+                &key.label,
+                &key.blob,
+                &aad,
+                asymmetric(key_spec)?,
+                prepared.as_deref(),
+            )?;
             Ok(DataKeyPair {
                 public_key: pair.public_key,
                 private_key: with_plaintext.then(|| pair.private_key.to_vec()),

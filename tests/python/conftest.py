@@ -23,7 +23,7 @@ REGION = "us-east-1"
 
 
 class Keyward:
-    def __init__(self, tls=False, identities=None):
+    def __init__(self, tls=False, identities=None, prepared_rsa_keys=0):
         """`identities`: the entries of an identities file, the first of
         which becomes the `keyward` profile (default: the development
         identity that `keyward serve` writes)."""
@@ -38,7 +38,10 @@ class Keyward:
                 f"aws_access_key_id = {first['access_key_id']}\n"
                 f"aws_secret_access_key = {first['secret_access_key']}\n"
             )
-        args = [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"]
+        # No RSA keys prepared in the background (serve's default is two of
+        # each size): the tests use few, and CPU is short in CI.
+        args = [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
+                "--prepared-rsa-keys", str(prepared_rsa_keys)]
         if tls:
             args.append("--tls-self-signed")
         self.proc = subprocess.Popen(

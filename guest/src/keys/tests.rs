@@ -505,3 +505,28 @@ fn secrets_round_trip_and_refuse_the_wrong_spec() {
         KeyError::IncorrectMaterial
     );
 }
+
+/// A prepared key opens only as a prepared key of its own spec: never as a
+/// KMS key's material, whatever the label.
+#[test]
+fn prepared_keys_open_only_as_prepared_keys_of_their_spec() {
+    let key = PrivateKey::generate(KeySpec::P256, &mut rng()).unwrap();
+    let blob = seal_prepared(&domain(), &key, [3; NONCE_LEN]).unwrap();
+    let opened = open_prepared(&domain(), &blob, KeySpec::P256).unwrap();
+    assert_eq!(*opened.to_secret().unwrap(), *key.to_secret().unwrap());
+    assert_eq!(
+        open_prepared(&domain(), &blob, KeySpec::P384).unwrap_err(),
+        KeyError::InvalidSealedKey
+    );
+    for label in [b"".as_slice(), b"keyward/v1/prepared-key", b"arn#1"] {
+        assert_eq!(
+            open(&domain(), label, &blob).unwrap_err(),
+            KeyError::InvalidSealedKey
+        );
+    }
+    let sealed = seal(&domain(), b"arn#1", &key, [4; NONCE_LEN]).unwrap();
+    assert_eq!(
+        open_prepared(&domain(), &sealed, KeySpec::P256).unwrap_err(),
+        KeyError::InvalidSealedKey
+    );
+}

@@ -29,11 +29,15 @@ pub const DEFAULT_REGIONS: &[&str] = &[
     "ap-southeast-2",
 ];
 
+/// RSA keys of each size that `serve` keeps ready: RSA_4096 takes seconds
+/// to generate (BENCHMARKS.md), two cover a burst.
+const DEFAULT_PREPARED_RSA_KEYS: usize = 2;
+
 /// Flags of `keyward serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// A TOML file with any of: listen, data_dir, regions, identities,
-    /// tls_cert, tls_key, tls_self_signed.
+    /// tls_cert, tls_key, tls_self_signed, prepared_rsa_keys.
     #[arg(long)]
     config: Option<PathBuf>,
     /// The address to listen on [default: 127.0.0.1:4599].
@@ -61,6 +65,11 @@ pub(crate) struct ServeArgs {
     /// Mutations are always fsynced with their event.
     #[arg(long)]
     audit_fsync: bool,
+    /// RSA keys of each size to generate ahead of use, so that CreateKey and
+    /// GenerateDataKeyPair with RSA answer without waiting seconds for one
+    /// (0: none; also `prepared_rsa_keys` in the config file).
+    #[arg(long)]
+    prepared_rsa_keys: Option<usize>,
 }
 
 /// The `--config` file.
@@ -75,6 +84,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     #[serde(default)]
     tls_self_signed: bool,
+    prepared_rsa_keys: Option<usize>,
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, CliError> {
@@ -105,14 +115,22 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
         .or(file.regions)
         .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
 
+    let defaults = Config::new(&data_dir);
     let config = Config {
+        core: crate::core::CoreConfig {
+            prepared_rsa_keys: args
+                .prepared_rsa_keys
+                .or(file.prepared_rsa_keys)
+                .unwrap_or(DEFAULT_PREPARED_RSA_KEYS),
+            ..defaults.core.clone()
+        },
         regions: regions.clone(),
         audit_sync: if args.audit_fsync {
             crate::store::AuditSync::Disk
         } else {
             crate::store::AuditSync::Os
         },
-        ..Config::new(&data_dir)
+        ..defaults
     };
     let (kms, initialized) = Kms::open_or_init(config)?;
     if initialized {

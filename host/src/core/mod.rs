@@ -11,6 +11,7 @@
 //! random bytes. Backing key plaintext never does.
 
 mod bindings;
+mod prepared;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -48,6 +49,11 @@ pub struct CoreConfig {
     /// (RSA_4096 measured 4 to 29 s: the prime search is random) where every
     /// other call takes microseconds.
     pub keygen_deadline: Duration,
+    /// RSA keys of each size (2048, 3072, 4096) to generate ahead of use,
+    /// in a background thread, so that CreateKey and GenerateDataKeyPair
+    /// do not wait seconds for one. 0, the default, prepares none: a
+    /// long-running service (`keyward serve`) sets it.
+    pub prepared_rsa_keys: usize,
 }
 
 impl Default for CoreConfig {
@@ -57,6 +63,7 @@ impl Default for CoreConfig {
             memory_limit: 64 << 20,
             call_deadline: Duration::from_secs(2),
             keygen_deadline: Duration::from_secs(180),
+            prepared_rsa_keys: 0,
         }
     }
 }
@@ -163,10 +170,20 @@ pub struct CorePool {
     sealed_domain_key: Vec<u8>,
     idle: Mutex<Idle>,
     returned: Condvar,
-    /// Held while an instance generates an RSA wrapping key, so that at
-    /// most one instance is ever busy with that for seconds and the others
-    /// stay free for everyone else's calls.
+    /// Held while an instance generates an RSA key, so that at most one
+    /// instance is ever busy with that for seconds and the others stay free
+    /// for everyone else's calls.
     keygen: Mutex<()>,
+    /// RSA keys generated ahead of use, when configured.
+    prepared: std::sync::OnceLock<Arc<prepared::Prepared>>,
+}
+
+impl Drop for CorePool {
+    fn drop(&mut self) {
+        if let Some(prepared) = self.prepared.get() {
+            prepared.stop();
+        }
+    }
 }
 
 struct Idle {
@@ -218,6 +235,7 @@ impl CorePool {
             }),
             returned: Condvar::new(),
             keygen: Mutex::new(()),
+            prepared: std::sync::OnceLock::new(),
         });
         // Start one instance now, so that a wrong master key fails here.
         let first = match pool.start_instance()? {
@@ -228,6 +246,9 @@ impl CorePool {
         idle.instances.push(first);
         idle.live = 1;
         drop(idle);
+        if let Some(prepared) = prepared::Prepared::start(&pool, pool.config.prepared_rsa_keys) {
+            let _ = pool.prepared.set(prepared);
+        }
         Ok(Ok(pool))
     }
 
@@ -335,27 +356,64 @@ impl CorePool {
     }
 
     /// Generates key material of `spec` bound to `label`, returned wrapped,
-    /// with its public key if it has one. RSA generation takes seconds: it
-    /// runs one at a time, under the key-generation budget.
+    /// with its public key if it has one. An RSA key comes from the
+    /// prepared keys when one is ready; otherwise it is generated now,
+    /// which takes seconds, one at a time, under the key-generation budget.
     pub fn generate_key(
         &self,
         label: &[u8],
         spec: CoreKeySpec,
     ) -> Result<Result<GeneratedKey, GuestError>, CoreFault> {
+        if let Some(prepared) = self.take_prepared(spec) {
+            let bound = self.call(|store, b| {
+                b.keyward_crypto_core()
+                    .call_generate_key(store, label, spec, Some(&prepared))
+            })?;
+            if bound.is_ok() {
+                return Ok(bound);
+            }
+        }
         if is_rsa(spec) {
-            let _one_at_a_time = self
-                .keygen
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _one_at_a_time = self.keygen_turn();
             return self.call_within(self.config.keygen_deadline, |store, b| {
                 b.keyward_crypto_core()
-                    .call_generate_key(store, label, spec)
+                    .call_generate_key(store, label, spec, None)
             });
         }
         self.call(|store, b| {
             b.keyward_crypto_core()
-                .call_generate_key(store, label, spec)
+                .call_generate_key(store, label, spec, None)
         })
+    }
+
+    /// Generates an RSA key ahead of use (for the prepared keys).
+    fn prepare_key(&self, spec: CoreKeySpec) -> Result<Result<Vec<u8>, GuestError>, CoreFault> {
+        let _one_at_a_time = self.keygen_turn();
+        self.call_within(self.config.keygen_deadline, |store, b| {
+            b.keyward_crypto_core().call_prepare_key(store, spec)
+        })
+    }
+
+    /// A prepared key of `spec`, if the pool keeps them and one is ready.
+    fn take_prepared(&self, spec: CoreKeySpec) -> Option<Vec<u8>> {
+        self.prepared.get().and_then(|p| p.take(spec))
+    }
+
+    /// How many prepared keys of `spec` are ready.
+    pub fn prepared_ready(&self, spec: CoreKeySpec) -> usize {
+        self.prepared.get().map_or(0, |p| p.ready(spec))
+    }
+
+    /// How many prepared keys have been used.
+    pub fn prepared_taken(&self) -> usize {
+        self.prepared.get().map_or(0, |p| p.taken())
+    }
+
+    /// The turn to generate an RSA key: one instance at a time.
+    fn keygen_turn(&self) -> MutexGuard<'_, ()> {
+        self.keygen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Signs `message` with the private key `key`.
@@ -452,7 +510,7 @@ impl CorePool {
     }
 
     /// Generates a data key pair of `spec`, its private key sealed under
-    /// `key` and `aad`.
+    /// `key` and `aad`: a prepared RSA key when one is ready.
     pub fn generate_data_key_pair(
         &self,
         key: &WrappedKey,
@@ -460,6 +518,21 @@ impl CorePool {
         spec: CoreKeySpec,
         with_plaintext: bool,
     ) -> Result<Result<DataKeyPair, GuestError>, CoreFault> {
+        if let Some(prepared) = self.take_prepared(spec) {
+            let made = self.call(|store, b| {
+                b.keyward_crypto_core().call_generate_data_key_pair(
+                    store,
+                    key,
+                    aad,
+                    spec,
+                    with_plaintext,
+                    Some(&prepared),
+                )
+            })?;
+            if made.is_ok() {
+                return Ok(made);
+            }
+        }
         let call = |store: &mut Store<HostState>, b: &Bindings| {
             b.keyward_crypto_core().call_generate_data_key_pair(
                 store,
@@ -467,13 +540,11 @@ impl CorePool {
                 aad,
                 spec,
                 with_plaintext,
+                None,
             )
         };
         if is_rsa(spec) {
-            let _one_at_a_time = self
-                .keygen
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _one_at_a_time = self.keygen_turn();
             return self.call_within(self.config.keygen_deadline, call);
         }
         self.call(call)
@@ -572,10 +643,7 @@ impl CorePool {
         label: &[u8],
         bits: u32,
     ) -> Result<Result<WrappingKeyPair, GuestError>, CoreFault> {
-        let _one_at_a_time = self
-            .keygen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = self.keygen_turn();
         self.call_within(self.config.keygen_deadline, |store, b| {
             b.keyward_crypto_core()
                 .call_generate_wrapping_key(store, label, bits)

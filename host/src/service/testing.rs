@@ -16,6 +16,17 @@ impl<'k> Testing<'k> {
         Self { kms }
     }
 
+    /// How many RSA keys of `spec` are prepared and ready
+    /// ([`crate::core::CoreConfig::prepared_rsa_keys`]).
+    pub fn prepared_rsa_keys_ready(&self, spec: crate::model::KeySpec) -> usize {
+        crate::core::names::key_spec(spec).map_or(0, |spec| self.kms.core.prepared_ready(spec))
+    }
+
+    /// How many prepared RSA keys have been used.
+    pub fn prepared_rsa_keys_taken(&self) -> usize {
+        self.kms.core.prepared_taken()
+    }
+
     /// The plaintext backing material of one version of a key, revealed by
     /// the guest's test-only export.
     pub fn reveal_backing_key(

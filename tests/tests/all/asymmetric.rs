@@ -1207,3 +1207,56 @@ fn the_trail_records_the_new_operations_without_their_secrets() {
         "the scan reads the trail"
     );
 }
+
+/// With keys prepared ahead (as `keyward serve` does by default), RSA keys
+/// and RSA data key pairs come from the prepared ones, and work as any.
+#[test]
+fn prepared_rsa_keys_become_keys_and_key_pairs() {
+    let env = Env::with_config(|config| config.core.prepared_rsa_keys = 1);
+    let testing = env.kms.testing();
+    let wait_for_2048 = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while testing.prepared_rsa_keys_ready(KeySpec::Rsa2048) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no RSA_2048 key was prepared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for_2048();
+    assert_eq!(testing.prepared_rsa_keys_taken(), 0);
+    let key = create(&env, KeySpec::Rsa2048, KeyUsage::SignVerify);
+    assert_eq!(testing.prepared_rsa_keys_taken(), 1);
+    let public = public_key(&env, &key);
+    let message = b"signed with a prepared key";
+    let signature = sign(
+        &env,
+        &key,
+        SigningAlgorithmSpec::RsassaPssSha256,
+        MessageType::Raw,
+        message,
+    )
+    .unwrap();
+    assert!(independently_verified(
+        KeySpec::Rsa2048,
+        &public,
+        SigningAlgorithmSpec::RsassaPssSha256,
+        message,
+        &signature
+    ));
+    wait_for_2048();
+    let pair = env
+        .kms
+        .generate_data_key_pair(
+            &env.caller,
+            GenerateDataKeyPairRequest {
+                key_id: env.key(),
+                key_pair_spec: Some(DataKeyPairSpec::Rsa2048),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(testing.prepared_rsa_keys_taken(), 2);
+    assert_ne!(pair.public_key, public, "each prepared key is used once");
+}
