@@ -249,9 +249,7 @@ impl Kms {
         if let Some(named) = named {
             let named_key = self.resolve(caller, named)?;
             if named_key.arn != header.key_arn {
-                return Err(KmsError::IncorrectKey(format!(
-                    "the ciphertext was not encrypted under key `{named}`"
-                )));
+                return Err(KmsError::incorrect_key());
             }
         }
         self.admit(caller, trail, action, &header.key_arn, details)

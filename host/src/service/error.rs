@@ -88,8 +88,9 @@ pub enum KmsError {
     /// message is empty.
     #[error("")]
     InvalidMac,
-    /// `DryRunOperationException`: the request would have succeeded.
-    #[error("the request would have succeeded, but `DryRun` was set")]
+    /// `DryRunOperationException`: the request would have succeeded. The
+    /// message is AWS's.
+    #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRunOperation,
     /// `KMSInternalException`: a failure of keyward itself.
     #[error("the service failed internally")]
@@ -308,6 +309,15 @@ impl KmsError {
         Self::Validation(
             "Alias must start with the prefix \"alias/\". Please see \
              https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+                .into(),
+        )
+    }
+
+    /// `IncorrectKeyException`: a ciphertext is not under the key the
+    /// request named.
+    pub(crate) fn incorrect_key() -> Self {
+        Self::IncorrectKey(
+            "The key ID in the request does not identify a CMK that can perform this operation."
                 .into(),
         )
     }
