@@ -356,34 +356,42 @@ impl CorePool {
     }
 
     /// Generates key material of `spec` bound to `label`, returned wrapped,
-    /// with its public key if it has one. An RSA key comes from the
-    /// prepared keys when one is ready; otherwise it is generated now,
-    /// which takes seconds, one at a time, under the key-generation budget.
+    /// with its public key if it has one (see [`Self::with_new_key`]).
     pub fn generate_key(
         &self,
         label: &[u8],
         spec: CoreKeySpec,
     ) -> Result<Result<GeneratedKey, GuestError>, CoreFault> {
+        self.with_new_key(spec, |store, b, prepared| {
+            b.keyward_crypto_core()
+                .call_generate_key(store, label, spec, prepared)
+        })
+    }
+
+    /// Runs a call that makes a key of `spec`: with a prepared key when one
+    /// is ready; else generating one in the call, which for RSA takes
+    /// seconds, so one at a time, under the key-generation budget.
+    fn with_new_key<T>(
+        &self,
+        spec: CoreKeySpec,
+        call: impl Fn(
+            &mut Store<HostState>,
+            &Bindings,
+            Option<&[u8]>,
+        ) -> wasmtime::Result<Result<T, GuestError>>,
+    ) -> Result<Result<T, GuestError>, CoreFault> {
         if let Some(prepared) = self.take_prepared(spec) {
-            let bound = self.call(|store, b| {
-                b.keyward_crypto_core()
-                    .call_generate_key(store, label, spec, Some(&prepared))
-            })?;
-            if bound.is_ok() {
-                return Ok(bound);
+            let made = self.call(|store, b| call(store, b, Some(&prepared)))?;
+            // A prepared key that does not open is dropped; a new one is made.
+            if made.is_ok() {
+                return Ok(made);
             }
         }
         if is_rsa(spec) {
             let _one_at_a_time = self.keygen_turn();
-            return self.call_within(self.config.keygen_deadline, |store, b| {
-                b.keyward_crypto_core()
-                    .call_generate_key(store, label, spec, None)
-            });
+            return self.call_within(self.config.keygen_deadline, |store, b| call(store, b, None));
         }
-        self.call(|store, b| {
-            b.keyward_crypto_core()
-                .call_generate_key(store, label, spec, None)
-        })
+        self.call(|store, b| call(store, b, None))
     }
 
     /// Generates an RSA key ahead of use (for the prepared keys).
@@ -518,36 +526,16 @@ impl CorePool {
         spec: CoreKeySpec,
         with_plaintext: bool,
     ) -> Result<Result<DataKeyPair, GuestError>, CoreFault> {
-        if let Some(prepared) = self.take_prepared(spec) {
-            let made = self.call(|store, b| {
-                b.keyward_crypto_core().call_generate_data_key_pair(
-                    store,
-                    key,
-                    aad,
-                    spec,
-                    with_plaintext,
-                    Some(&prepared),
-                )
-            })?;
-            if made.is_ok() {
-                return Ok(made);
-            }
-        }
-        let call = |store: &mut Store<HostState>, b: &Bindings| {
+        self.with_new_key(spec, |store, b, prepared| {
             b.keyward_crypto_core().call_generate_data_key_pair(
                 store,
                 key,
                 aad,
                 spec,
                 with_plaintext,
-                None,
+                prepared,
             )
-        };
-        if is_rsa(spec) {
-            let _one_at_a_time = self.keygen_turn();
-            return self.call_within(self.config.keygen_deadline, call);
-        }
-        self.call(call)
+        })
     }
 
     /// ECDH between the private key `key` and a peer's public key.

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use super::Op;
 use super::ciphertext;
-use super::crypto_ops::check_dry_run;
+use super::crypto_ops::{check_dry_run, missing_material};
 use super::error::InternalError;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
@@ -101,14 +101,7 @@ impl Kms {
         let material = self
             .store
             .material(&key.region, &key.key_id, key.current_version)?
-            .ok_or_else(|| {
-                KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
-                    format!(
-                        "key `{}` has no material version {}",
-                        key.arn, key.current_version
-                    ),
-                )))
-            })?;
+            .ok_or_else(|| missing_material(key))?;
         let wrapped = WrappedKey {
             label: super::keys::material_label(&key.arn, key.current_version),
             blob: material.wrapped.clone(),

@@ -195,6 +195,17 @@ fn data_key_length(number_of_bytes: Option<i64>, key_spec: Option<DataKeySpec>) 
     }
 }
 
+/// A key's current material is missing from the store: the store is
+/// damaged, since every key but one pending import has some.
+pub(super) fn missing_material(key: &KeyRecord) -> KmsError {
+    KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
+        format!(
+            "key `{}` has no material version {}",
+            key.arn, key.current_version
+        ),
+    )))
+}
+
 /// Maps a guest error on a path where only a damaged ciphertext can cause
 /// one to the opaque `InvalidCiphertextException`; anything else is ours.
 fn decrypt_error(error: GuestError) -> KmsError {
@@ -220,14 +231,9 @@ impl Kms {
 
     /// The current material of `key` and the header new ciphertexts get.
     pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<(WrappedKey, Vec<u8>)> {
-        let wrapped = self.wrapped_key(key, key.current_version)?.ok_or_else(|| {
-            KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
-                format!(
-                    "key `{}` has no material version {}",
-                    key.arn, key.current_version
-                ),
-            )))
-        })?;
+        let wrapped = self
+            .wrapped_key(key, key.current_version)?
+            .ok_or_else(|| missing_material(key))?;
         let header = Header {
             key_arn: key.arn.clone(),
             version: key.current_version,

@@ -958,3 +958,177 @@ fn concurrent_http_requests_each_record_one_event() {
     assert_eq!(ids.len(), requests);
     verified(&server.kms);
 }
+
+/// Asymmetric and HMAC keys through the Rust SDK, with a JSON key policy
+/// that conditions signing on `kms:SigningAlgorithm`.
+#[test]
+fn the_rust_sdk_signs_macs_agrees_and_makes_key_pairs() {
+    use aws_sdk_kms::types::{
+        DataKeyPairSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec,
+        MessageType, SigningAlgorithmSpec,
+    };
+    let server = Server::start(false);
+    runtime().block_on(async {
+        let root = server.client(ROOT_KEY, ROOT_SECRET);
+        let alice = server.client(ALICE_KEY, ALICE_SECRET);
+        let created = root
+            .create_key()
+            .key_spec(KeySpec::Rsa2048)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap();
+        let metadata = created.key_metadata().unwrap();
+        let key = metadata.key_id().to_owned();
+        assert_eq!(metadata.signing_algorithms().len(), 6);
+        let policy = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "Root", "Effect": "Allow",
+     "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+    {"Sid": "AlicePssOnly", "Effect": "Allow",
+     "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"},
+     "Action": ["kms:Sign", "kms:Verify"], "Resource": "*",
+     "Condition": {"StringEquals": {"kms:SigningAlgorithm": "RSASSA_PSS_SHA_256"},
+                   "StringEqualsIgnoreCase": {"kms:MessageType": "digest"}}}
+  ]
+}"#;
+        root.put_key_policy()
+            .key_id(&key)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+        let digest = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(b"signed over HTTP").to_vec()
+        };
+        let sign = |algorithm: SigningAlgorithmSpec, message_type: MessageType| {
+            alice
+                .sign()
+                .key_id(&key)
+                .message(Blob::new(digest.clone()))
+                .message_type(message_type)
+                .signing_algorithm(algorithm)
+                .send()
+        };
+        let signed = sign(SigningAlgorithmSpec::RsassaPssSha256, MessageType::Digest)
+            .await
+            .unwrap();
+        let refused = sign(
+            SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+            MessageType::Digest,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused.code(), Some("AccessDeniedException"));
+        let verified = alice
+            .verify()
+            .key_id(&key)
+            .message(Blob::new(digest.clone()))
+            .message_type(MessageType::Digest)
+            .signature(signed.signature().unwrap().clone())
+            .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+            .send()
+            .await
+            .unwrap();
+        assert!(verified.signature_valid());
+        let mut bad = signed.signature().unwrap().as_ref().to_vec();
+        bad[0] ^= 1;
+        let invalid = alice
+            .verify()
+            .key_id(&key)
+            .message(Blob::new(digest.clone()))
+            .message_type(MessageType::Digest)
+            .signature(Blob::new(bad))
+            .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(invalid.code(), Some("KMSInvalidSignatureException"));
+        let public = root.get_public_key().key_id(&key).send().await.unwrap();
+        assert_eq!(public.key_spec(), Some(&KeySpec::Rsa2048));
+        {
+            use rsa::pkcs8::DecodePublicKey;
+            use signature::hazmat::PrehashVerifier;
+            let key = rsa::RsaPublicKey::from_public_key_der(public.public_key().unwrap().as_ref())
+                .unwrap();
+            let sig = rsa::pss::Signature::try_from(signed.signature().unwrap().as_ref()).unwrap();
+            rsa::pss::VerifyingKey::<sha2::Sha256>::new(key)
+                .verify_prehash(&digest, &sig)
+                .unwrap();
+        }
+
+        // HMAC.
+        let hmac = root
+            .create_key()
+            .key_spec(KeySpec::Hmac512)
+            .key_usage(KeyUsageType::GenerateVerifyMac)
+            .send()
+            .await
+            .unwrap();
+        let hmac = hmac.key_metadata().unwrap().key_id().to_owned();
+        let mac = root
+            .generate_mac()
+            .key_id(&hmac)
+            .message(Blob::new(b"mac me".to_vec()))
+            .mac_algorithm(MacAlgorithmSpec::HmacSha512)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mac.mac().unwrap().as_ref().len(), 64);
+        let mismatch = root
+            .verify_mac()
+            .key_id(&hmac)
+            .message(Blob::new(b"mac me not".to_vec()))
+            .mac(mac.mac().unwrap().clone())
+            .mac_algorithm(MacAlgorithmSpec::HmacSha512)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(mismatch.code(), Some("KMSInvalidMacException"));
+
+        // ECDH and a data key pair.
+        let agreement = root
+            .create_key()
+            .key_spec(KeySpec::EccNistP256)
+            .key_usage(KeyUsageType::KeyAgreement)
+            .send()
+            .await
+            .unwrap();
+        let agreement = agreement.key_metadata().unwrap().key_id().to_owned();
+        let peer = p256::SecretKey::from_slice(&[0x66; 32]).unwrap();
+        let peer_der = {
+            use p256::pkcs8::EncodePublicKey;
+            peer.public_key().to_public_key_der().unwrap()
+        };
+        let shared = root
+            .derive_shared_secret()
+            .key_id(&agreement)
+            .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+            .public_key(Blob::new(peer_der.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shared.shared_secret().unwrap().as_ref().len(), 32);
+        let symmetric = root.create_key().send().await.unwrap();
+        let symmetric = symmetric.key_metadata().unwrap().key_id().to_owned();
+        let pair = root
+            .generate_data_key_pair()
+            .key_id(&symmetric)
+            .key_pair_spec(DataKeyPairSpec::EccSecgP256K1)
+            .send()
+            .await
+            .unwrap();
+        let opened = root
+            .decrypt()
+            .ciphertext_blob(pair.private_key_ciphertext_blob().unwrap().clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            opened.plaintext().unwrap().as_ref(),
+            pair.private_key_plaintext().unwrap().as_ref()
+        );
+    });
+}
