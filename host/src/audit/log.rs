@@ -18,7 +18,7 @@
 //! the database say `"used":[]` (their uses were never counted). The status
 //! is `=` for a recorded event. A mutation's
 //! event is written first as `?` and fsynced, then the mutation commits in SQLite together with a
-//! row naming the event ([`Store::record_audited_mutation`]), then the line
+//! row naming the event (`Store::record_audited_mutation`), then the line
 //! becomes `=`. So a mutation is never kept without its event, and a crash
 //! in between is mended by whoever next writes the file: the `?` line is
 //! kept if its mutation committed, and cut off if not (readers skip it).
@@ -1063,7 +1063,7 @@ impl AuditLog {
 
     /// Writes a mutation's event, runs `commit` with the event's position
     /// (it commits the mutation together with
-    /// [`Store::record_audited_mutation`] of the event), and marks the event
+    /// `Store::record_audited_mutation` of the event), and marks the event
     /// recorded. If the event cannot be written, `commit` does not run; if
     /// `commit` fails, the event is taken back.
     pub fn append_mutation(

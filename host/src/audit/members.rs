@@ -11,7 +11,7 @@
 //! - map keys as they are: the only maps are encryption contexts, whose keys
 //!   are the caller's own.
 //!
-//! The adapter [`Members`] wraps any serde serializer and changes only what
+//! The adapter `Members` wraps any serde serializer and changes only what
 //! the rules above change, so the JSON is never built as a tree first. It
 //! handles the shapes the model has (structs, maps, sequences, options,
 //! unit-variant enums, scalars) and refuses the others.

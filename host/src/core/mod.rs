@@ -356,7 +356,7 @@ impl CorePool {
     }
 
     /// Generates key material of `spec` bound to `label`, returned wrapped,
-    /// with its public key if it has one (see [`Self::with_new_key`]).
+    /// with its public key if it has one (see `with_new_key`).
     pub fn generate_key(
         &self,
         label: &[u8],

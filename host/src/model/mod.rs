@@ -414,7 +414,7 @@ pub mod base64_bytes {
         pub(super) static REDACTING: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Whether binary fields are being left out ([`super::redacting`]): for
+    /// Whether binary fields are being left out (`redacting`): for
     /// `skip_serializing_if` on every binary field, so that the audit trail
     /// gets no member at all for it.
     pub fn redacting<T: ?Sized>(_: &T) -> bool {

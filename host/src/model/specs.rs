@@ -2,8 +2,8 @@
 //! each offers for a usage, and what the core does with it.
 
 use super::{
-    DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsage,
-    MacAlgorithmSpec, SigningAlgorithmSpec,
+    DataKeyPairSpec, EncryptionAlgorithmSpec, GrantOperation, KeyAgreementAlgorithmSpec, KeySpec,
+    KeyUsage, MacAlgorithmSpec, SigningAlgorithmSpec,
 };
 
 /// The algorithms a key offers, as `DescribeKey` and `GetPublicKey` list
@@ -176,6 +176,26 @@ impl DataKeyPairSpec {
             Self::MlKem512 => KeySpec::MlKem512,
             Self::MlKem768 => KeySpec::MlKem768,
             Self::MlKem1024 => KeySpec::MlKem1024,
+        }
+    }
+}
+
+impl GrantOperation {
+    /// Whether a key of `spec` and `usage` supports the operation, so that
+    /// a grant may allow it (AWS's key type table).
+    pub fn fits(self, spec: KeySpec, usage: KeyUsage) -> bool {
+        use GrantOperation::*;
+        match self {
+            CreateGrant | RetireGrant | DescribeKey => true,
+            Encrypt | Decrypt | ReEncryptFrom | ReEncryptTo => usage == KeyUsage::EncryptDecrypt,
+            GenerateDataKey
+            | GenerateDataKeyWithoutPlaintext
+            | GenerateDataKeyPair
+            | GenerateDataKeyPairWithoutPlaintext => spec == KeySpec::SymmetricDefault,
+            GetPublicKey => spec.is_asymmetric(),
+            Sign | Verify => usage == KeyUsage::SignVerify,
+            GenerateMac | VerifyMac => usage == KeyUsage::GenerateVerifyMac,
+            DeriveSharedSecret => usage == KeyUsage::KeyAgreement,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::authz::request::RequestParameters;
 use crate::authz::{self, Action, Principal, grants as grant_policy};
 use crate::model::{
     CreateGrantRequest, CreateGrantResponse, EmptyResponse, GrantListEntry, GrantOperation,
-    ListGrantsRequest, ListGrantsResponse, ListRetirableGrantsRequest, RetireGrantRequest,
+    KeySpec, ListGrantsRequest, ListGrantsResponse, ListRetirableGrantsRequest, RetireGrantRequest,
     RevokeGrantRequest,
 };
 use crate::store::{GrantRecord, KeyRecord};
@@ -170,6 +170,7 @@ impl Kms {
                     &request.key_id,
                     details,
                 )?;
+                check_fits_key(&key, &request)?;
                 let by_policy = decision
                     .reasons
                     .iter()
@@ -477,4 +478,32 @@ impl Kms {
             },
         )
     }
+}
+
+/// A grant allows only operations its key supports, and constrains the
+/// encryption context only of a symmetric encryption key, the one kind that
+/// takes one (AWS's rules: `ValidationException` otherwise).
+fn check_fits_key(key: &KeyRecord, request: &CreateGrantRequest) -> KmsResult<()> {
+    let unfit: Vec<&str> = request
+        .operations
+        .iter()
+        .filter(|op| !op.fits(key.key_spec, key.key_usage))
+        .map(|op| op.as_str())
+        .collect();
+    if !unfit.is_empty() {
+        return Err(KmsError::validation(format!(
+            "grant operations {} are not supported by key {} (key spec {}, key usage {})",
+            unfit.join(", "),
+            key.arn,
+            key.key_spec,
+            key.key_usage
+        )));
+    }
+    if request.constraints.is_some() && key.key_spec != KeySpec::SymmetricDefault {
+        return Err(KmsError::validation(format!(
+            "grant constraints are supported only for symmetric encryption keys; key {} has key spec {}",
+            key.arn, key.key_spec
+        )));
+    }
+    Ok(())
 }

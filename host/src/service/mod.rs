@@ -1,6 +1,6 @@
 //! The KMS operations and the one request pipeline they all go through.
 //!
-//! Every operation on a key passes the same gate, [`Kms::admit`]:
+//! Every operation on a key passes the same gate, `Kms::admit`:
 //!
 //! 1. resolve the key (key id, key ARN, alias name or alias ARN) in the
 //!    caller's region;
@@ -9,7 +9,7 @@
 //!
 //! and only then calls the crypto core and builds the response. Operations
 //! without a key (`ListKeys`, `GenerateRandom`, `CreateKey`) go through the
-//! same request wrapper, [`Kms::run`], which checks the region and will record
+//! same request wrapper, `Kms::run`, which checks the region and will record
 //! the audit event.
 
 mod aliases;
@@ -739,7 +739,7 @@ impl Kms {
             .map(|(key, _)| key)
     }
 
-    /// [`Kms::admit`], also returning the decision (whose reasons say
+    /// `Kms::admit`, also returning the decision (whose reasons say
     /// whether a grant allowed it).
     fn admit_with_decision(
         &self,

@@ -1260,3 +1260,62 @@ fn prepared_rsa_keys_become_keys_and_key_pairs() {
     assert_eq!(testing.prepared_rsa_keys_taken(), 2);
     assert_ne!(pair.public_key, public, "each prepared key is used once");
 }
+
+/// A grant allows only what its key supports, and constrains the encryption
+/// context only of symmetric encryption keys (AWS's ValidationException).
+#[test]
+fn grants_allow_only_what_the_key_supports() {
+    let env = Env::new();
+    let grantee = format!("arn:aws:iam::{}:role/app", crate::support::ACCOUNT);
+    let grant = |key: &str, operations: Vec<GrantOperation>, constrained: bool| {
+        env.kms.create_grant(
+            &env.caller,
+            CreateGrantRequest {
+                key_id: key.to_owned(),
+                grantee_principal: grantee.clone(),
+                operations,
+                constraints: constrained.then(|| keyward::model::GrantConstraints {
+                    encryption_context_subset: Some(context(&[("a", "b")])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+    };
+    let symmetric = env.key();
+    let signing = create(&env, KeySpec::EccNistP256, KeyUsage::SignVerify);
+    let hmac = create(&env, KeySpec::Hmac256, KeyUsage::GenerateVerifyMac);
+    assert_eq!(
+        code(grant(&symmetric, vec![GrantOperation::Sign], false)),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(grant(&signing, vec![GrantOperation::Encrypt], false)),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(grant(&hmac, vec![GrantOperation::GetPublicKey], false)),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(grant(&signing, vec![GrantOperation::Sign], true)),
+        "ValidationException"
+    );
+    assert!(grant(&symmetric, vec![GrantOperation::GenerateDataKeyPair], true).is_ok());
+    assert!(
+        grant(
+            &signing,
+            vec![GrantOperation::Sign, GrantOperation::GetPublicKey],
+            false
+        )
+        .is_ok()
+    );
+    assert!(
+        grant(
+            &hmac,
+            vec![GrantOperation::GenerateMac, GrantOperation::DescribeKey],
+            false
+        )
+        .is_ok()
+    );
+}
