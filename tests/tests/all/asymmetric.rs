@@ -1061,8 +1061,20 @@ fn private_and_hmac_keys_never_reach_the_data_directory() {
             "a private key's base64 is in the data directory"
         );
     }
-    std::fs::write(env.data_dir().join("planted"), &secrets[0]).unwrap();
-    assert!(contains(&env.data_dir_bytes(), &secrets[0]));
+    // And once the service is closed (its WAL checkpointed).
+    let Env { dir, kms, .. } = env;
+    drop(kms);
+    let data_dir = crate::support::data_dir(dir.path());
+    let closed = crate::support::dir_bytes(&data_dir);
+    for secret in &secrets {
+        assert!(
+            !contains(&closed, secret),
+            "closed: a private key is in the data directory"
+        );
+    }
+    // The scan would find a secret if it were there.
+    std::fs::write(data_dir.join("planted"), &secrets[0]).unwrap();
+    assert!(contains(&crate::support::dir_bytes(&data_dir), &secrets[0]));
 }
 
 /// The secret itself inside revealed material (PKCS #8 also holds the
@@ -1318,4 +1330,137 @@ fn grants_allow_only_what_the_key_supports() {
         )
         .is_ok()
     );
+}
+
+/// A signature made outside keyward, with a known key imported into it,
+/// verifies in keyward: every signing spec, every algorithm AWS lists for it.
+#[test]
+fn signatures_made_outside_verify_in_keyward_for_every_spec_and_algorithm() {
+    use SigningAlgorithmSpec as S;
+    use p256::pkcs8::EncodePrivateKey;
+    use signature::{RandomizedSigner, SignatureEncoding, Signer};
+    type SignOutside = Box<dyn Fn(SigningAlgorithmSpec, &[u8]) -> Vec<u8>>;
+    let env = Env::new();
+    let p256 = p256::ecdsa::SigningKey::from_slice(&[0x11; 32]).unwrap();
+    let p384 = p384::ecdsa::SigningKey::from_slice(&[0x12; 48]).unwrap();
+    let p521 = p521::ecdsa::SigningKey::from_slice(&[0x01; 66]).unwrap();
+    let k256 = k256::ecdsa::SigningKey::from_slice(&[0x13; 32]).unwrap();
+    let ed25519 = ed25519_dalek::SigningKey::from_bytes(&[0x14; 32]);
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rng(), 2048).unwrap();
+    let keys: Vec<(KeySpec, Vec<u8>, SignOutside)> = vec![
+        (
+            KeySpec::EccNistP256,
+            p256.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = p256.clone();
+                Box::new(move |_, m: &[u8]| {
+                    let s: p256::ecdsa::DerSignature = key.sign(m);
+                    s.to_vec()
+                })
+            },
+        ),
+        (
+            KeySpec::EccNistP384,
+            p384.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = p384.clone();
+                Box::new(move |_, m: &[u8]| {
+                    let s: p384::ecdsa::DerSignature = key.sign(m);
+                    s.to_vec()
+                })
+            },
+        ),
+        (
+            KeySpec::EccNistP521,
+            p521.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = p521.clone();
+                Box::new(move |_, m: &[u8]| {
+                    let s: p521::ecdsa::DerSignature = key.sign(m);
+                    s.to_vec()
+                })
+            },
+        ),
+        (
+            KeySpec::EccSecgP256k1,
+            k256.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = k256.clone();
+                Box::new(move |_, m: &[u8]| {
+                    let s: k256::ecdsa::Signature = key.sign(m);
+                    s.to_der().as_bytes().to_vec()
+                })
+            },
+        ),
+        (
+            KeySpec::EccNistEdwards25519,
+            ed25519.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = ed25519.clone();
+                Box::new(move |algorithm, m: &[u8]| match algorithm {
+                    S::Ed25519Sha512 => key.sign(m).to_bytes().to_vec(),
+                    _ => {
+                        let mut prehash = sha2::Sha512::new();
+                        prehash.update(m);
+                        key.sign_prehashed(prehash, None)
+                            .unwrap()
+                            .to_bytes()
+                            .to_vec()
+                    }
+                })
+            },
+        ),
+        (
+            KeySpec::Rsa2048,
+            rsa_key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            {
+                let key = rsa_key.clone();
+                Box::new(move |algorithm, m: &[u8]| {
+                    let key = key.clone();
+                    macro_rules! pss {
+                        ($d:ty) => {
+                            rsa::pss::SigningKey::<$d>::new(key)
+                                .sign_with_rng(&mut rng(), m)
+                                .to_vec()
+                        };
+                    }
+                    macro_rules! pkcs1 {
+                        ($d:ty) => {
+                            rsa::pkcs1v15::SigningKey::<$d>::new(key).sign(m).to_vec()
+                        };
+                    }
+                    match algorithm {
+                        S::RsassaPssSha256 => pss!(sha2::Sha256),
+                        S::RsassaPssSha384 => pss!(sha2::Sha384),
+                        S::RsassaPssSha512 => pss!(sha2::Sha512),
+                        S::RsassaPkcs1V15Sha256 => pkcs1!(sha2::Sha256),
+                        S::RsassaPkcs1V15Sha384 => pkcs1!(sha2::Sha384),
+                        _ => pkcs1!(sha2::Sha512),
+                    }
+                })
+            },
+        ),
+    ];
+    let message = b"signed outside, verified inside".as_slice();
+    let mut checked = 0;
+    for (spec, der, sign_outside) in keys {
+        let key = create_with(&env, spec, KeyUsage::SignVerify, Some(OriginType::External));
+        import_pkcs8(&env, &key, &der).unwrap();
+        for &algorithm in spec.signing_algorithms() {
+            let signature = sign_outside(algorithm, message);
+            let (message_type, input) = if algorithm == S::Ed25519PhSha512 {
+                (MessageType::Digest, digest_of(algorithm, message))
+            } else {
+                (MessageType::Raw, message.to_vec())
+            };
+            let verified = verify(&env, &key, algorithm, message_type, &input, &signature);
+            assert_eq!(
+                verified.map_err(|e| e.code()),
+                Ok(true),
+                "{spec} {algorithm}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 + 1 + 1 + 1 + 1 + 2);
 }
