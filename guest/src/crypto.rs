@@ -492,4 +492,37 @@ mod tests {
         // The digest key is not the domain key itself.
         assert_ne!(key.expose(), domain.expose());
     }
+
+    /// Golden vectors of keyward's own formats: fixed inputs, the exact
+    /// bytes. A change to the message body, the wrapped-key blob or the
+    /// sealed domain key shows here as a deliberate diff.
+    #[test]
+    fn golden_message_body() {
+        let body =
+            seal_message(&key(&"01".repeat(32)), [2; SALT_LEN], b"aad", b"plaintext").unwrap();
+        assert_eq!(hex::encode(&body), GOLDEN_BODY);
+        assert_eq!(
+            &*open_message(&key(&"01".repeat(32)), b"aad", &h(GOLDEN_BODY)).unwrap(),
+            b"plaintext"
+        );
+    }
+
+    #[test]
+    fn golden_wrapped_keys() {
+        let domain = key(&"03".repeat(32));
+        let wrapped = wrap_backing_key(
+            &domain,
+            b"arn:aws:kms:us-east-1:111122223333:key/k#1",
+            &key(&"04".repeat(32)),
+            [5; NONCE_LEN],
+        )
+        .unwrap();
+        assert_eq!(hex::encode(&wrapped), GOLDEN_WRAPPED_KEY);
+        let sealed = seal_domain_key(&key(&"06".repeat(32)), &domain, [7; NONCE_LEN]).unwrap();
+        assert_eq!(hex::encode(&sealed), GOLDEN_SEALED_DOMAIN_KEY);
+    }
+
+    const GOLDEN_BODY: &str = "02020202020202020202020202020202020202020202020202020202020202025f705cdbd256edd6557676a37bcf8f02ba835b12b1ece732912ded3038a60902b09947cdf98ab8fd736347f3c2b7eddedd62f6b876534254be";
+    const GOLDEN_WRAPPED_KEY: &str = "010505050505050505050505051226db60b6d81345ae0ace07d7e3435633437c357532f21f23195d090f2fd13c34857503e2e5924a15fddb6ddcbe6357";
+    const GOLDEN_SEALED_DOMAIN_KEY: &str = "01070707070707070707070707a1fcf13785e4d00cb8ba256e071432a474535900f5c66c791ce6bbe548c26cfa22af26bc231c946ca7f319204e17aee3";
 }

@@ -530,3 +530,20 @@ fn prepared_keys_open_only_as_prepared_keys_of_their_spec() {
         KeyError::InvalidSealedKey
     );
 }
+
+/// Golden vector of a sealed private key: a fixed P-256 key under a fixed
+/// domain key, label and nonce; the exact bytes (spec tag, then PKCS #8).
+#[test]
+fn golden_sealed_private_key() {
+    let key = PrivateKey::P256(p256::ecdsa::SigningKey::from_slice(&[0x21; 32]).unwrap());
+    let sealed = seal(
+        &domain(),
+        b"arn:aws:kms:us-east-1:111122223333:key/k#1",
+        &key,
+        [8; NONCE_LEN],
+    )
+    .unwrap();
+    assert_eq!(hex::encode(&sealed), GOLDEN_SEALED_P256);
+}
+
+const GOLDEN_SEALED_P256: &str = "010808080808080808080808083870df19f53ae6cdcd3873577a3d06bbb50741f487431954df2247fe79996cefbb4d4bacbc1538e282c10cbe8c53aacccaa594079a36a181845a871fb12859a48c33af35aa1d8f619aeb23c913fa0783b2638004b847f948326a0ae601c68a42e072bffaa27ab99b37f3017332c7b4c1816c32b1576d6b387d99361dfd11e334c46cde06e4f348f16e0d65f660a0c5f41044f8f7e69dc8e1862fad";

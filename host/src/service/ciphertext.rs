@@ -1,4 +1,4 @@
-//! The ciphertext format (version 1), documented in README.md.
+//! The ciphertext format (version 1), documented in docs/ciphertext.md.
 //!
 //! ```text
 //! offset    size  field
@@ -184,4 +184,29 @@ mod tests {
             canonical_context(Some(&EncryptionContext::new()))
         );
     }
+
+    /// Golden vector of the header and the AAD: fixed inputs, the exact
+    /// bytes, so that a format change is a deliberate diff.
+    #[test]
+    fn golden_header_and_aad() {
+        let header = Header {
+            key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+            version: 2,
+        }
+        .encode();
+        assert_eq!(hex::encode(&header), GOLDEN_HEADER);
+        let context: EncryptionContext = [("b", "2"), ("a", "1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let aad = aad(&header, Some(&context));
+        assert_eq!(hex::encode(&aad[header.len()..]), GOLDEN_CONTEXT);
+        assert_eq!(
+            canonical_context(None),
+            canonical_context(Some(&EncryptionContext::new()))
+        );
+    }
+
+    const GOLDEN_HEADER: &str = "4b5701002861726e3a6177733a6b6d733a75732d656173742d313a3131313132323232333333333a6b65792f6b00000002fef8134b";
+    const GOLDEN_CONTEXT: &str = "000000020000000161000000013100000001620000000132";
 }

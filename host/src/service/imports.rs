@@ -504,4 +504,23 @@ mod tests {
         bad[5] = 9;
         assert!(ImportToken::decode(&bad).is_none());
     }
+
+    /// Golden vector of an import token's header: fixed fields, the exact
+    /// bytes.
+    #[test]
+    fn golden_import_token() {
+        let token = ImportToken {
+            algorithm: 2,
+            size: 1,
+            expires_ms: 1_767_225_600_000,
+            sealed_private_key: vec![0xab; 4],
+        };
+        assert_eq!(hex::encode(token.encode()), GOLDEN_TOKEN);
+        assert_eq!(
+            String::from_utf8(token.label("arn:aws:kms:us-east-1:111122223333:key/k")).unwrap(),
+            "arn:aws:kms:us-east-1:111122223333:key/k#import#RSA_AES_KEY_WRAP_SHA_1#RSA_3072#1767225600000"
+        );
+    }
+
+    const GOLDEN_TOKEN: &str = "4b5749540102010000019b76daa800abababab";
 }
