@@ -49,3 +49,16 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Epoch milliseconds as AWS's epoch seconds (the JSON protocol's dates).
+pub fn seconds(ms: i64) -> f64 {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "epoch milliseconds fit an f64 exactly"
+    )]
+    let seconds = ms as f64 / 1000.0;
+    seconds
+}

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod core;
 pub mod model;
+mod request;
 pub mod service;
 pub mod store;
 

@@ -16,10 +16,8 @@
 
 use sha2::{Digest, Sha256};
 
+pub use crate::store::HASH_LEN;
 use crate::store::{DigestRecord, StoredEvent};
-
-/// The length of an event hash.
-pub const HASH_LEN: usize = 32;
 
 const EVENT_DOMAIN: &[u8] = b"keyward/v2/audit-event";
 const LINK_DOMAIN: &[u8] = b"keyward/v2/audit-link";

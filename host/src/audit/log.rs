@@ -60,7 +60,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
 use super::chain::{self, HASH_LEN};
-use crate::service::KeyRef;
+use crate::request::KeyRef;
 use crate::store::StoredEvent;
 use crate::store::{AuditSync, KeyUse, LogMark, NewEvent, Store, StoreError, StoreResult};
 

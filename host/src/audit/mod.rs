@@ -32,7 +32,7 @@ use serde_json::value::RawValue;
 
 use self::json::Object;
 use crate::authz::{Decision, PrincipalKind};
-use crate::service::Caller;
+use crate::request::Caller;
 use crate::store::{KeyRecord, NewEvent};
 
 /// The operations whose successful use of a key `GetKeyLastUsage` reports

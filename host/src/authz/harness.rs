@@ -358,7 +358,7 @@ impl Folder {
                 let text = self
                     .key_policy
                     .clone()
-                    .unwrap_or_else(|| schema::default_key_policy(&resource_account));
+                    .unwrap_or_else(|| super::shipped::default_key_policy(&resource_account));
                 let grants: Vec<GrantRecord> = self
                     .grants
                     .iter()

@@ -29,6 +29,7 @@ pub mod policy;
 mod principal;
 pub mod request;
 pub mod schema;
+pub mod shipped;
 
 use std::collections::HashMap;
 
@@ -156,7 +157,7 @@ impl KeyPolicies {
         key_policy: &PolicySet,
         grants: &[GrantRecord],
     ) -> Result<Self, PolicyError> {
-        let mut combined: Vec<Policy> = schema::guardrails_for_keys(aws_managed);
+        let mut combined: Vec<Policy> = shipped::guardrails_for_keys(aws_managed);
         combined.extend(key_policy.policies().cloned());
         for grant in grants {
             if let Some(policy) = grants::to_policy(key_arn, grant)? {
@@ -268,7 +269,7 @@ pub fn decide(
         let guard = evaluate(
             question,
             principal.entity_uid(),
-            schema::indexed_guardrails(),
+            shipped::indexed_guardrails(),
         );
         if guard.forbidden() {
             return Decision::deny(guard.reasons);

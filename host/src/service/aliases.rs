@@ -6,9 +6,9 @@
 
 use super::Op;
 use super::error::Violation;
-use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
+use crate::clock::seconds;
 use crate::model::{
     AliasListEntry, AliasRequest, DeleteAliasRequest, EmptyResponse, ListAliasesRequest,
     ListAliasesResponse,

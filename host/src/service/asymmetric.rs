@@ -7,8 +7,8 @@ use std::borrow::Cow;
 
 use super::Op;
 use super::ciphertext;
-use super::crypto_ops::{check_dry_run, missing_material};
 use super::error::InternalError;
+use super::material::{check_dry_run, check_usage, core_spec, material_label, missing_material};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
@@ -30,16 +30,6 @@ const MAX_MESSAGE: usize = 4096;
 const MAX_SIGNATURE: usize = 6144;
 /// AWS's limit on a peer's `PublicKey` (`PublicKeyType`).
 const MAX_PUBLIC_KEY: usize = 8192;
-
-/// A key's usage must be `usage` for `operation` (AWS's
-/// `InvalidKeyUsageException`).
-pub(super) fn check_usage(key: &KeyRecord, usage: KeyUsage, operation: &str) -> KmsResult<()> {
-    if key.key_usage == usage {
-        Ok(())
-    } else {
-        Err(KmsError::wrong_usage(&key.arn, key.key_usage, operation))
-    }
-}
 
 /// A binary member's length within `min..=max`.
 fn check_length(path: &str, bytes: &[u8], min: usize, max: usize) -> KmsResult<()> {
@@ -103,7 +93,7 @@ impl Kms {
             .material(&key.region, &key.key_id, key.current_version)?
             .ok_or_else(|| missing_material(key))?;
         let wrapped = WrappedKey {
-            label: super::keys::material_label(&key.arn, key.current_version),
+            label: material_label(&key.arn, key.current_version),
             blob: material.wrapped.clone(),
         };
         Ok((wrapped, material))
@@ -561,11 +551,4 @@ fn core_signing(
         names::signing_algorithm(algorithm).ok_or_else(unsupported)?,
         names::message_type(message_type).ok_or_else(unsupported)?,
     ))
-}
-
-/// The core's name of a key's spec, which keyward created, so supports.
-pub(super) fn core_spec(spec: KeySpec) -> KmsResult<crate::core::CoreKeySpec> {
-    names::key_spec(spec).ok_or_else(|| {
-        KmsError::UnsupportedOperation(format!("keyward does not support key spec {spec} yet"))
-    })
 }

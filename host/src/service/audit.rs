@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::keys::seconds;
 use super::{Caller, Details, Kms, KmsError, KmsResult, Op};
 use crate::audit::chain::{self, RegionReport, Walker};
 use crate::audit::log::{AuditLog, Entry};
 use crate::audit::query::{self, Filter};
 use crate::authz::Action;
 use crate::clock::Clock;
+use crate::clock::seconds;
 use crate::core::CorePool;
 use crate::model::{GetKeyLastUsageResponse, KeyIdRequest, KeyLastUsage};
 use crate::store::{DigestRecord, KeyRecord, Store, StoreError};

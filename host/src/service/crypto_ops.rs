@@ -2,11 +2,9 @@
 //! GenerateDataKeyWithoutPlaintext and GenerateRandom.
 
 use super::Op;
-use super::asymmetric::{check_usage, core_spec};
 use super::ciphertext::{self, Header};
-use super::error::InternalError;
 use super::error::Violation;
-use super::keys::material_label;
+use super::material::{check_dry_run, check_usage, core_spec, material_label, missing_material};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
@@ -167,17 +165,10 @@ fn oaep(algorithm: Option<EncryptionAlgorithmSpec>) -> KmsResult<OaepHash> {
 
 /// Fills in `SYMMETRIC_DEFAULT` for an encryption algorithm a request
 /// leaves out. For a symmetric key that is what leaving it out means
-/// ([`check_symmetric_use`] treats the two alike), and CloudTrail records
+/// ([`check_encryption_use`] treats the two alike), and CloudTrail records
 /// the algorithm of Encrypt, Decrypt and ReEncrypt either way.
 fn default_algorithm(algorithm: &mut Option<EncryptionAlgorithmSpec>) {
     algorithm.get_or_insert(EncryptionAlgorithmSpec::SymmetricDefault);
-}
-
-pub(super) fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
-    if dry_run == Some(true) {
-        return Err(KmsError::DryRunOperation);
-    }
-    Ok(())
 }
 
 /// `NumberOfBytes` or `KeySpec`, exactly one, as a length.
@@ -193,17 +184,6 @@ fn data_key_length(number_of_bytes: Option<i64>, key_spec: Option<DataKeySpec>) 
             "specify either `NumberOfBytes` or `KeySpec`, not both or neither",
         )),
     }
-}
-
-/// A key's current material is missing from the store: the store is
-/// damaged, since every key but one pending import has some.
-pub(super) fn missing_material(key: &KeyRecord) -> KmsError {
-    KmsError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
-        format!(
-            "key `{}` has no material version {}",
-            key.arn, key.current_version
-        ),
-    )))
 }
 
 /// Maps a guest error on a path where only a damaged ciphertext can cause

@@ -182,6 +182,19 @@ impl KmsError {
     }
 }
 
+impl From<crate::request::BadKeyRef> for KmsError {
+    fn from(bad: crate::request::BadKeyRef) -> Self {
+        use crate::request::{BadKeyRef, MAX_KEY_ID_LEN};
+        match bad {
+            BadKeyRef::Length => Self::validation(format!(
+                "`KeyId` must be between 1 and {MAX_KEY_ID_LEN} characters"
+            )),
+            BadKeyRef::Arn(text) => Self::NotFound(format!("invalid arn `{text}`")),
+            BadKeyRef::KeyId(text) => Self::invalid_key_id(&text),
+        }
+    }
+}
+
 impl From<StoreError> for KmsError {
     fn from(error: StoreError) -> Self {
         Self::Internal(InternalError::Store(error))

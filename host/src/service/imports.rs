@@ -10,10 +10,11 @@
 //! open; an expired one is refused before it is tried.
 
 use super::Op;
-use super::keys::{DAY_MS, material_label, seconds};
+use super::material::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
+use crate::clock::{DAY_MS, seconds};
 use crate::core::{GuestError, WrappedKey, WrappingAlgorithm};
 use crate::model::{
     AlgorithmSpec, EmptyResponse, ExpirationModelType, GetParametersForImportRequest,
@@ -381,7 +382,7 @@ impl Kms {
                         ALGORITHMS[token.algorithm].1,
                         request.encrypted_key_material.expose(),
                         &material_label(&key.arn, IMPORTED_VERSION),
-                        super::asymmetric::core_spec(key.key_spec)?,
+                        super::material::core_spec(key.key_spec)?,
                     )?
                     .map_err(|e| match e {
                         GuestError::InvalidWrappedKey => invalid_token(),

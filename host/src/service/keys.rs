@@ -1,9 +1,11 @@
 //! Key management operations: CreateKey, DescribeKey, ListKeys.
 
 use super::Op;
+use super::material::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult, key_arn};
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
+use crate::clock::{DAY_MS, seconds};
 use crate::model::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyRequest, DescribeKeyResponse, KeyListEntry,
     KeyManager, KeyMetadata, KeySpec, KeyState, KeyUsage, ListKeysRequest, ListKeysResponse,
@@ -17,12 +19,6 @@ pub(super) const MAX_DESCRIPTION: usize = 8192;
 /// `ListKeys` page sizes.
 const DEFAULT_LIST_LIMIT: i64 = 100;
 const MAX_LIST_LIMIT: i64 = 1000;
-
-/// The label that binds a wrapped material version to its key: the guest
-/// refuses to open the blob under any other label.
-pub(super) fn material_label(arn: &str, version: u32) -> Vec<u8> {
-    format!("{arn}#{version}").into_bytes()
-}
 
 /// A key's `KeyMetadata`.
 pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
@@ -56,19 +52,6 @@ pub(super) fn metadata(key: &KeyRecord) -> KeyMetadata {
         expiration_model,
         valid_to: valid_to_ms.map(seconds),
     }
-}
-
-/// A day in milliseconds.
-pub(super) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// Epoch milliseconds as AWS's epoch seconds.
-pub(super) fn seconds(ms: i64) -> f64 {
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "epoch milliseconds fit an f64 exactly"
-    )]
-    let seconds = ms as f64 / 1000.0;
-    seconds
 }
 
 fn not_yet(what: &str) -> KmsError {
@@ -282,7 +265,7 @@ impl Kms {
             key_manager: KeyManager::Aws,
             multi_region: false,
             current_version: version,
-            policy: crate::authz::schema::aws_managed_key_policy(account, via),
+            policy: crate::authz::shipped::aws_managed_key_policy(account, via),
             policy_version: 1,
             tags: Default::default(),
             deletion: None,

@@ -3,10 +3,10 @@
 //! deletes keys whose waiting period has passed.
 
 use super::Op;
-use super::keys::{DAY_MS, seconds};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::request::RequestParameters;
 use crate::authz::{Action, Principal};
+use crate::clock::{DAY_MS, seconds};
 use crate::model::{
     CancelKeyDeletionResponse, EmptyResponse, KeyIdRequest, KeyState, ScheduleKeyDeletionRequest,
     ScheduleKeyDeletionResponse, UpdateKeyDescriptionRequest,

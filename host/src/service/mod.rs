@@ -12,6 +12,9 @@
 //! same request wrapper, `Kms::run`, which checks the region and will record
 //! the audit event.
 
+pub use crate::request::{Caller, TlsDetails};
+pub(crate) use crate::request::{KeyRef, is_key_id};
+
 mod aliases;
 mod asymmetric;
 mod audit;
@@ -22,13 +25,13 @@ mod grants;
 mod imports;
 mod keys;
 mod lifecycle;
+mod material;
 mod policies;
 mod rotation;
 mod tags;
 #[cfg(feature = "test-hooks")]
 mod testing;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,74 +89,6 @@ impl Config {
             digest_interval_ms: 1000,
         }
     }
-}
-
-/// Who is calling, and from where: the authenticated principal, the
-/// request's region and the transport facts that policies can test.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The authenticated principal.
-    pub principal: Principal,
-    /// The region the request is addressed to.
-    pub region: String,
-    /// The peer address, for requests that came over the network.
-    pub source_ip: Option<std::net::IpAddr>,
-    /// Whether the request came over TLS. False for in-process calls.
-    pub secure_transport: bool,
-    /// The TLS connection the request came over, for the audit trail
-    /// (CloudTrail's `tlsDetails`). Set, with `secure_transport`, for
-    /// requests that came over HTTPS.
-    pub tls: Option<TlsDetails>,
-    /// The AWS service the request came through (`kms:ViaService`), such as
-    /// `s3.us-east-1.amazonaws.com`. Set by the embedding service.
-    pub via_service: Option<String>,
-    /// The caller's user agent, for the audit trail. `None` for
-    /// in-process callers, which the trail records as
-    /// `keyward-library/<version>`.
-    pub user_agent: Option<String>,
-    /// The access key the request was signed with, for the audit trail.
-    pub access_key_id: Option<String>,
-    /// The request id to record (an HTTP caller sees it as
-    /// `x-amzn-RequestId`); a fresh one is made if absent.
-    pub request_id: Option<String>,
-}
-
-impl Caller {
-    /// An in-process caller in `region` (no source address, no TLS).
-    pub fn new(principal: Principal, region: impl Into<String>) -> Self {
-        Self {
-            principal,
-            region: region.into(),
-            source_ip: None,
-            secure_transport: false,
-            tls: None,
-            via_service: None,
-            user_agent: None,
-            access_key_id: None,
-            request_id: None,
-        }
-    }
-
-    /// The same caller, via `service`.
-    pub fn via(mut self, service: impl Into<String>) -> Self {
-        self.via_service = Some(service.into());
-        self
-    }
-}
-
-/// The TLS connection a request came over, as CloudTrail's `tlsDetails`
-/// records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsDetails {
-    /// The protocol version: `TLSv1.2` or `TLSv1.3`.
-    pub version: Cow<'static, str>,
-    /// The cipher suite, by the name CloudTrail gives it: the IANA name
-    /// for TLS 1.3 (`TLS_AES_128_GCM_SHA256`), OpenSSL's for TLS 1.2
-    /// (`ECDHE-RSA-AES128-GCM-SHA256`).
-    pub cipher_suite: Cow<'static, str>,
-    /// The request's `Host` header (`clientProvidedHostHeader`), if it had
-    /// one.
-    pub host: Option<String>,
 }
 
 /// What a request says besides its key that policies can test.
@@ -808,7 +743,7 @@ impl Kms {
         let facts = self.facts(caller, details, None);
         let identity = self.identity_set(account)?;
         let hierarchy = identity.needs_action_hierarchy()
-            || authz::schema::indexed_guardrails().needs_action_hierarchy();
+            || authz::shipped::indexed_guardrails().needs_action_hierarchy();
         let prepared = self.prepare(
             hierarchy.then_some(action),
             &caller.principal,
@@ -1004,7 +939,7 @@ impl Kms {
 /// key policies existed.
 fn key_policy_text(key: &KeyRecord) -> String {
     if key.policy.is_empty() {
-        authz::schema::default_key_policy(&key.account)
+        authz::shipped::default_key_policy(&key.account)
     } else {
         key.policy.clone()
     }
@@ -1070,98 +1005,6 @@ fn check_state(action: Action, key: &KeyRecord) -> KmsResult<()> {
     }
 }
 
-/// The longest `KeyId` AWS accepts.
-const MAX_KEY_ID_LEN: usize = 2048;
-
-/// What a `KeyId` parameter names.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum KeyRef<'a> {
-    /// A key, by id or ARN. `account` is set when an ARN named it; a bare
-    /// id means the caller's account.
-    Key {
-        region: &'a str,
-        account: Option<&'a str>,
-        key_id: &'a str,
-    },
-    /// An alias, by name (`alias/…`) or ARN; `account` is set when an ARN
-    /// named it.
-    Alias {
-        region: &'a str,
-        account: Option<&'a str>,
-        name: &'a str,
-    },
-}
-
-impl<'a> KeyRef<'a> {
-    /// Parses `text`; a key id or alias name without an ARN is in
-    /// `request_region`.
-    pub(crate) fn parse(text: &'a str, request_region: &'a str) -> KmsResult<Self> {
-        if text.is_empty() || text.len() > MAX_KEY_ID_LEN {
-            return Err(KmsError::validation(format!(
-                "`KeyId` must be between 1 and {MAX_KEY_ID_LEN} characters"
-            )));
-        }
-        if text.starts_with("alias/") {
-            return Ok(Self::Alias {
-                region: request_region,
-                account: None,
-                name: text,
-            });
-        }
-        if let Some(rest) = text.strip_prefix("arn:aws:kms:") {
-            let invalid = || KmsError::NotFound(format!("invalid arn `{text}`"));
-            let mut parts = rest.splitn(3, ':');
-            let (Some(region), Some(account), Some(resource)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(invalid());
-            };
-            if region.is_empty() || !authz::is_account_id(account) {
-                return Err(invalid());
-            }
-            if resource.starts_with("alias/") {
-                return Ok(Self::Alias {
-                    region,
-                    account: Some(account),
-                    name: resource,
-                });
-            }
-            let key_id = resource
-                .strip_prefix("key/")
-                .filter(|id| is_key_id(id))
-                .ok_or_else(invalid)?;
-            return Ok(Self::Key {
-                region,
-                account: Some(account),
-                key_id,
-            });
-        }
-        if is_key_id(text) {
-            return Ok(Self::Key {
-                region: request_region,
-                account: None,
-                key_id: text,
-            });
-        }
-        Err(KmsError::invalid_key_id(text))
-    }
-}
-
-/// A key id: a lowercase UUID, or `mrk-` and 32 hex digits.
-fn is_key_id(text: &str) -> bool {
-    let hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    if let Some(rest) = text.strip_prefix("mrk-") {
-        return rest.len() == 32 && hex(rest);
-    }
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| hex(g))
-}
-
 /// The ARN of a key.
 fn key_arn(region: &str, account: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:key/{key_id}")
@@ -1170,63 +1013,6 @@ fn key_arn(region: &str, account: &str, key_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_refs_parse() {
-        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(
-            KeyRef::parse(id, "us-east-1").unwrap(),
-            KeyRef::Key {
-                region: "us-east-1",
-                account: None,
-                key_id: id
-            }
-        );
-        let arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{id}");
-        assert_eq!(
-            KeyRef::parse(&arn, "us-east-1").unwrap(),
-            KeyRef::Key {
-                region: "eu-west-1",
-                account: Some("111122223333"),
-                key_id: id
-            }
-        );
-        assert_eq!(
-            KeyRef::parse("alias/x", "us-east-1").unwrap(),
-            KeyRef::Alias {
-                region: "us-east-1",
-                account: None,
-                name: "alias/x"
-            }
-        );
-        assert_eq!(
-            KeyRef::parse("arn:aws:kms:eu-west-1:111122223333:alias/x", "us-east-1").unwrap(),
-            KeyRef::Alias {
-                region: "eu-west-1",
-                account: Some("111122223333"),
-                name: "alias/x"
-            }
-        );
-        assert!(matches!(
-            KeyRef::parse("", "us-east-1"),
-            Err(KmsError::Validation(_))
-        ));
-        assert!(matches!(
-            KeyRef::parse(&"a".repeat(2049), "us-east-1"),
-            Err(KmsError::Validation(_))
-        ));
-        for bad in [
-            "not-a-key",
-            "1234ABCD-12ab-34cd-56ef-1234567890ab",
-            "arn:aws:kms:us-east-1:1:key/x",
-            "mrk-12",
-        ] {
-            assert!(
-                matches!(KeyRef::parse(bad, "us-east-1"), Err(KmsError::NotFound(_))),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn mrk_ids_are_key_ids() {

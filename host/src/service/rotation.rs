@@ -5,10 +5,11 @@
 //! decrypts (the ciphertext names its version).
 
 use super::Op;
-use super::keys::{DAY_MS, material_label, seconds};
+use super::material::material_label;
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::authz::Action;
 use crate::authz::request::RequestParameters;
+use crate::clock::{DAY_MS, seconds};
 use crate::model::{
     EmptyResponse, EnableKeyRotationRequest, GetKeyRotationStatusResponse, KeyIdRequest, KeySpec,
     KeyState, ListKeyRotationsRequest, ListKeyRotationsResponse, OriginType,

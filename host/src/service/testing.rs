@@ -1,7 +1,7 @@
 //! Test-only access to the crypto core, compiled only with the cargo feature
 //! `test-hooks` (which every normal build leaves off).
 
-use super::keys::material_label;
+use super::material::material_label;
 use super::{Kms, KmsError, KmsResult};
 use crate::core::{CoreFault, WrappedKey};
 

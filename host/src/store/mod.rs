@@ -11,7 +11,9 @@ mod sqlite;
 pub use datadir::{DataDir, MASTER_KEY_ENV, write_private};
 pub use sqlite::SqliteStore;
 
-pub use crate::audit::chain::HASH_LEN;
+/// The length of an audit event hash (SHA-256), as the store keeps it; the
+/// audit chain uses the same.
+pub const HASH_LEN: usize = 32;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
