@@ -137,7 +137,7 @@ pub(super) fn run(
 fn write_out(text: &str) -> Result<(), CliError> {
     std::io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| CliError::Io(e.to_string()))
+        .map_err(|e| CliError::io("cannot write to standard output")(e.into()))
 }
 
 /// One line per event: time, operation, outcome, principal, key.

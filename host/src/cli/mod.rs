@@ -636,10 +636,25 @@ pub(crate) enum CliError {
     Kms(#[from] KmsError),
     #[error(transparent)]
     Open(#[from] crate::service::OpenError),
-    #[error("{0}")]
-    Io(String),
+    /// An input or output failed; `context` says what keyward was doing.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{0}")]
     Failed(String),
+}
+
+impl CliError {
+    /// An input or output failure while doing `context`.
+    pub(crate) fn io(
+        context: impl Into<String>,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let context = context.into();
+        move |source| Self::Io { context, source }
+    }
 }
 
 impl CliError {
@@ -650,7 +665,7 @@ impl CliError {
             Self::Usage(_) => 252,
             Self::Kms(_) => 254,
             Self::Failed(_) => 1,
-            Self::Open(_) | Self::Io(_) => 255,
+            Self::Open(_) | Self::Io { .. } => 255,
         }
     }
 }
@@ -1230,7 +1245,7 @@ fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
             }
             file.write_all(bytes)
         });
-    written.map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", path.display())))
+    written.map_err(|e| CliError::io(format!("cannot write `{}`", path.display()))(e.into()))
 }
 
 /// Prints a response, or, with `--outfile`, writes `field` raw to the file
@@ -1252,7 +1267,8 @@ fn emit_to_files<T: Serialize>(
     files: &[(&str, &[u8], Option<PathBuf>)],
     format: OutputFormat,
 ) -> Result<(), CliError> {
-    let mut value = serde_json::to_value(response).map_err(|e| CliError::Io(e.to_string()))?;
+    let mut value = serde_json::to_value(response)
+        .map_err(|e| CliError::io("cannot render the response")(e.into()))?;
     for (field, bytes, path) in files {
         if let Some(path) = path {
             write_out(path, bytes)?;

@@ -9,7 +9,8 @@ use super::{CliError, OutputFormat};
 
 /// Prints `value` in `format` on stdout.
 pub(super) fn print<T: Serialize>(value: &T, format: OutputFormat) -> Result<(), CliError> {
-    let value = serde_json::to_value(value).map_err(|e| CliError::Io(e.to_string()))?;
+    let value = serde_json::to_value(value)
+        .map_err(|e| CliError::io("cannot render the output")(e.into()))?;
     let text = match format {
         OutputFormat::Text => {
             let mut text = String::new();
@@ -20,7 +21,7 @@ pub(super) fn print<T: Serialize>(value: &T, format: OutputFormat) -> Result<(),
     };
     std::io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| CliError::Io(e.to_string()))
+        .map_err(|e| CliError::io("cannot write to standard output")(e.into()))
 }
 
 /// `Field: value` lines, nested values indented under their field.

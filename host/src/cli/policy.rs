@@ -127,14 +127,15 @@ fn explain(request: &Path) -> Result<(), CliError> {
     });
     println!(
         "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| CliError::Io(e.to_string()))?
+        serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::io("cannot render the report")(e.into()))?
     );
     Ok(())
 }
 
 fn translate(file: &Path, identity_of: Option<&str>) -> Result<(), CliError> {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
+        .map_err(|e| CliError::io(file.display().to_string())(e.into()))?;
     if !iam::is_json(&text) {
         return Err(CliError::Usage(format!(
             "{}: not an IAM JSON policy (it is already Cedar)",

@@ -95,6 +95,15 @@ fn load_file(path: &Path) -> Result<FileConfig, CliError> {
 }
 
 pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> {
+    // A build with the test hooks can reveal key material through them: it
+    // must never serve.
+    if cfg!(feature = "test-hooks") {
+        return Err(CliError::Usage(
+            "this keyward was built with the `test-hooks` feature, which can reveal key \
+             material; it refuses to serve (build without it)"
+                .into(),
+        ));
+    }
     let file = match &args.config {
         Some(path) => load_file(path)?,
         None => FileConfig::default(),
@@ -146,7 +155,7 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
             let path = data_dir.join("identities.json");
             if !path.is_file() {
                 let dev = identities::write_dev_identity(&data_dir, DEFAULT_ACCOUNT)
-                    .map_err(|e| CliError::Io(e.to_string()))?;
+                    .map_err(|e| CliError::io("cannot write the development identity")(e.into()))?;
                 println!(
                     "keyward: wrote a development identity: access key {} as {} \
                      (secret in {}; AWS profile `keyward` in {})",
@@ -188,7 +197,7 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Io(e.to_string()))?;
+        .map_err(|e| CliError::io("cannot start the runtime")(e.into()))?;
     let kms = Arc::new(kms);
     runtime.block_on(async move {
         // The deletion sweeper: keys whose waiting period has ended are
@@ -218,10 +227,10 @@ pub(crate) fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), CliError> 
             },
         )
         .await
-        .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::io(format!("cannot listen on {listen}"))(e.into()))?;
         let addr = server
             .local_addr()
-            .map_err(|e| CliError::Io(e.to_string()))?;
+            .map_err(|e| CliError::io("cannot read the listening address")(e.into()))?;
         println!(
             "keyward: serving AWS KMS on {scheme}://{addr} (regions: {})",
             regions.join(", ")

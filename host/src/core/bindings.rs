@@ -18,10 +18,9 @@ mod generated {
 }
 
 pub use generated::keyward::crypto::types::{
-    CiphertextDestination, CiphertextSource, DataKey, DataKeyPair, Error as GuestError,
-    GeneratedKey, ImportedKey, KeySpec as CoreKeySpec, MacAlgorithm,
-    MessageType as CoreMessageType, OaepHash, RsaCiphertext, RsaDestination,
-    SigningAlgorithm as CoreSigningAlgorithm, SymmetricCiphertext, SymmetricDestination,
-    WrappedKey, WrappingAlgorithm, WrappingKeyPair,
+    CiphertextDestination, CiphertextSource, DataKey, DataKeyPair, Error as WitError, GeneratedKey,
+    ImportedKey, KeySpec as CoreKeySpec, MacAlgorithm, MessageType as CoreMessageType, OaepHash,
+    RsaCiphertext, RsaDestination, SigningAlgorithm as CoreSigningAlgorithm, SymmetricCiphertext,
+    SymmetricDestination, WrappedKey, WrappingAlgorithm, WrappingKeyPair,
 };
 pub use generated::{Bindings, BindingsPre};

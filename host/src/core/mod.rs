@@ -22,12 +22,12 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimi
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use zeroize::Zeroizing;
 
-use bindings::{Bindings, BindingsPre};
+use bindings::{Bindings, BindingsPre, WitError};
 pub use bindings::{
     CiphertextDestination, CiphertextSource, CoreKeySpec, CoreMessageType, CoreSigningAlgorithm,
-    DataKey, DataKeyPair, GeneratedKey, GuestError, ImportedKey, MacAlgorithm, OaepHash,
-    RsaCiphertext, RsaDestination, SymmetricCiphertext, SymmetricDestination, WrappedKey,
-    WrappingAlgorithm, WrappingKeyPair,
+    DataKey, DataKeyPair, GeneratedKey, ImportedKey, MacAlgorithm, OaepHash, RsaCiphertext,
+    RsaDestination, SymmetricCiphertext, SymmetricDestination, WrappedKey, WrappingAlgorithm,
+    WrappingKeyPair,
 };
 
 /// The crypto-core component, built from `guest/` by the build script.
@@ -64,6 +64,56 @@ impl Default for CoreConfig {
             call_deadline: Duration::from_secs(2),
             keygen_deadline: Duration::from_secs(180),
             prepared_rsa_keys: 0,
+        }
+    }
+}
+
+/// Why the crypto core refused a call: the WIT `error` variant, as the host
+/// sees it (the generated bindings stay private to `core`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestError {
+    /// `start` has not succeeded on the instance.
+    #[error("the crypto core was not started")]
+    NotStarted,
+    /// `start` was called twice.
+    #[error("the crypto core was already started")]
+    AlreadyStarted,
+    /// The master key or the sealed domain key is wrong.
+    #[error("the domain key does not open under the master key")]
+    InvalidDomainKey,
+    /// A wrapped key does not open under its label.
+    #[error("a wrapped key does not open under its label")]
+    InvalidWrappedKey,
+    /// A ciphertext failed authentication. Opaque on purpose.
+    #[error("invalid ciphertext")]
+    InvalidCiphertext,
+    /// An argument is out of range; the string names it.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The WASI random source failed.
+    #[error("the random source failed")]
+    EntropyUnavailable,
+    /// Imported material is not a key of its spec.
+    #[error("the key material is not a key of its spec")]
+    IncorrectKeyMaterial,
+    /// A public key is not a valid key of the expected spec.
+    #[error("invalid public key")]
+    InvalidPublicKey,
+}
+
+impl From<WitError> for GuestError {
+    fn from(error: WitError) -> Self {
+        match error {
+            WitError::NotStarted => Self::NotStarted,
+            WitError::AlreadyStarted => Self::AlreadyStarted,
+            WitError::InvalidDomainKey => Self::InvalidDomainKey,
+            WitError::InvalidWrappedKey => Self::InvalidWrappedKey,
+            WitError::InvalidCiphertext => Self::InvalidCiphertext,
+            WitError::InvalidArgument(what) => Self::InvalidArgument(what),
+            WitError::EntropyUnavailable => Self::EntropyUnavailable,
+            WitError::IncorrectKeyMaterial => Self::IncorrectKeyMaterial,
+            WitError::InvalidPublicKey => Self::InvalidPublicKey,
         }
     }
 }
@@ -211,6 +261,7 @@ impl CorePool {
             .bindings
             .keyward_crypto_core()
             .call_create_domain_key(&mut instance.store, master_key)
+            .map(|result| result.map_err(GuestError::from))
             .map_err(CoreFault)
     }
 
@@ -277,7 +328,7 @@ impl CorePool {
                 &self.sealed_domain_key,
             )
             .map_err(CoreFault)?;
-        Ok(started.map(|()| instance))
+        Ok(started.map(|()| instance).map_err(GuestError::from))
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -328,7 +379,7 @@ impl CorePool {
     /// one is the error the guest returned.
     fn call<T>(
         &self,
-        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, GuestError>>,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, WitError>>,
     ) -> Result<Result<T, GuestError>, CoreFault> {
         self.call_within(self.config.call_deadline, f)
     }
@@ -337,7 +388,7 @@ impl CorePool {
     fn call_within<T>(
         &self,
         budget: Duration,
-        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, GuestError>>,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, WitError>>,
     ) -> Result<Result<T, GuestError>, CoreFault> {
         let mut instance = self.checkout()?;
         instance.store.set_epoch_deadline(ticks(budget));
@@ -345,7 +396,7 @@ impl CorePool {
         match outcome {
             Ok(result) => {
                 self.give_back(Some(instance));
-                Ok(result)
+                Ok(result.map_err(GuestError::from))
             }
             Err(trap) => {
                 tracing::warn!("crypto core instance trapped and was discarded: {trap:#}");
@@ -378,7 +429,7 @@ impl CorePool {
             &mut Store<HostState>,
             &Bindings,
             Option<&[u8]>,
-        ) -> wasmtime::Result<Result<T, GuestError>>,
+        ) -> wasmtime::Result<Result<T, WitError>>,
     ) -> Result<Result<T, GuestError>, CoreFault> {
         if let Some(prepared) = self.take_prepared(spec) {
             let made = self.call(|store, b| call(store, b, Some(&prepared)))?;

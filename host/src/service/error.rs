@@ -9,6 +9,7 @@ use crate::store::StoreError;
 
 /// An error of a KMS operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KmsError {
     /// `NotFoundException`: the key (or alias) does not exist.
     #[error("{0}")]
@@ -117,6 +118,10 @@ pub enum InternalError {
     /// on).
     #[error("the operation panicked")]
     Panicked,
+    /// The operating system's random source failed (grant ids and tokens
+    /// are drawn from it on the host).
+    #[error("the random source failed")]
+    Entropy(#[source] getrandom::Error),
     /// The audit event could not be written, so the request was refused.
     /// Shared: one failed group commit fails every request in it.
     #[error("the audit trail could not be written")]

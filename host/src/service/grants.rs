@@ -23,11 +23,7 @@ const MAX_GRANT_LIMIT: i64 = 100;
 
 fn random_hex(bytes: usize) -> KmsResult<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| {
-        KmsError::Internal(super::InternalError::Policy(authz::PolicyError(format!(
-            "no randomness for a grant id: {e}"
-        ))))
-    })?;
+    getrandom::fill(&mut buf).map_err(|e| KmsError::Internal(super::InternalError::Entropy(e)))?;
     Ok(hex::encode(buf))
 }
 
@@ -204,11 +200,8 @@ impl Kms {
                     grant_id: random_hex(32)?,
                     grant_token: {
                         let mut token = vec![0u8; 96];
-                        getrandom::fill(&mut token).map_err(|e| {
-                            KmsError::Internal(super::InternalError::Policy(authz::PolicyError(
-                                e.to_string(),
-                            )))
-                        })?;
+                        getrandom::fill(&mut token)
+                            .map_err(|e| KmsError::Internal(super::InternalError::Entropy(e)))?;
                         URL_SAFE_NO_PAD.encode(token)
                     },
                     region: key.region.clone(),

@@ -713,3 +713,15 @@ fn asymmetric_and_hmac_commands_through_files() {
         std::fs::read(&private).unwrap()
     );
 }
+
+#[test]
+fn a_build_with_test_hooks_refuses_to_serve() {
+    // This binary is built with `test-hooks`, which can reveal key material.
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(
+        &dir.path().join("data"),
+        &["serve", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(out.status.code(), Some(252));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("test-hooks"));
+}

@@ -400,7 +400,8 @@ fn raw_tls12(
 ) -> (u16, serde_json::Value) {
     let mut roots = rustls::RootCertStore::empty();
     let cert_pem = server.cert_pem.as_deref().unwrap();
-    for cert in rustls_pemfile::certs(&mut &cert_pem[..]) {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    for cert in CertificateDer::pem_slice_iter(cert_pem) {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = rustls::crypto::CryptoProvider {
