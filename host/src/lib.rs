@@ -1,8 +1,10 @@
 #![doc = include_str!("../../README.md")]
 
+#[cfg(feature = "api")]
 pub mod api;
 pub mod audit;
 pub mod authz;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;
 pub mod core;

@@ -163,6 +163,7 @@ impl KmsError {
 
     /// Request members that keyward does not implement, refused rather than
     /// skipped (`UnsupportedOperationException`, naming each).
+    #[cfg(feature = "api")]
     pub(crate) fn unsupported_members(operation: &str, members: &[String]) -> Self {
         let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
         let (noun, verb) = if names.len() == 1 {

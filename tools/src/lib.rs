@@ -1,0 +1,1 @@
+//! Tools for keyward developers; see the binaries.
