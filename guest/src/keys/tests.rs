@@ -495,7 +495,7 @@ fn secrets_round_trip_and_refuse_the_wrong_spec() {
         PrivateKey::from_secret(KeySpec::Hmac256, &[1; 31]).unwrap_err(),
         KeyError::IncorrectMaterial
     );
-    assert!(PrivateKey::from_secret(KeySpec::Hmac256, &[1; 64]).is_ok());
+    PrivateKey::from_secret(KeySpec::Hmac256, &[1; 64]).unwrap();
     let rsa = PrivateKey::generate(KeySpec::Rsa2048, &mut rng())
         .unwrap()
         .to_secret()

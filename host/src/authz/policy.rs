@@ -327,7 +327,7 @@ mod tests {
             "(".repeat(50),
             ")".repeat(50)
         );
-        assert!(parse_policy_set(Source::KeyPolicy, &shallow).is_ok());
+        parse_policy_set(Source::KeyPolicy, &shallow).unwrap();
     }
 
     #[test]

@@ -416,7 +416,7 @@ fn rsa_oaep_interoperates_and_keeps_aws_s_limits() {
                 .unwrap()
         };
         assert_eq!(decrypt(&theirs).unwrap().plaintext.expose(), plaintext);
-        assert!(encrypt(&vec![1; limit]).is_ok());
+        encrypt(&vec![1; limit]).unwrap();
         let too_long = encrypt(&vec![1; limit + 1]).unwrap_err();
         assert_eq!(too_long.code(), "ValidationException");
         assert_eq!(
@@ -1313,7 +1313,7 @@ fn grants_allow_only_what_the_key_supports() {
         code(grant(&signing, vec![GrantOperation::Sign], true)),
         "ValidationException"
     );
-    assert!(grant(&symmetric, vec![GrantOperation::GenerateDataKeyPair], true).is_ok());
+    grant(&symmetric, vec![GrantOperation::GenerateDataKeyPair], true).unwrap();
     assert!(
         grant(
             &signing,

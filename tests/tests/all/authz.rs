@@ -102,7 +102,7 @@ fn the_default_key_policy_delegates_to_identity_policies() {
     let key = env.key();
     let alice = user(ACCOUNT, "alice");
     allow_alice(&env, r#"Action::"Encrypt""#);
-    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    encrypt(&env, &alice, &key, None).unwrap();
     let decision = env
         .kms
         .explain(&alice, Action::Encrypt, &key, None)
@@ -151,7 +151,7 @@ fn a_key_policy_without_the_account_root_makes_identity_policies_inert() {
     );
     // The named principal needs no identity policy.
     let admin = user(ACCOUNT, "admin");
-    assert!(encrypt(&env, &admin, &key, None).is_ok());
+    encrypt(&env, &admin, &key, None).unwrap();
     assert_eq!(
         env.kms
             .explain(&admin, Action::Encrypt, &key, None)
@@ -321,7 +321,7 @@ fn grant_constraints_are_enforced_on_every_use() {
         vec![GrantOperation::Encrypt],
         Some(equals),
     );
-    assert!(encrypt(&env, &worker, &key, Some(context(&[("job", "42")]))).is_ok());
+    encrypt(&env, &worker, &key, Some(context(&[("job", "42")]))).unwrap();
     assert_eq!(
         code(encrypt(
             &env,
@@ -345,7 +345,7 @@ fn retired_and_revoked_grants_stop_working_at_once() {
         vec![GrantOperation::Encrypt],
         None,
     );
-    assert!(encrypt(&env, &app, &key, None).is_ok());
+    encrypt(&env, &app, &key, None).unwrap();
     // Retired by its retiring principal, by token.
     let retirer = role(ACCOUNT, "retirer");
     let listed = env.kms.list_retirable_grants(
@@ -416,7 +416,7 @@ fn retired_and_revoked_grants_stop_working_at_once() {
         vec![GrantOperation::Encrypt],
         None,
     );
-    assert!(encrypt(&env, &app, &key, None).is_ok());
+    encrypt(&env, &app, &key, None).unwrap();
     env.kms
         .revoke_grant(
             &env.caller,
@@ -458,7 +458,7 @@ fn grant_tokens_are_accepted_and_grants_list_and_are_idempotent_by_name() {
     let second = env.kms.create_grant(&env.caller, request).unwrap();
     assert_eq!(first.grant_id, second.grant_id);
     // The token makes the grant usable at once.
-    assert!(encrypt_with_tokens(&env, &app, &key, None, vec![first.grant_token.clone()]).is_ok());
+    encrypt_with_tokens(&env, &app, &key, None, vec![first.grant_token.clone()]).unwrap();
     assert_eq!(
         code(encrypt_with_tokens(
             &env,
@@ -511,7 +511,7 @@ fn a_grant_can_regrant_only_what_it_holds() {
             },
         )
     };
-    assert!(regrant(vec![GrantOperation::Encrypt]).is_ok());
+    regrant(vec![GrantOperation::Encrypt]).unwrap();
     assert_eq!(
         code(regrant(vec![GrantOperation::Decrypt])),
         "AccessDeniedException"
@@ -523,7 +523,7 @@ fn a_grant_can_regrant_only_what_it_holds() {
         ])),
         "AccessDeniedException"
     );
-    assert!(encrypt(&env, &role(ACCOUNT, "helper"), &key, None).is_ok());
+    encrypt(&env, &role(ACCOUNT, "helper"), &key, None).unwrap();
 }
 
 #[test]
@@ -568,7 +568,7 @@ fn via_service_and_source_ip_conditions() {
         "AccessDeniedException"
     );
     bob.source_ip = Some("10.1.2.3".parse().unwrap());
-    assert!(encrypt(&env, &bob, &key, None).is_ok());
+    encrypt(&env, &bob, &key, None).unwrap();
     bob.source_ip = Some("192.0.2.7".parse().unwrap());
     assert_eq!(
         code(encrypt(&env, &bob, &key, None)),
@@ -650,7 +650,7 @@ fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
             r#"permit (principal == User::"arn:aws:iam::444455556666:user/carol", action == Action::"Encrypt", resource);"#,
         )
         .unwrap();
-    assert!(encrypt(&env, &carol, &arn(&key), None).is_ok());
+    encrypt(&env, &carol, &arn(&key), None).unwrap();
     // Her account's permit does not stretch to what the key policy withholds.
     assert!(
         !env.kms
@@ -660,7 +660,7 @@ fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
     );
     // The partner account's root needs no identity policy.
     let partner = Caller::new(Principal::account_root(OTHER_ACCOUNT).unwrap(), REGION);
-    assert!(encrypt(&env, &partner, &arn(&key), None).is_ok());
+    encrypt(&env, &partner, &arn(&key), None).unwrap();
 }
 
 #[test]
@@ -725,7 +725,7 @@ fn key_policies_are_validated_and_protected_from_lockout() {
     let admin_policy = r#"@id("root") permit (principal == Account::"111122223333", action, resource);
 @id("alice-encrypts") permit (principal == User::"arn:aws:iam::111122223333:user/alice", action == Action::"Encrypt", resource);"#;
     put(admin_policy, false).unwrap();
-    assert!(encrypt(&env, &user(ACCOUNT, "alice"), &key, None).is_ok());
+    encrypt(&env, &user(ACCOUNT, "alice"), &key, None).unwrap();
     let policies = env
         .kms
         .list_key_policies(
@@ -814,7 +814,7 @@ fn action_groups_work_in_scopes_and_in_conditions() {
             .allowed
     );
     let bob = user(ACCOUNT, "bob");
-    assert!(encrypt(&env, &bob, &key, None).is_ok());
+    encrypt(&env, &bob, &key, None).unwrap();
     assert!(
         !env.kms
             .explain(&bob, Action::DescribeKey, &key, None)
@@ -900,7 +900,7 @@ fn json_key_policies_allow_and_deny_as_aws_does() {
     let key = key_with_policy(&env, &policy);
     let alice = user(ACCOUNT, "alice");
     let finance = Some(context(&[("Department", "Finance")]));
-    assert!(encrypt(&env, &alice, &key, finance.clone()).is_ok());
+    encrypt(&env, &alice, &key, finance.clone()).unwrap();
     let decision = env
         .kms
         .explain(&alice, Action::Encrypt, &key, finance.as_ref())
@@ -909,7 +909,7 @@ fn json_key_policies_allow_and_deny_as_aws_does() {
     // The context key in a condition key is matched without regard to case,
     // as IAM matches condition key names.
     let lower = Some(context(&[("department", "Finance")]));
-    assert!(encrypt(&env, &alice, &key, lower).is_ok());
+    encrypt(&env, &alice, &key, lower).unwrap();
     // The condition holds the other way too.
     let hr = Some(context(&[("Department", "HR")]));
     assert_eq!(
@@ -922,7 +922,7 @@ fn json_key_policies_allow_and_deny_as_aws_does() {
     );
     // Only the listed actions, matched without regard to case.
     let app = role(ACCOUNT, "app");
-    assert!(encrypt(&env, &app, &key, finance.clone()).is_ok());
+    encrypt(&env, &app, &key, finance.clone()).unwrap();
     let bob = user(ACCOUNT, "bob");
     assert_eq!(
         code(encrypt(&env, &bob, &key, finance.clone())),
@@ -958,7 +958,7 @@ fn json_key_policies_delegate_to_identity_policies_through_the_root() {
         "AccessDeniedException"
     );
     allow_alice(&env, r#"Action::"Encrypt""#);
-    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    encrypt(&env, &alice, &key, None).unwrap();
     // Another account's root is not this account's.
     let partner = Caller::new(Principal::account_root(OTHER_ACCOUNT).unwrap(), REGION);
     assert_eq!(
@@ -981,7 +981,7 @@ fn a_json_deny_with_not_action_or_not_principal_spares_only_what_it_names() {
     ));
     let key = key_with_policy(&env, &policy);
     let app = role(ACCOUNT, "app");
-    assert!(encrypt(&env, &app, &key, None).is_ok());
+    encrypt(&env, &app, &key, None).unwrap();
     let decrypt = env.kms.explain(&app, Action::Decrypt, &key, None).unwrap();
     assert!(!decrypt.allowed);
     assert_eq!(decrypt.reasons, ["key-policy/AppOnlyEncrypts"]);
@@ -1088,7 +1088,7 @@ fn json_condition_keys_read_the_members_of_the_request() {
             },
         )
     };
-    assert!(grant(vec![GrantOperation::Decrypt]).is_ok());
+    grant(vec![GrantOperation::Decrypt]).unwrap();
     let denied = grant(vec![GrantOperation::Decrypt, GrantOperation::RetireGrant]).unwrap_err();
     assert!(
         denied.to_string().contains("key-policy/GrantsOnlyToUse"),
@@ -1107,9 +1107,9 @@ fn json_condition_keys_read_the_members_of_the_request() {
             },
         )
     };
-    assert!(tag("team", "payments").is_ok());
+    tag("team", "payments").unwrap();
     assert!(code(tag("owner", "alice")) == "AccessDeniedException");
-    assert!(tag("env", "test").is_ok());
+    tag("env", "test").unwrap();
     let prod = tag("env", "production").unwrap_err();
     assert!(
         prod.to_string().contains("key-policy/NoProdTagValue"),
@@ -1135,7 +1135,7 @@ fn json_condition_keys_read_the_members_of_the_request() {
         "{same}"
     );
     let other = env.key();
-    assert!(re_encrypt(&other).is_ok());
+    re_encrypt(&other).unwrap();
 
     let schedule = |days: i64| {
         env.kms.schedule_key_deletion(
@@ -1147,7 +1147,7 @@ fn json_condition_keys_read_the_members_of_the_request() {
         )
     };
     assert_eq!(code(schedule(7)), "AccessDeniedException");
-    assert!(schedule(20).is_ok());
+    schedule(20).unwrap();
 }
 
 #[test]
@@ -1167,7 +1167,7 @@ fn json_identity_policies_attach_to_users_and_roles_and_are_audited() {
     env.kms
         .put_identity_policy(&env.caller, ACCOUNT, "user/alice/UseKeys", document)
         .unwrap();
-    assert!(encrypt(&env, &alice, &key, None).is_ok());
+    encrypt(&env, &alice, &key, None).unwrap();
     let decision = env
         .kms
         .explain(&alice, Action::Encrypt, &key, None)
