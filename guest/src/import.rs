@@ -55,6 +55,7 @@ pub enum ImportError {
 }
 
 /// A fresh wrapping key pair.
+#[derive(Debug)]
 pub struct WrappingKeyPair {
     /// The public key, DER `SubjectPublicKeyInfo` (what AWS returns).
     pub public_key: Vec<u8>,

@@ -405,7 +405,17 @@ pub mod ops {
         pub body: Vec<u8>,
     }
 
+    impl std::fmt::Debug for KeyPair {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // The private key's bytes never reach a log.
+            f.debug_struct("KeyPair")
+                .field("public_key", &self.public_key.len())
+                .finish_non_exhaustive()
+        }
+    }
+
     /// Imported material (see `import-key` in the WIT).
+    #[derive(Debug)]
     pub struct Imported {
         /// Wrapped under the domain key.
         pub blob: Vec<u8>,
@@ -416,6 +426,7 @@ pub mod ops {
     }
 
     /// A ciphertext `re_encrypt` opens (see `ciphertext-source` in the WIT).
+    #[derive(Debug)]
     pub enum Source<'a> {
         /// A body under a symmetric key: label, blob, AAD, body.
         Symmetric(&'a [u8], &'a [u8], &'a [u8], &'a [u8]),
@@ -424,6 +435,7 @@ pub mod ops {
     }
 
     /// What `re_encrypt` seals for (see `ciphertext-destination`).
+    #[derive(Debug)]
     pub enum Destination<'a> {
         /// A symmetric key: label, blob, AAD.
         Symmetric(&'a [u8], &'a [u8], &'a [u8]),

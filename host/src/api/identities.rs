@@ -176,7 +176,8 @@ fn random_text(alphabet: &[u8], len: usize) -> Result<String, std::io::Error> {
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(bytes
         .iter()
-        .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
+        .filter_map(|b| alphabet.get(usize::from(*b) % alphabet.len()).copied())
+        .map(char::from)
         .collect())
 }
 

@@ -334,7 +334,11 @@ fn file_name(region: &str) -> String {
     } else {
         format!(
             "_{}.log",
-            hex::encode(&Sha256::digest(region.as_bytes())[..16])
+            hex::encode(
+                Sha256::digest(region.as_bytes())
+                    .get(..16)
+                    .unwrap_or_default()
+            )
         )
     }
 }
@@ -392,6 +396,11 @@ fn decode(line: &[u8]) -> Option<(u8, Line<'_>, [u8; HASH_LEN])> {
 /// Calls `each` with the offset and bytes (without the newline) of every
 /// complete line of `file` between `from` and `to`, until it returns
 /// `false`. Returns where the last complete line it was given ends.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "n <= CHUNK = chunk.len(), and start and start + newline stay within pending: \
+              newline is a position found in pending[start..]"
+)]
 fn scan(
     file: &File,
     path: &Path,
@@ -556,7 +565,9 @@ impl AuditLog {
             return Ok(());
         }
         for region in events.chunk_by(|a, b| a.region == b.region) {
-            let name = &region[0].region;
+            let Some(name) = region.first().map(|e| &e.region) else {
+                continue;
+            };
             let path = self.dir.join(file_name(name));
             if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
                 // Moved before a crash kept the rows from being deleted.

@@ -116,7 +116,12 @@ pub fn export(events: &[Value], dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                 .unwrap_or("")
                 .replace(['-', ':'], "");
             let stamp = time.get(..13).unwrap_or("");
-            let unique = &uuid::Uuid::new_v4().simple().to_string()[..16];
+            let unique: String = uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .chars()
+                .take(16)
+                .collect();
             let path = dir.join(format!(
                 "{account}_CloudTrail_{region}_{stamp}Z_{unique}.json.gz"
             ));

@@ -482,9 +482,9 @@ fn matching_actions(list: &Value, negated: bool) -> Result<Vec<Action>, String> 
         if !glob(service, "kms") {
             continue;
         }
-        for (i, candidate) in Action::ALL.iter().enumerate() {
+        for (slot, candidate) in matched.iter_mut().zip(Action::ALL) {
             if glob(action, &candidate.name().to_ascii_lowercase()) {
-                matched[i] = true;
+                *slot = true;
             }
         }
     }

@@ -145,12 +145,16 @@ pub(crate) fn uid(type_name: &'static str, id: &str) -> EntityUid {
             .map(|name| name.parse().expect("a schema type name"))
             .collect()
     });
-    let index = TYPE_NAMES.iter().position(|name| *name == type_name);
     #[expect(
         clippy::expect_used,
         reason = "callers pass only the names in TYPE_NAMES, a unit test checks each"
     )]
-    let type_name = types[index.expect("a type name this module lists")].clone();
+    let type_name = TYPE_NAMES
+        .iter()
+        .position(|name| *name == type_name)
+        .and_then(|index| types.get(index))
+        .expect("a type name this module lists")
+        .clone();
     EntityUid::from_type_name_and_id(type_name, EntityId::new(id))
 }
 

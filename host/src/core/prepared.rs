@@ -75,7 +75,7 @@ impl Prepared {
     /// A prepared key of `spec`, if one is ready.
     pub(super) fn take(&self, spec: CoreKeySpec) -> Option<Vec<u8>> {
         let index = SPECS.iter().position(|s| *s == spec)?;
-        let taken = self.lock()[index].pop();
+        let taken = self.lock().get_mut(index).and_then(Vec::pop);
         if taken.is_some() {
             self.taken.fetch_add(1, Ordering::Relaxed);
         }
@@ -93,7 +93,8 @@ impl Prepared {
         SPECS
             .iter()
             .position(|s| *s == spec)
-            .map_or(0, |index| self.lock()[index].len())
+            .and_then(|index| self.lock().get(index).map(Vec::len))
+            .unwrap_or(0)
     }
 
     /// Ends the refill thread (when its pool is dropped).
@@ -110,11 +111,13 @@ impl Prepared {
             if self.stopped.load(Ordering::Acquire) {
                 return None;
             }
-            let shortest = (0..SPECS.len())
-                .filter(|i| ready[*i].len() < self.per_spec)
-                .min_by_key(|i| ready[*i].len());
-            if let Some(index) = shortest {
-                return Some(SPECS[index]);
+            let shortest = SPECS
+                .iter()
+                .zip(ready.iter())
+                .filter(|(_, keys)| keys.len() < self.per_spec)
+                .min_by_key(|(_, keys)| keys.len());
+            if let Some((spec, _)) = shortest {
+                return Some(*spec);
             }
             ready = self
                 .wanted
@@ -124,8 +127,10 @@ impl Prepared {
     }
 
     fn put(&self, spec: CoreKeySpec, key: Vec<u8>) {
-        if let Some(index) = SPECS.iter().position(|s| *s == spec) {
-            self.lock()[index].push(key);
+        if let Some(index) = SPECS.iter().position(|s| *s == spec)
+            && let Some(keys) = self.lock().get_mut(index)
+        {
+            keys.push(key);
         }
     }
 }

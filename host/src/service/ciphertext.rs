@@ -58,7 +58,7 @@ impl Header {
         out.extend_from_slice(arn);
         out.extend_from_slice(&self.version.to_be_bytes());
         let check = Sha256::digest(&out);
-        out.extend_from_slice(&check[..CHECK_LEN]);
+        out.extend_from_slice(check.get(..CHECK_LEN).unwrap_or_default());
         out
     }
 
@@ -79,8 +79,9 @@ impl Header {
         let (key_version, rest) = split_array::<4>(rest)?;
         let (check, body) = split_array::<CHECK_LEN>(rest)?;
         let header_len = blob.len() - body.len();
-        let checked = &blob[..header_len - CHECK_LEN];
-        if Sha256::digest(checked)[..CHECK_LEN] != check {
+        let (header_bytes, _) = blob.split_at(header_len);
+        let (checked, _) = header_bytes.split_at(header_len - CHECK_LEN);
+        if Sha256::digest(checked).get(..CHECK_LEN) != Some(check.as_slice()) {
             return Err(Malformed);
         }
         if body.len() <= BODY_OVERHEAD {
@@ -91,7 +92,7 @@ impl Header {
             key_arn,
             version: u32::from_be_bytes(key_version),
         };
-        Ok((header, &blob[..header_len], body))
+        Ok((header, header_bytes, body))
     }
 }
 

@@ -94,7 +94,13 @@ fn page(
         .into_iter()
         .filter(|g| marker.is_none_or(|m| g.grant_id.as_str() > m))
         .collect();
-    let next = (after.len() > limit).then(|| after[limit - 1].grant_id.clone());
+    let next = if after.len() > limit {
+        after
+            .get(limit.saturating_sub(1))
+            .map(|g| g.grant_id.clone())
+    } else {
+        None
+    };
     after.truncate(limit);
     Ok((after, next))
 }

@@ -111,7 +111,11 @@ impl ImportToken {
     fn label(&self, arn: &str) -> Vec<u8> {
         format!(
             "{arn}#import#{}#{}#{}",
-            ALGORITHMS[self.algorithm].0, SIZES[self.size].0, self.expires_ms
+            ALGORITHMS
+                .get(self.algorithm)
+                .map_or("", |(a, _)| a.as_str()),
+            SIZES.get(self.size).map_or("", |(s, _)| s.as_str()),
+            self.expires_ms
         )
         .into_bytes()
     }
@@ -245,6 +249,7 @@ impl Kms {
                 let Some(spec) = request.wrapping_key_spec else {
                     return Err(KmsError::validation("`WrappingKeySpec` is required"));
                 };
+                let requested = algorithm;
                 let algorithm = ALGORITHMS
                     .iter()
                     .position(|(a, _)| *a == algorithm)
@@ -253,6 +258,7 @@ impl Kms {
                             "keyward does not support the wrapping algorithm `{algorithm}`"
                         ))
                     })?;
+                let bits = SIZES.iter().find(|(s, _)| *s == spec).map(|(_, bits)| *bits);
                 let size = SIZES.iter().position(|(s, _)| *s == spec).ok_or_else(|| {
                     KmsError::UnsupportedOperation(format!(
                         "keyward does not support the wrapping key spec `{spec}`"
@@ -277,13 +283,13 @@ impl Kms {
                 // AWS takes RSA and ECC material only with RSA_AES_KEY_WRAP.
                 if key.key_spec.is_asymmetric()
                     && matches!(
-                        ALGORITHMS[algorithm].0,
+                        requested,
                         AlgorithmSpec::RsaesOaepSha1 | AlgorithmSpec::RsaesOaepSha256
                     )
                 {
                     return Err(KmsError::validation(format!(
                         "{} is not a supported wrapping algorithm for key spec {}; use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256",
-                        ALGORITHMS[algorithm].0, key.key_spec
+                        requested, key.key_spec
                     )));
                 }
                 let expires_ms = self.now_ms().saturating_add(TOKEN_VALIDITY_MS);
@@ -295,7 +301,7 @@ impl Kms {
                 };
                 let pair = self
                     .core
-                    .generate_wrapping_key(&token.label(&key.arn), SIZES[size].1)?
+                    .generate_wrapping_key(&token.label(&key.arn), bits.unwrap_or(2048))?
                     .map_err(KmsError::guest)?;
                 token.sealed_private_key = pair.sealed_private_key;
                 Ok(GetParametersForImportResponse {
@@ -379,7 +385,10 @@ impl Kms {
                     .core
                     .import_key(
                         &wrapping_key,
-                        ALGORITHMS[token.algorithm].1,
+                        ALGORITHMS
+                            .get(token.algorithm)
+                            .map(|(_, wrapping)| *wrapping)
+                            .ok_or_else(invalid_token)?,
                         request.encrypted_key_material.expose(),
                         &material_label(&key.arn, IMPORTED_VERSION),
                         super::material::core_spec(key.key_spec)?,

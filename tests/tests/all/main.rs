@@ -7,6 +7,11 @@
     clippy::panic,
     reason = "integration tests fail by panicking"
 )]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "a test that indexes out of range fails, which is what it should do"
+)]
 
 mod asymmetric;
 mod audit;

@@ -186,7 +186,9 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
         reason = "an index into a sample of at most a few million"
     )]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[index.min(sorted.len() - 1)]) / 1000.0
+    sorted
+        .get(index.min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |micros| f64::from(*micros) / 1000.0)
 }
 
 async fn run(args: Args) -> Result<(), Error> {
@@ -210,8 +212,10 @@ async fn run(args: Args) -> Result<(), Error> {
                 br#"{"Description":"keyward-load"}"#,
             )
             .await?;
-            created["KeyMetadata"]["KeyId"]
-                .as_str()
+            created
+                .get("KeyMetadata")
+                .and_then(|m| m.get("KeyId"))
+                .and_then(|id| id.as_str())
                 .ok_or("CreateKey returned no KeyId")?
                 .to_owned()
         }
