@@ -324,10 +324,20 @@ kms_enum! {
     }
 }
 
-/// Secret bytes: a plaintext or a plaintext data key. Zeroized on drop, and
-/// its `Debug` shows only the length.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// Secret bytes: a plaintext or a plaintext data key. Zeroized on drop, its
+/// `Debug` shows only the length, and `==` compares in constant time (for
+/// a given length: the length is not secret).
+#[derive(Clone, Default)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.len() == other.0.len() && bool::from(self.0.as_slice().ct_eq(other.0.as_slice()))
+    }
+}
+
+impl Eq for SecretBytes {}
 
 impl SecretBytes {
     /// Wraps bytes.
@@ -1671,4 +1681,19 @@ pub struct ImportKeyMaterialRequest {
 pub struct ImportKeyMaterialResponse {
     /// The key ARN.
     pub key_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SecretBytes;
+
+    #[test]
+    fn secret_bytes_compare_by_value() {
+        let a = SecretBytes::new(b"secret".to_vec());
+        assert_eq!(a, SecretBytes::new(b"secret".to_vec()));
+        assert_ne!(a, SecretBytes::new(b"secreT".to_vec()));
+        assert_ne!(a, SecretBytes::new(b"secret!".to_vec()));
+        assert_eq!(SecretBytes::default(), SecretBytes::new(Vec::new()));
+        assert_eq!(format!("{a:?}"), "SecretBytes(6 bytes)");
+    }
 }
