@@ -11,7 +11,6 @@
 //! randomness comes in as an argument, and the tests run natively.
 
 use ecdsa::elliptic_curve::Generate as _;
-use ecdsa::signature::SignatureEncoding;
 use ecdsa::signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
 use hmac::{KeyInit, Mac};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
@@ -399,39 +398,28 @@ impl PrivateKey {
             return Err(invalid("the signing algorithm does not fit the key"));
         }
         let digest = prehash(algorithm, message_type, message)?;
-        let failed = |_| KeyError::Internal;
+        fn failed<E>(_: E) -> KeyError {
+            KeyError::Internal
+        }
         Ok(match (self, algorithm) {
-            (Self::Rsa(_, key), SigningAlgorithm::RsassaPss(hash)) => {
-                let key = key.as_ref().clone();
-                match hash {
-                    Hash::Sha256 => rsa::pss::SigningKey::<Sha256>::new(key)
-                        .sign_prehash_with_rng(rng, &digest)
-                        .map(|s| s.to_vec()),
-                    Hash::Sha384 => rsa::pss::SigningKey::<Sha384>::new(key)
-                        .sign_prehash_with_rng(rng, &digest)
-                        .map(|s| s.to_vec()),
-                    Hash::Sha512 | Hash::Sha224 => rsa::pss::SigningKey::<Sha512>::new(key)
-                        .sign_prehash_with_rng(rng, &digest)
-                        .map(|s| s.to_vec()),
+            // The padding schemes sign the digest with the key borrowed: no
+            // copy of the private key per signature.
+            (Self::Rsa(_, key), SigningAlgorithm::RsassaPss(hash)) => match hash {
+                Hash::Sha256 => key.sign_with_rng(rng, rsa::Pss::<Sha256>::new(), &digest),
+                Hash::Sha384 => key.sign_with_rng(rng, rsa::Pss::<Sha384>::new(), &digest),
+                Hash::Sha512 | Hash::Sha224 => {
+                    key.sign_with_rng(rng, rsa::Pss::<Sha512>::new(), &digest)
                 }
-                .map_err(failed)?
             }
-            (Self::Rsa(_, key), SigningAlgorithm::RsassaPkcs1V15(hash)) => {
-                use ecdsa::signature::hazmat::PrehashSigner;
-                let key = key.as_ref().clone();
-                match hash {
-                    Hash::Sha256 => rsa::pkcs1v15::SigningKey::<Sha256>::new(key)
-                        .sign_prehash(&digest)
-                        .map(|s| s.to_vec()),
-                    Hash::Sha384 => rsa::pkcs1v15::SigningKey::<Sha384>::new(key)
-                        .sign_prehash(&digest)
-                        .map(|s| s.to_vec()),
-                    Hash::Sha512 | Hash::Sha224 => rsa::pkcs1v15::SigningKey::<Sha512>::new(key)
-                        .sign_prehash(&digest)
-                        .map(|s| s.to_vec()),
+            .map_err(failed)?,
+            (Self::Rsa(_, key), SigningAlgorithm::RsassaPkcs1V15(hash)) => match hash {
+                Hash::Sha256 => key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest),
+                Hash::Sha384 => key.sign(rsa::Pkcs1v15Sign::new::<Sha384>(), &digest),
+                Hash::Sha512 | Hash::Sha224 => {
+                    key.sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &digest)
                 }
-                .map_err(failed)?
             }
+            .map_err(failed)?,
             (Self::P256(key), SigningAlgorithm::Ecdsa(_)) => {
                 let signature: p256::ecdsa::DerSignature =
                     key.sign_prehash_with_rng(rng, &digest).map_err(failed)?;

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use super::Op;
 use super::ciphertext;
 use super::error::InternalError;
-use super::material::{check_dry_run, check_usage, core_spec, material_label, missing_material};
+use super::material::{
+    check_dry_run, check_encryption_use, check_usage, core_spec, material_label, missing_material,
+};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
@@ -18,7 +20,7 @@ use crate::model::{
     DataKeyPairSpec, DeriveSharedSecretRequest, DeriveSharedSecretResponse,
     GenerateDataKeyPairRequest, GenerateDataKeyPairResponse,
     GenerateDataKeyPairWithoutPlaintextResponse, GenerateMacRequest, GenerateMacResponse,
-    GetPublicKeyRequest, GetPublicKeyResponse, KeyAgreementAlgorithmSpec, KeySpec, KeyUsage,
+    GetPublicKeyRequest, GetPublicKeyResponse, KeyAgreementAlgorithmSpec, KeyUsage,
     MacAlgorithmSpec, MessageType, SecretBytes, SignRequest, SignResponse, SigningAlgorithmSpec,
     VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
 };
@@ -364,15 +366,9 @@ impl Kms {
         )?
         .with(&parameters);
         let key = self.admit(caller, trail, action, &request.key_id, details)?;
-        check_usage(&key, KeyUsage::EncryptDecrypt, action.name())?;
-        if key.key_spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::InvalidKeyUsage(format!(
-                "{} key spec {} is not valid for {}.",
-                key.arn,
-                key.key_spec,
-                action.name()
-            )));
-        }
+        // Only a symmetric encryption key seals the private key, as
+        // GenerateDataKey: the same check.
+        check_encryption_use(&key, None, action.name())?;
         check_dry_run(request.dry_run)?;
         let (wrapped, header) = self.current_material(&key)?;
         let aad = ciphertext::aad(&header, request.encryption_context.as_ref());

@@ -79,8 +79,10 @@ impl Header {
         let (key_version, rest) = split_array::<4>(rest)?;
         let (check, body) = split_array::<CHECK_LEN>(rest)?;
         let header_len = blob.len() - body.len();
-        let (header_bytes, _) = blob.split_at(header_len);
-        let (checked, _) = header_bytes.split_at(header_len - CHECK_LEN);
+        let (header_bytes, _) = blob.split_at_checked(header_len).ok_or(Malformed)?;
+        let (checked, _) = header_bytes
+            .split_at_checked(header_len.saturating_sub(CHECK_LEN))
+            .ok_or(Malformed)?;
         if Sha256::digest(checked).get(..CHECK_LEN) != Some(check.as_slice()) {
             return Err(Malformed);
         }

@@ -4,7 +4,9 @@
 use super::Op;
 use super::ciphertext::{self, Header};
 use super::error::Violation;
-use super::material::{check_dry_run, check_usage, core_spec, material_label, missing_material};
+use super::material::{
+    check_dry_run, check_encryption_use, core_spec, material_label, missing_material,
+};
 use super::{Caller, Details, Kms, KmsError, KmsResult};
 use crate::audit::Trail;
 use crate::authz::Action;
@@ -17,7 +19,7 @@ use crate::model::{
     DataKeySpec, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
     EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
     GenerateDataKeyWithoutPlaintextResponse, GenerateRandomRequest, GenerateRandomResponse,
-    KeyUsage, ReEncryptRequest, ReEncryptResponse, SecretBytes,
+    ReEncryptRequest, ReEncryptResponse, SecretBytes,
 };
 use crate::store::KeyRecord;
 use std::borrow::Cow;
@@ -120,22 +122,6 @@ fn check_ciphertext_size(blob: &[u8]) -> KmsResult<()> {
         )));
     }
     Ok(())
-}
-
-/// The key encrypts (`ENCRYPT_DECRYPT`) with `algorithm`, one its spec
-/// offers: `SYMMETRIC_DEFAULT` for symmetric keys, RSA-OAEP for RSA keys.
-fn check_encryption_use(
-    key: &KeyRecord,
-    algorithm: Option<EncryptionAlgorithmSpec>,
-    operation: &str,
-) -> KmsResult<()> {
-    check_usage(key, KeyUsage::EncryptDecrypt, operation)?;
-    let algorithm = algorithm.unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault);
-    if key.key_spec.encryption_algorithms().contains(&algorithm) {
-        Ok(())
-    } else {
-        Err(KmsError::wrong_algorithm(algorithm, key.key_spec))
-    }
 }
 
 /// Whether a request names RSA-OAEP: its ciphertext is then plain RSA-OAEP,

@@ -5,7 +5,7 @@
 use super::error::InternalError;
 use super::{KmsError, KmsResult};
 use crate::core::names;
-use crate::model::{KeySpec, KeyUsage};
+use crate::model::{EncryptionAlgorithmSpec, KeySpec, KeyUsage};
 use crate::store::KeyRecord;
 
 /// The label that binds a wrapped material version to its key: the guest
@@ -48,4 +48,20 @@ pub(super) fn check_dry_run(dry_run: Option<bool>) -> KmsResult<()> {
         return Err(KmsError::DryRunOperation);
     }
     Ok(())
+}
+
+/// The key encrypts (`ENCRYPT_DECRYPT`) with `algorithm`, one its spec
+/// offers: `SYMMETRIC_DEFAULT` for symmetric keys, RSA-OAEP for RSA keys.
+pub(super) fn check_encryption_use(
+    key: &KeyRecord,
+    algorithm: Option<EncryptionAlgorithmSpec>,
+    operation: &str,
+) -> KmsResult<()> {
+    check_usage(key, KeyUsage::EncryptDecrypt, operation)?;
+    let algorithm = algorithm.unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault);
+    if key.key_spec.encryption_algorithms().contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(KmsError::wrong_algorithm(algorithm, key.key_spec))
+    }
 }
